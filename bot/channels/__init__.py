@@ -1,0 +1,1 @@
+"""Channel adapters: platform payload -> :class:`bot.message.Message`, and text back out. No business logic."""

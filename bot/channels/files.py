@@ -1,0 +1,148 @@
+"""Import adapter: JSONL or CSV exports of other inboxes (email, social DMs, forums) -> Messages.
+
+Columns (JSONL keys or CSV header names):
+
+============  ========  ======================================================================
+column        required  meaning
+============  ========  ======================================================================
+text          yes       the message
+sender        yes       the sender's id in the source (an email address, a handle, a user id)
+sender_name   no        display name ("Anna Kowalski")
+source        no        where it came from: email, instagram, forum, telegram, slack... (default: import)
+chat          no        conversation / thread id (default: the sender: one conversation per person)
+timestamp     no        ISO 8601 (``2026-10-05T14:32:10Z``) or Unix seconds (default: time of import)
+id            no        the source's message id; without it, re-importing the same row is still detected
+sender_tags   no        contact tags: a JSON list, or ``;``-separated in CSV
+language      no        language code such as en, de
+============  ========  ======================================================================
+
+``thread`` and ``chat_id`` are accepted as other names for ``chat``. Bad rows are
+reported with their line number and skipped; good rows are kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from bot.errors import IngestError
+from bot.message import MAX_TEXT_CHARS, Message, parse_time, utcnow
+
+KNOWN = {"text", "sender", "sender_name", "source", "chat", "thread", "chat_id", "timestamp", "id", "sender_tags",
+         "language"}
+
+
+@dataclass
+class ReadResult:
+    messages: list[Message] = field(default_factory=list)
+    errors: list[IngestError] = field(default_factory=list)
+
+
+def detect_format(path: Path, fmt: str | None = None) -> str:
+    if fmt:
+        return fmt.lower()
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    raise IngestError(str(path), 0, f"unknown file type {suffix!r}: use .jsonl or .csv, or pass --format")
+
+
+def read_file(path: str | Path, fmt: str | None = None) -> ReadResult:
+    path = Path(path)
+    if not path.is_file():
+        raise IngestError(str(path), 0, "file not found")
+    kind = detect_format(path, fmt)
+    rows = _jsonl_rows(path) if kind == "jsonl" else _csv_rows(path)
+    result = ReadResult()
+    imported_at = utcnow()
+    for line, row in rows:
+        if isinstance(row, IngestError):
+            result.errors.append(row)
+            continue
+        try:
+            result.messages.append(to_message(row, imported_at))
+        except ValueError as exc:
+            result.errors.append(IngestError(str(path), line, str(exc)))
+    return result
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    with open(path, encoding="utf-8-sig", errors="strict") as fh:
+        line = 0
+        while True:
+            line += 1
+            try:
+                raw = fh.readline()
+            except UnicodeDecodeError as exc:
+                yield line, IngestError(str(path), line, f"not UTF-8 text ({exc.reason})")
+                return
+            if not raw:
+                return
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                yield line, IngestError(str(path), line, f"invalid JSON: {exc.msg} at column {exc.colno}")
+                continue
+            if not isinstance(row, dict):
+                yield line, IngestError(str(path), line, "each line must be a JSON object")
+                continue
+            yield line, row
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
+            reader = csv.DictReader(fh, dialect=dialect)
+            if not reader.fieldnames or "text" not in reader.fieldnames or "sender" not in reader.fieldnames:
+                yield 1, IngestError(str(path), 1, f"the header must name at least the columns text and sender "
+                                                   f"(found: {', '.join(reader.fieldnames or []) or 'nothing'})")
+                return
+            for row in reader:
+                if None in row:
+                    yield reader.line_num, IngestError(str(path), reader.line_num, "more cells than header columns")
+                    continue
+                yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}
+    except UnicodeDecodeError as exc:
+        yield 0, IngestError(str(path), 0, f"not UTF-8 text ({exc.reason})")
+    except csv.Error as exc:
+        yield 0, IngestError(str(path), 0, f"invalid CSV: {exc}")
+
+
+def to_message(row: dict[str, Any], imported_at=None) -> Message:
+    """One import row -> Message; ValueError says what is wrong with the row."""
+    unknown = sorted(set(row) - KNOWN)
+    if unknown:
+        raise ValueError(f"unknown column {unknown[0]!r} (known: {', '.join(sorted(KNOWN))})")
+    text = row.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("'text' is missing or empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"'text' is {len(text)} characters; at most {MAX_TEXT_CHARS}")
+    sender = row.get("sender")
+    if sender is None or not str(sender).strip():
+        raise ValueError("'sender' is missing or empty")
+    ts = row.get("timestamp")
+    try:
+        timestamp = parse_time(ts) if ts not in (None, "") else (imported_at or utcnow())
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"'timestamp' {ts!r} is not ISO 8601 (2026-10-05T14:32:10Z) or Unix seconds") from None
+    tags = row.get("sender_tags") or []
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(";") if t.strip()]
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValueError("'sender_tags' must be a list of text tags")
+    chat = row.get("chat") or row.get("thread") or row.get("chat_id") or ""
+    source = str(row.get("source") or "import").strip().lower()
+    return Message(
+        text=text, source=source, sender_id=str(sender).strip(), source_id=str(row.get("id") or ""),
+        sender_name=str(row.get("sender_name") or "").strip(), chat_id=str(chat), timestamp=timestamp,
+        sender_tags=tuple(tags), language=row.get("language") or None, raw=None,
+    )

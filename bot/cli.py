@@ -1,0 +1,211 @@
+"""The ``resonate`` command line: a thin layer over the same functions the bots call."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from bot.errors import ResonateError
+
+
+def _quiet_model_logs() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def common_options(func):
+    """--db, --playbooks, --config and --embedder, shared by every command that needs them."""
+
+    @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+                  help="TOML config file [env RESONATE_CONFIG].")
+    @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+                  help="SQLite database file [env RESONATE_DB; default: resonate.db in the user data folder].")
+    @click.option("--playbooks", type=click.Path(file_okay=False, path_type=Path),
+                  help="Playbooks folder [env RESONATE_PLAYBOOKS; default: the shipped set].")
+    @click.option("--model", help="Local sentence-transformers model folder [env RESONATE_MODEL; default: packaged "
+                                  "all-MiniLM-L6-v2].")
+    @functools.wraps(func)
+    def wrapper(*args, config_file=None, db=None, playbooks=None, model=None, **kwargs):
+        from bot.bootstrap import App
+        from bot.config import Config
+
+        _quiet_model_logs()
+        config = Config.load(config_file=config_file, db=db, playbooks=playbooks, model=model)
+        app = App(config)
+        try:
+            return func(app, *args, **kwargs)
+        finally:
+            app.close()
+
+    return wrapper
+
+
+def json_option(func):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for programs instead of text.")(func)
+
+
+class ResonateGroup(click.Group):
+    """Turns a ResonateError into a one-line message and exit code 1, instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ResonateError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=ResonateGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="resonate")
+def cli():
+    """Resonate: understand your community's messages, draft replies, find micro-campaigns."""
+
+
+def main() -> None:  # console script
+    cli()
+
+
+# -- analyze / suggest ---------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("text")
+@common_options
+@json_option
+def analyze(app, text, as_json):
+    """Show the intent, sentiment and entities of TEXT (nothing is stored)."""
+    analysis = app.analyzer.analyze(text)
+    if as_json:
+        click.echo(json.dumps({"text": text, **analysis.to_dict()}, ensure_ascii=False, indent=2))
+        return
+    from bot import render
+
+    render.analysis(text, analysis)
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--name", default="", help="The sender's display name, for personal replies.")
+@click.option("--source", default="import", show_default=True, help="Where the message came from.")
+@click.option("--tag", "tags", multiple=True, help="A contact tag (repeatable), for replies with tag conditions.")
+@common_options
+@json_option
+def suggest(app, text, name, source, tags, as_json):
+    """Suggest up to three replies to TEXT (nothing is stored)."""
+    from bot.message import first_name_of
+    from bot.playbooks import ReplyContext
+
+    analysis = app.analyzer.analyze(text)
+    values = {k: v for k, v in {"first_name": first_name_of(name) or "", "name": name}.items() if v}
+    suggestions = app.suggester.suggest(analysis, ReplyContext(source=source, tags=frozenset(tags), values=values))
+    if as_json:
+        click.echo(json.dumps({"text": text, "analysis": analysis.to_dict(),
+                               "suggestions": [s.__dict__ for s in suggestions]}, ensure_ascii=False, indent=2))
+        return
+    from bot import render
+
+    render.analysis(text, analysis)
+    render.suggestions(suggestions)
+
+
+# -- ingest ------------------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="File format (default: from the extension).")
+@common_options
+@json_option
+def ingest(app, file, fmt, as_json):
+    """Import messages from a JSONL or CSV FILE, analyse them and store suggestions.
+
+    Columns: text, sender (required); sender_name, source, chat, timestamp, id, sender_tags, language.
+    Bad rows are reported with their line number and skipped; good rows are kept.
+    """
+    from bot import render
+    from bot.channels.files import read_file
+
+    result = read_file(file, fmt)
+    for error in result.errors:
+        click.secho(f"skipped {error}", fg="yellow", err=True)
+    with render.progress("Analysing", len(result.messages), enabled=not as_json) as advance:
+        report = app.pipeline.ingest(result.messages, progress=advance)
+    out = {**report.__dict__, "rejected": len(result.errors), "db": str(app.config.db_path)}
+    if as_json:
+        out["errors"] = [{"line": e.line, "problem": e.problem} for e in result.errors]
+        click.echo(json.dumps(out, indent=2))
+    else:
+        click.echo(f"{report.stored} new messages stored ({report.duplicates} already there, "
+                   f"{len(result.errors)} rows rejected), {report.analysed} analysed, in {app.config.db_path}")
+    if result.errors and not result.messages:
+        sys.exit(1)
+
+
+# -- playbooks -----------------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def playbooks():
+    """Check the playbooks."""
+
+
+@playbooks.command("check")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@json_option
+def playbooks_check(directory, as_json):
+    """Validate every playbook in DIRECTORY (default: the configured or shipped set); exit 1 on errors."""
+    from bot.config import Config
+    from bot.playbooks import check_playbooks, default_playbooks_dir, fillable_contexts
+
+    directory = directory or Config.load().playbooks or default_playbooks_dir()
+    playbook_set, errors = check_playbooks(directory)
+    if as_json:
+        click.echo(json.dumps({
+            "directory": str(directory), "ok": not errors,
+            "errors": [{"file": e.path, "line": e.line, "problem": e.problem} for e in errors],
+            "intents": {} if playbook_set is None else {
+                i: {"examples": len(pb.examples), "replies": len(pb.replies), "auto_reply": pb.auto_reply}
+                for i, pb in sorted(playbook_set.playbooks.items())},
+        }, indent=2))
+    else:
+        for e in errors:
+            click.secho(str(e), fg="red", err=True)
+        if playbook_set is not None and not errors:
+            for intent, pb in sorted(playbook_set.playbooks.items()):
+                for reply in pb.replies:  # every reply renders with sample values
+                    reply.render(fillable_contexts(reply))
+                click.echo(f"  {intent:<20} {len(pb.examples):>3} examples  {len(pb.replies)} replies"
+                           f"{'  auto-reply allowed' if pb.auto_reply else ''}")
+            click.echo(f"{len(playbook_set.playbooks)} playbooks OK in {directory}")
+    if errors:
+        if not as_json:
+            click.secho(f"{len(errors)} problem(s) in {directory}", fg="red", err=True)
+        sys.exit(1)
+
+
+# -- demo ----------------------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the demo database (default: demo.db in the user data folder; replaced).")
+@click.option("--model", help="Local sentence-transformers model folder (default: packaged all-MiniLM-L6-v2).")
+@json_option
+def demo(db, model, as_json):
+    """Load the bundled sample inbox into a fresh database, analyse it and show what Resonate sees."""
+    from bot.demo import run_demo
+
+    _quiet_model_logs()
+    run_demo(db, model=model, as_json=as_json)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

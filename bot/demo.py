@@ -1,0 +1,108 @@
+"""``resonate demo``: the bundled Fernbrew sample inbox, ingested and analysed in a fresh database."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from bot.config import Config, data_dir
+
+
+def sample_inbox_path() -> Path:
+    return Path(str(resources.files("bot") / "data" / "sample_inbox.jsonl"))
+
+
+def fresh_db(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return path
+
+
+def pick_examples(store, n: int = 5) -> list[int]:
+    """Messages worth showing: different intents, ones with entities first, one negative, one unknown."""
+    rows = list(store.db.query(
+        """SELECT m.id, a.intent, a.sentiment, a.entities, a.confidence FROM messages m
+           JOIN analyses a ON a.message_id = m.id WHERE m.direction = 'in'
+           ORDER BY (a.entities != '[]') DESC, a.confidence DESC, m.id"""))
+    chosen, intents = [], set()
+    wanted = [lambda r: r["sentiment"] == "negative" and r["entities"] != "[]",
+              lambda r: r["intent"] == "unknown",
+              lambda r: r["sentiment"] == "positive",
+              lambda r: r["entities"] != "[]",
+              lambda r: True]
+    for want in wanted + [lambda r: True] * n:
+        if len(chosen) == n:
+            break
+        for r in rows:
+            if r["id"] not in chosen and r["intent"] not in intents and want(r):
+                chosen.append(r["id"])
+                intents.add(r["intent"])
+                break
+    return sorted(chosen)
+
+
+def run_demo(db: Path | None = None, *, model: str | None = None, as_json: bool = False) -> dict:
+    from bot import render
+    from bot.bootstrap import App
+    from bot.channels.files import read_file
+
+    path = fresh_db(Path(db) if db else data_dir() / "demo.db")
+    app = App(Config.load(db=path, model=model))
+    try:
+        read = read_file(sample_inbox_path())
+        if not as_json:
+            render.console.print(f"Loading the Fernbrew sample inbox ({len(read.messages)} messages) into {path}")
+            render.console.print("[dim]The first run trains the intent model on the playbooks (cached afterwards).[/]")
+        with render.progress("Analysing", len(read.messages), enabled=not as_json) as advance:
+            report = app.pipeline.ingest(read.messages, progress=advance)
+        summary = app.store.summary()
+        examples = []
+        for mid in pick_examples(app.store):
+            msg = app.store.message(mid)
+            examples.append({
+                "message_id": mid, "from": msg["display_name"], "source": msg["source"], "text": msg["text"],
+                "analysis": app.store.analysis(mid),
+                "suggestions": [{"rank": s["rank"], "text": s["text"], "reason": s["reason"]}
+                                for s in app.store.suggestions(mid)],
+            })
+        result = {"db": str(path), "ingest": report.__dict__, "rejected": len(read.errors), "summary": summary,
+                  "examples": examples}
+        if as_json:
+            print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        else:
+            _print(result)
+        return result
+    finally:
+        app.close()
+
+
+def _print(result: dict) -> None:
+    from rich.markup import escape
+
+    from bot import render
+
+    c = render.console
+    s = result["summary"]
+    c.print()
+    c.print(f"[bold]Fernbrew inbox[/]: {s['messages']} messages from {s['contacts']} contacts, "
+            f"{s['first_message_at'][:10]} to {s['last_message_at'][:10]}")
+    c.print(render.sentiment_line(s))
+    c.print()
+    c.print(render.volume_table(s))
+    c.print()
+    c.print("[bold]Five messages and the replies Resonate drafts for them[/]")
+    for ex in result["examples"]:
+        a = ex["analysis"]
+        ents = ", ".join(f"{e['label'].lower()}={e['value']}" for e in a["entities"])
+        c.print()
+        c.print(f"[bold]{escape(ex['from'] or '?')}[/] via {ex['source']}: “{escape(ex['text'])}”")
+        c.print(f"  [dim]intent {a['intent']} ({a['confidence']:.2f}), {a['sentiment']}"
+                f"{', ' + escape(ents) if ents else ''}[/]")
+        for sug in ex["suggestions"]:
+            c.print(f"  [cyan]{sug['rank']}.[/] {escape(sug['text'])}")
+    c.print()
+    c.print(f"Database: [bold]{result['db']}[/]")
+    c.print("Next: [bold]resonate suggest \"where is my order FB-20431?\"[/] or "
+            f"[bold]resonate ingest your_inbox.jsonl --db {result['db']}[/]")

@@ -1,0 +1,110 @@
+"""The flow of a message: store -> analyse -> suggest. Channel adapters and the CLI call this."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from bot.message import Message
+from bot.playbooks import ReplyContext
+from bot.store import Store
+from bot.suggest import Suggester, Suggestion
+
+Progress = Callable[[int], None]  # called with the number of items just finished
+
+
+@dataclass
+class Processed:
+    message_id: int
+    created: bool
+    analysis: object | None = None  # nlp.analyzer.Analysis when the message was analysed now
+    suggestions: list[Suggestion] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    analysed: int = 0
+    not_analysed: int = 0  # stickers, photos, outbound messages
+
+
+class Pipeline:
+    """Needs a store and *providers* of the analyzer and suggester, so a model loads only when used."""
+
+    def __init__(self, store: Store, analyzer: Callable[[], object], suggester: Callable[[], Suggester],
+                 batch_size: int = 64):
+        self.store = store
+        self._analyzer = analyzer
+        self._suggester = suggester
+        self.batch_size = batch_size
+
+    @property
+    def analyzer(self):
+        return self._analyzer()
+
+    @property
+    def suggester(self) -> Suggester:
+        return self._suggester()
+
+    def receive(self, message: Message) -> Processed:
+        """Store one message; if it is new and analysable, analyse it and store suggestions."""
+        stored = self.store.add_message(message)
+        result = Processed(stored.id, stored.created)
+        if stored.created and message.analysable:
+            result.analysis, result.suggestions = self._analyse([stored.id], [message.text])[0]
+        return result
+
+    def ingest(self, messages: Iterable[Message], progress: Progress | None = None) -> IngestReport:
+        """Store many messages (duplicates ignored), then analyse the new ones in batches."""
+        report = IngestReport()
+        new: list[tuple[int, str]] = []
+        for message in messages:
+            report.received += 1
+            stored = self.store.add_message(message)
+            if not stored.created:
+                report.duplicates += 1
+                continue
+            report.stored += 1
+            if message.analysable:
+                new.append((stored.id, message.text))
+            else:
+                report.not_analysed += 1
+        report.analysed = self.analyse(new, progress)
+        return report
+
+    def analyse_pending(self, progress: Progress | None = None) -> int:
+        """Analyse stored inbound messages that have no analysis yet (after a crash or a model change)."""
+        rows = self.store.unanalysed()
+        return self.analyse([(r["id"], r["text"]) for r in rows], progress)
+
+    def analyse(self, items: Sequence[tuple[int, str]], progress: Progress | None = None) -> int:
+        done = 0
+        for start in range(0, len(items), self.batch_size):
+            batch = items[start:start + self.batch_size]
+            self._analyse([i for i, _ in batch], [t for _, t in batch])
+            done += len(batch)
+            if progress:
+                progress(len(batch))
+        return done
+
+    def _analyse(self, ids: list[int], texts: list[str]):
+        analyses = self.analyzer.analyze_many(texts)
+        model = getattr(self.analyzer.embedder, "name", "")
+        out = []
+        for mid, analysis in zip(ids, analyses):
+            self.store.save_analysis(mid, analysis, embedding_model=model)
+            suggestions = self.suggester.suggest(analysis, self.context_for(mid))
+            self.store.save_suggestions(mid, suggestions)
+            out.append((analysis, suggestions))
+        return out
+
+    def context_for(self, message_id: int) -> ReplyContext:
+        row = self.store.message(message_id)
+        if row is None:
+            return ReplyContext()
+        values = {"first_name": row.get("first_name") or "", "name": row.get("display_name") or ""}
+        return ReplyContext(source=row["source"], tags=frozenset(json.loads(row.get("tags") or "[]")),
+                            values={k: v for k, v in values.items() if v})

@@ -1,0 +1,417 @@
+"""Playbooks: the YAML files a team edits to teach Resonate an intent and its replies.
+
+A folder holds one file per intent (``*.yml``/``*.yaml``) plus two reserved
+files: ``brand.yml`` (constants every reply may use, product names for the entity
+recogniser) and ``campaigns.yml`` (campaign rules, read elsewhere). The file
+format is documented in README.md ("Playbook format"). Loading checks every file
+and reports each problem with its file, line and what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from bot.errors import PlaybookError, PlaybookErrors
+
+RESERVED_FILES = {"brand.yml", "brand.yaml", "campaigns.yml", "campaigns.yaml"}
+UNKNOWN_INTENT = "unknown"
+CONTACT_VARIABLES = ("first_name", "name")
+ENTITY_VARIABLES = ("order_id", "product", "email", "phone", "url", "money", "date")
+SENTIMENTS = ("negative", "neutral", "positive")
+CONDITIONS = ("sentiment", "source", "tags", "language")
+PLAYBOOK_KEYS = {"intent", "description", "auto_reply", "constants", "examples", "replies"}
+REPLY_KEYS = {"id", "text", "when"}
+MIN_EXAMPLES = 3
+MIN_REPLIES = 2
+MAX_REPLY_CHARS = 2000
+
+
+def default_playbooks_dir() -> Path:
+    """The shipped playbooks (installed as the ``playbooks`` package)."""
+    import playbooks
+
+    return Path(playbooks.__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class ReplyContext:
+    """What a reply's conditions and variables are checked against."""
+
+    sentiment: str = "neutral"
+    source: str = "import"
+    tags: frozenset[str] = frozenset()
+    language: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    id: str
+    text: str
+    when: dict[str, tuple[str, ...]]
+    variables: tuple[str, ...]
+    path: str = ""
+    line: int = 0
+
+    def matches(self, ctx: ReplyContext) -> bool:
+        """Do the conditions hold for this context? (Variables are checked by :meth:`missing`.)"""
+        for key, allowed in self.when.items():
+            if key == "sentiment" and ctx.sentiment not in allowed:
+                return False
+            if key == "source" and ctx.source not in allowed:
+                return False
+            if key == "tags" and not set(allowed) <= set(ctx.tags):
+                return False
+            if key == "language" and (ctx.language or "en") not in allowed:
+                return False
+        return True
+
+    def missing(self, values: dict[str, str]) -> list[str]:
+        return [v for v in self.variables if not str(values.get(v) or "").strip()]
+
+    def render(self, values: dict[str, str]) -> str:
+        """Fill the variables; raises KeyError if one has no value (check :meth:`missing` first)."""
+        missing = self.missing(values)
+        if missing:
+            raise KeyError(", ".join(missing))
+        return self.text.format_map({k: str(values[k]).strip() for k in self.variables})
+
+
+@dataclass(frozen=True)
+class Playbook:
+    intent: str
+    description: str
+    examples: tuple[str, ...]
+    replies: tuple[Reply, ...]
+    constants: dict[str, str]
+    auto_reply: bool = False
+    path: str = ""
+
+
+@dataclass
+class PlaybookSet:
+    playbooks: dict[str, Playbook]
+    constants: dict[str, str]
+    products: tuple[str, ...]
+    directory: Path | None = None
+    brand: str = ""
+
+    @property
+    def intents(self) -> list[str]:
+        return sorted(i for i in self.playbooks if i != UNKNOWN_INTENT)
+
+    def get(self, intent: str) -> Playbook | None:
+        return self.playbooks.get(intent)
+
+    def training_examples(self) -> tuple[list[str], list[str]]:
+        texts, labels = [], []
+        for intent in self.intents:
+            for example in self.playbooks[intent].examples:
+                texts.append(example)
+                labels.append(intent)
+        return texts, labels
+
+    def fingerprint(self) -> str:
+        texts, labels = self.training_examples()
+        h = hashlib.sha256()
+        for t, l in zip(texts, labels):
+            h.update(f"{l}\t{t}\n".encode())
+        return h.hexdigest()[:16]
+
+
+# -- loading ----------------------------------------------------------------------------------------------------
+
+
+def load_playbooks(directory: str | Path | None = None) -> PlaybookSet:
+    """Load and validate a folder; raises :class:`PlaybookErrors` listing every problem found."""
+    directory = Path(directory) if directory else default_playbooks_dir()
+    playbook_set, errors = check_playbooks(directory)
+    if errors:
+        raise PlaybookErrors(errors)
+    return playbook_set
+
+
+def check_playbooks(directory: str | Path) -> tuple[PlaybookSet | None, list[PlaybookError]]:
+    """Validate a folder, collecting every problem instead of stopping at the first."""
+    directory = Path(directory)
+    errors: list[PlaybookError] = []
+    if not directory.is_dir():
+        return None, [PlaybookError(str(directory), None, "playbooks folder not found")]
+    files = sorted(p for p in directory.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
+    brand_constants: dict[str, str] = {}
+    products: tuple[str, ...] = ()
+    brand_name = ""
+    brand_file = next((p for p in files if p.name in ("brand.yml", "brand.yaml")), None)
+    if brand_file is not None:
+        try:
+            brand_name, brand_constants, products = _load_brand(brand_file)
+        except PlaybookError as exc:
+            errors.append(exc)
+    playbooks: dict[str, Playbook] = {}
+    for path in files:
+        if path.name in RESERVED_FILES:
+            continue
+        try:
+            pb = _load_playbook(path, brand_constants)
+        except PlaybookErrors as exc:
+            errors.extend(exc.errors)
+            continue
+        except PlaybookError as exc:
+            errors.append(exc)
+            continue
+        if pb.intent in playbooks:
+            errors.append(PlaybookError(str(path), 1, f"intent {pb.intent!r} is already defined in "
+                                                         f"{playbooks[pb.intent].path}"))
+            continue
+        playbooks[pb.intent] = pb
+    if not errors and not [i for i in playbooks if i != UNKNOWN_INTENT]:
+        errors.append(PlaybookError(str(directory), None, "no playbook files (*.yml) found"))
+    if not errors and len([i for i in playbooks if i != UNKNOWN_INTENT]) < 2:
+        errors.append(PlaybookError(str(directory), None, "at least two intents are needed to classify messages"))
+    return PlaybookSet(playbooks, brand_constants, products, directory, brand_name), errors
+
+
+def _read_yaml(path: Path) -> tuple[Any, Any]:
+    """Return (data, node) of a YAML file; syntax errors name the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlaybookError(str(path), None, f"cannot read file: {exc}") from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise PlaybookError(str(path), line, f"invalid YAML: {exc.problem or exc.context}") from exc
+    except yaml.YAMLError as exc:
+        raise PlaybookError(str(path), None, f"invalid YAML: {exc}") from exc
+    return data, node
+
+
+def _line(node: Any, *path: Any) -> int:
+    """1-based line of the value at ``path`` (keys and list indexes) in a composed YAML node."""
+    current = node
+    for key in path:
+        if isinstance(current, yaml.MappingNode):
+            for k, v in current.value:
+                if k.value == key:
+                    current = v
+                    break
+            else:
+                break
+        elif isinstance(current, yaml.SequenceNode) and isinstance(key, int) and key < len(current.value):
+            current = current.value[key]
+        else:
+            break
+    return current.start_mark.line + 1 if current is not None else 1
+
+
+def _load_brand(path: Path) -> tuple[str, dict[str, str], tuple[str, ...]]:
+    data, node = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise PlaybookError(str(path), 1, "brand file must be a mapping with 'brand', 'constants', 'products'")
+    unknown = set(data) - {"brand", "constants", "products"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise PlaybookError(str(path), _line(node, key), f"unknown key {key!r} (allowed: brand, constants, products)")
+    constants = _constants(data.get("constants"), path, node, ("constants",))
+    products = data.get("products") or []
+    if not isinstance(products, list) or not all(isinstance(p, str) and p.strip() for p in products):
+        raise PlaybookError(str(path), _line(node, "products"), "'products' must be a list of non-empty names")
+    brand = data.get("brand") or constants.get("brand", "")
+    if brand and "brand" not in constants:
+        constants["brand"] = str(brand)
+    return str(brand), constants, tuple(products)
+
+
+def _constants(value: Any, path: Path, node: Any, where: tuple) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PlaybookError(str(path), _line(node, *where), "'constants' must be a mapping of name: text")
+    out = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not k.isidentifier():
+            raise PlaybookError(str(path), _line(node, *where, k), f"constant name {k!r} must be a plain identifier")
+        if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+            raise PlaybookError(str(path), _line(node, *where, k), f"constant {k!r} must be text or a number")
+        out[k] = str(v)
+    return out
+
+
+def _load_playbook(path: Path, brand_constants: dict[str, str]) -> Playbook:
+    data, node = _read_yaml(path)
+    p = str(path)
+    if not isinstance(data, dict):
+        raise PlaybookError(p, 1, "a playbook must be a mapping with intent, description, examples, replies")
+    errors: list[PlaybookError] = []
+    for key in sorted(set(data) - PLAYBOOK_KEYS):
+        errors.append(PlaybookError(p, _line(node, key), f"unknown key {key!r} (allowed: {', '.join(sorted(PLAYBOOK_KEYS))})"))
+    intent = data.get("intent")
+    if not isinstance(intent, str) or not intent.strip():
+        errors.append(PlaybookError(p, _line(node, "intent") if "intent" in data else 1, "'intent' is required (a name such as order_status)"))
+        intent = ""
+    elif not intent.replace("_", "").isalnum() or intent != intent.lower():
+        errors.append(PlaybookError(p, _line(node, "intent"), f"intent {intent!r} must be lower_snake_case"))
+    description = data.get("description")
+    if not isinstance(description, str) or not description.strip():
+        errors.append(PlaybookError(p, _line(node, "description") if "description" in data else 1, "'description' is required"))
+    auto_reply = data.get("auto_reply", False)
+    if not isinstance(auto_reply, bool):
+        errors.append(PlaybookError(p, _line(node, "auto_reply"), "'auto_reply' must be true or false"))
+    try:
+        constants = {**brand_constants, **_constants(data.get("constants"), path, node, ("constants",))}
+    except PlaybookError as exc:
+        errors.append(exc)
+        constants = dict(brand_constants)
+    examples = data.get("examples", None)
+    minimum = 0 if intent == UNKNOWN_INTENT else MIN_EXAMPLES
+    if examples is None:
+        examples = []
+        if minimum:
+            errors.append(PlaybookError(p, 1, f"'examples' is required: at least {minimum} example messages"))
+    elif not isinstance(examples, list):
+        errors.append(PlaybookError(p, _line(node, "examples"), "'examples' must be a list of example messages"))
+        examples = []
+    else:
+        for i, ex in enumerate(examples):
+            if not isinstance(ex, str) or not ex.strip():
+                errors.append(PlaybookError(p, _line(node, "examples", i), f"example {i + 1} must be non-empty text"))
+        examples = [ex.strip() for ex in examples if isinstance(ex, str) and ex.strip()]
+        if len(examples) < minimum:
+            errors.append(PlaybookError(p, _line(node, "examples"), f"{len(examples)} examples; at least {minimum} are needed to learn an intent"))
+    replies = _load_replies(data.get("replies"), path, node, constants, errors)
+    if errors:
+        raise PlaybookErrors(errors) if len(errors) > 1 else errors[0]
+    return Playbook(intent, description.strip(), tuple(examples), tuple(replies), constants, auto_reply, p)
+
+
+def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],
+                  errors: list[PlaybookError]) -> list[Reply]:
+    p = str(path)
+    if not isinstance(value, list):
+        errors.append(PlaybookError(p, _line(node, "replies") if value is not None else 1,
+                                    f"'replies' is required: a list of at least {MIN_REPLIES} replies"))
+        return []
+    if len(value) < MIN_REPLIES:
+        errors.append(PlaybookError(p, _line(node, "replies"), f"{len(value)} replies; at least {MIN_REPLIES} variants are needed"))
+    allowed_vars = set(CONTACT_VARIABLES) | set(ENTITY_VARIABLES) | set(constants)
+    replies, seen = [], set()
+    for i, item in enumerate(value):
+        line = _line(node, "replies", i)
+        if not isinstance(item, dict):
+            errors.append(PlaybookError(p, line, f"reply {i + 1} must be a mapping with id and text"))
+            continue
+        for key in sorted(set(item) - REPLY_KEYS):
+            errors.append(PlaybookError(p, _line(node, "replies", i, key), f"reply {i + 1}: unknown key {key!r} (allowed: id, text, when)"))
+        rid = item.get("id")
+        if not isinstance(rid, str) or not rid.strip():
+            errors.append(PlaybookError(p, line, f"reply {i + 1}: 'id' is required"))
+            continue
+        if rid in seen:
+            errors.append(PlaybookError(p, _line(node, "replies", i, "id"), f"reply id {rid!r} is used twice"))
+        seen.add(rid)
+        text = item.get("text")
+        text_line = _line(node, "replies", i, "text")
+        if not isinstance(text, str) or not text.strip():
+            errors.append(PlaybookError(p, text_line if "text" in item else line, f"reply {rid!r}: 'text' is required"))
+            continue
+        if len(text) > MAX_REPLY_CHARS:
+            errors.append(PlaybookError(p, text_line, f"reply {rid!r}: text is {len(text)} characters, at most {MAX_REPLY_CHARS}"))
+        try:
+            variables = _variables(text)
+        except ValueError as exc:
+            errors.append(PlaybookError(p, text_line, f"reply {rid!r}: {exc}"))
+            continue
+        for var in variables:
+            if var not in allowed_vars:
+                errors.append(PlaybookError(p, text_line, f"reply {rid!r}: unknown variable {{{var}}} (known: "
+                                            f"{', '.join(sorted(allowed_vars))})"))
+        when = _conditions(item.get("when"), path, node, i, rid, errors)
+        # Constants are known now: bake them in, leaving only contact and entity variables to fill per message.
+        needed = tuple(v for v in variables if v not in constants)
+        baked = _bake(text.strip(), constants)
+        replies.append(Reply(rid, baked, when, needed, p, line))
+    return replies
+
+
+def _variables(text: str) -> tuple[str, ...]:
+    out = []
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ValueError(f"broken braces in text ({exc}); write {{{{ and }}}} for literal braces") from exc
+    for _, field_name, spec, conversion in parsed:
+        if field_name is None:
+            continue
+        if not field_name or not field_name.isidentifier():
+            raise ValueError(f"variable {{{field_name}}} must be a plain name such as {{first_name}}")
+        if spec or conversion:
+            raise ValueError(f"variable {{{field_name}}} must not have a format or conversion")
+        if field_name not in out:
+            out.append(field_name)
+    return tuple(out)
+
+
+def _bake(text: str, constants: dict[str, str]) -> str:
+    """Replace constant variables with their values, keeping other variables (and escaped braces) as fields."""
+    out = []
+    for literal, field_name, _, _ in string.Formatter().parse(text):
+        out.append(literal.replace("{", "{{").replace("}", "}}"))
+        if field_name is None:
+            continue
+        if field_name in constants and field_name not in CONTACT_VARIABLES + ENTITY_VARIABLES:
+            out.append(constants[field_name].replace("{", "{{").replace("}", "}}"))
+        else:
+            out.append("{" + field_name + "}")
+    return "".join(out)
+
+
+def _conditions(value: Any, path: Path, node: Any, i: int, rid: str,
+                errors: list[PlaybookError]) -> dict[str, tuple[str, ...]]:
+    p = str(path)
+    if value is None:
+        return {}
+    line = _line(node, "replies", i, "when")
+    if not isinstance(value, dict):
+        errors.append(PlaybookError(p, line, f"reply {rid!r}: 'when' must be a mapping such as {{sentiment: [negative]}}"))
+        return {}
+    out = {}
+    for key, allowed in value.items():
+        kline = _line(node, "replies", i, "when", key)
+        if key not in CONDITIONS:
+            errors.append(PlaybookError(p, kline, f"reply {rid!r}: unknown condition {key!r} (allowed: {', '.join(CONDITIONS)})"))
+            continue
+        if isinstance(allowed, str):
+            allowed = [allowed]
+        if not isinstance(allowed, list) or not allowed or not all(isinstance(a, str) and a for a in allowed):
+            errors.append(PlaybookError(p, kline, f"reply {rid!r}: condition {key!r} must be a list of values"))
+            continue
+        if key == "sentiment":
+            bad = [a for a in allowed if a not in SENTIMENTS]
+            if bad:
+                errors.append(PlaybookError(p, kline, f"reply {rid!r}: sentiment {bad[0]!r} is not one of {', '.join(SENTIMENTS)}"))
+                continue
+        out[key] = tuple(allowed)
+    return out
+
+
+def fillable_contexts(reply: Reply) -> dict[str, str]:
+    """Sample values for every variable a reply needs (used by tests and ``playbooks check``)."""
+    samples = {"first_name": "Sam", "name": "Sam Doe", "order_id": "FB-12345", "product": "Fern Kettle",
+               "email": "sam@example.com", "phone": "+44 20 7946 0000", "url": "https://example.com",
+               "money": "€20", "date": "Friday"}
+    return {v: samples[v] for v in reply.variables if v in samples}
+
+
+def iter_replies(playbook_set: PlaybookSet) -> Iterable[tuple[Playbook, Reply]]:
+    for pb in playbook_set.playbooks.values():
+        for reply in pb.replies:
+            yield pb, reply

@@ -1,0 +1,72 @@
+"""Human-readable terminal output (rich), kept apart from the commands that compute what is shown."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Iterator
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+console = Console(highlight=False, soft_wrap=True)
+
+_SENTIMENT_STYLE = {"negative": "red", "neutral": "white", "positive": "green"}
+
+
+def analysis(text: str, a) -> None:
+    console.print(f"[bold]Message:[/] {escape(text)}")
+    p = a.prediction
+    intent = f"[bold]{a.intent}[/] ({a.confidence:.2f})"
+    if a.intent == "unknown":
+        intent = f"[bold yellow]unknown[/] (best guess {p.best_intent}, {a.confidence:.2f})"
+    console.print(f"  intent:    {intent}")
+    others = ", ".join(f"{i} {s:.2f}" for i, s in p.ranking[1:])
+    if others:
+        console.print(f"             [dim]then {others}[/]")
+    style = _SENTIMENT_STYLE.get(a.sentiment, "white")
+    console.print(f"  sentiment: [{style}]{a.sentiment}[/] ({a.sentiment_score:+.2f})")
+    if a.entities:
+        ents = ", ".join(f"{e.label.lower()}={escape(e.value)}" for e in a.entities)
+        console.print(f"  entities:  {ents}")
+
+
+def suggestions(items) -> None:
+    for s in items:
+        console.print(f"  [cyan]{s.rank}.[/] {escape(s.text)}")
+        console.print(f"     [dim]{escape(s.reason)}[/]")
+
+
+@contextlib.contextmanager
+def progress(label: str, total: int, enabled: bool = True) -> Iterator:
+    """A progress bar on stderr for long work; yields ``advance(n)``."""
+    if not enabled or total < 50:
+        yield lambda n: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(file=sys.stderr), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def volume_table(summary: dict) -> Table:
+    table = Table(title="Volume by intent", title_justify="left", show_edge=False)
+    table.add_column("intent")
+    table.add_column("messages", justify="right")
+    table.add_column("share", justify="right")
+    total = max(1, sum(summary["by_intent"].values()))
+    for intent, n in summary["by_intent"].items():
+        table.add_row(intent, str(n), f"{100 * n / total:.0f}%")
+    return table
+
+
+def sentiment_line(summary: dict) -> str:
+    total = max(1, sum(summary["by_sentiment"].values()))
+    parts = []
+    for label in ("negative", "neutral", "positive"):
+        n = summary["by_sentiment"].get(label, 0)
+        parts.append(f"[{_SENTIMENT_STYLE[label]}]{label} {n} ({100 * n / total:.0f}%)[/]")
+    return "Sentiment: " + "  ".join(parts)

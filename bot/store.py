@@ -1,0 +1,383 @@
+"""The embedded store: SQLite through sqlite-utils.
+
+WAL mode and a busy timeout so the bots, the CLI and a relay can share one file.
+The schema changes only through the named migrations below; a database created
+by an older version is upgraded in place when it is opened. Every platform id
+that can arrive twice sits under a UNIQUE index and is inserted with INSERT OR
+IGNORE, so a redelivered event is stored once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from bot.message import INBOUND, Message, iso, utcnow
+
+BUSY_TIMEOUT_MS = 10_000
+
+migrations = Migrations("resonate")
+
+
+@migrations(name="0001_initial")
+def _initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE contacts (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            display_name TEXT,
+            first_name TEXT,
+            username TEXT,
+            language TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            opted_out_at TEXT
+        );
+        CREATE UNIQUE INDEX contacts_source_external ON contacts (source, external_id);
+
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            contact_id INTEGER REFERENCES contacts(id),
+            created_at TEXT NOT NULL,
+            last_message_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX conversations_source_external ON conversations (source, external_id);
+
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            event_id TEXT,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+            contact_id INTEGER REFERENCES contacts(id),
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            kind TEXT NOT NULL DEFAULT 'text',
+            text TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            stored_at TEXT NOT NULL,
+            reply_to_id TEXT,
+            status TEXT NOT NULL DEFAULT 'new',
+            raw TEXT
+        );
+        CREATE UNIQUE INDEX messages_source_id ON messages (source, source_id);
+        CREATE UNIQUE INDEX messages_source_event ON messages (source, event_id) WHERE event_id IS NOT NULL;
+        CREATE INDEX messages_sent_at ON messages (sent_at);
+        CREATE INDEX messages_conversation ON messages (conversation_id, sent_at);
+        CREATE INDEX messages_contact ON messages (contact_id, sent_at);
+
+        CREATE TABLE analyses (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+            intent TEXT NOT NULL,
+            confidence REAL NOT NULL,
+            best_intent TEXT,
+            sentiment TEXT NOT NULL,
+            sentiment_score REAL NOT NULL,
+            entities TEXT NOT NULL DEFAULT '[]',
+            ranking TEXT NOT NULL DEFAULT '[]',
+            model_version TEXT NOT NULL,
+            analyzed_at TEXT NOT NULL
+        );
+        CREATE INDEX analyses_intent ON analyses (intent);
+
+        CREATE TABLE embeddings (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+            model TEXT NOT NULL,
+            dimension INTEGER NOT NULL,
+            vector BLOB NOT NULL
+        );
+
+        CREATE TABLE suggestions (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id),
+            rank INTEGER NOT NULL,
+            intent TEXT NOT NULL,
+            reply_id TEXT NOT NULL,
+            text TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'offered',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX suggestions_message ON suggestions (message_id, state);
+
+        CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id),
+            suggestion_id INTEGER REFERENCES suggestions(id),
+            action TEXT NOT NULL CHECK (action IN ('sent', 'edited', 'skipped', 'intent_corrected', 'auto_sent')),
+            actor TEXT NOT NULL,
+            text TEXT,
+            intent TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX decisions_message ON decisions (message_id);
+
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id),
+            decision_id INTEGER REFERENCES decisions(id),
+            source TEXT NOT NULL,
+            text TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'stuck')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            sent_message_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX outbox_state ON outbox (state);
+        """
+    )
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    created: bool  # False when the platform id (or event id) was already stored
+
+
+class Store:
+    """All reads and writes of Resonate's data. One instance per process and thread."""
+
+    def __init__(self, path: str | Path | None = None, *, memory: bool = False):
+        if memory or path is None or str(path) == ":memory:":
+            conn = sqlite3.connect(":memory:", check_same_thread=False)
+            self.path = None
+        else:
+            self.path = Path(path).expanduser()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if self.path is not None:
+            self.db.enable_wal()
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def applied_migrations(self) -> list[str]:
+        return [m.name for m in migrations.applied(self.db)]
+
+    # -- writes -------------------------------------------------------------------------------------------------
+    def add_message(self, msg: Message) -> StoredMessage:
+        """Store a message with its contact and conversation, once per platform id, in one transaction."""
+        now = iso(utcnow())
+        sent_at = iso(msg.timestamp)
+        with self.db.atomic():
+            if msg.event_id is not None:
+                seen = self.db.execute(
+                    "SELECT id FROM messages WHERE source = ? AND event_id = ?", [msg.source, str(msg.event_id)]
+                ).fetchone()
+                if seen:
+                    return StoredMessage(seen[0], False)
+            existing = self.db.execute(
+                "SELECT id FROM messages WHERE source = ? AND source_id = ?", [msg.source, msg.key]
+            ).fetchone()
+            if existing:
+                return StoredMessage(existing[0], False)
+            contact_id = self._touch_contact(msg, sent_at) if msg.direction == INBOUND else self._contact_of_chat(msg)
+            conversation_id = self._touch_conversation(msg, contact_id, sent_at)
+            cursor = self.db.execute(
+                """INSERT OR IGNORE INTO messages (source, source_id, event_id, conversation_id, contact_id, direction,
+                       kind, text, sent_at, stored_at, reply_to_id, status, raw)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [msg.source, msg.key, None if msg.event_id is None else str(msg.event_id), conversation_id,
+                 contact_id, msg.direction, msg.kind, msg.text, sent_at, now, msg.reply_to_id,
+                 "new" if msg.analysable else "ignored",
+                 json.dumps(msg.raw, ensure_ascii=False, default=str) if msg.raw is not None else None],
+            )
+            if cursor.rowcount == 0:  # lost a race with another writer
+                row = self.db.execute("SELECT id FROM messages WHERE source = ? AND source_id = ?",
+                                      [msg.source, msg.key]).fetchone()
+                return StoredMessage(row[0], False)
+            return StoredMessage(cursor.lastrowid, True)
+
+    def _touch_contact(self, msg: Message, seen_at: str) -> int:
+        self.db.execute(
+            """INSERT INTO contacts (source, external_id, display_name, first_name, username, language, tags,
+                   first_seen, last_seen)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (source, external_id) DO UPDATE SET
+                   display_name = COALESCE(NULLIF(excluded.display_name, ''), contacts.display_name),
+                   first_name = COALESCE(excluded.first_name, contacts.first_name),
+                   username = COALESCE(excluded.username, contacts.username),
+                   language = COALESCE(excluded.language, contacts.language),
+                   first_seen = MIN(contacts.first_seen, excluded.first_seen),
+                   last_seen = MAX(contacts.last_seen, excluded.last_seen)""",
+            [msg.source, msg.sender_id, msg.sender_name or None, msg.first_name, msg.sender_username, msg.language,
+             "[]", seen_at, seen_at],
+        )
+        row = self.db.execute("SELECT id, tags FROM contacts WHERE source = ? AND external_id = ?",
+                              [msg.source, msg.sender_id]).fetchone()
+        if msg.sender_tags:
+            tags = sorted(set(json.loads(row[1] or "[]")) | set(msg.sender_tags))
+            self.db.execute("UPDATE contacts SET tags = ? WHERE id = ?", [json.dumps(tags), row[0]])
+        return row[0]
+
+    def _contact_of_chat(self, msg: Message) -> int | None:
+        row = self.db.execute("SELECT contact_id FROM conversations WHERE source = ? AND external_id = ?",
+                              [msg.source, msg.conversation_key]).fetchone()
+        return row[0] if row else None
+
+    def _touch_conversation(self, msg: Message, contact_id: int | None, at: str) -> int:
+        self.db.execute(
+            """INSERT INTO conversations (source, external_id, contact_id, created_at, last_message_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (source, external_id) DO UPDATE SET
+                   last_message_at = MAX(conversations.last_message_at, excluded.last_message_at),
+                   contact_id = COALESCE(conversations.contact_id, excluded.contact_id)""",
+            [msg.source, msg.conversation_key, contact_id, at, at],
+        )
+        return self.db.execute("SELECT id FROM conversations WHERE source = ? AND external_id = ?",
+                               [msg.source, msg.conversation_key]).fetchone()[0]
+
+    def save_analysis(self, message_id: int, analysis, *, embedding_model: str = "") -> None:
+        """Store an :class:`nlp.analyzer.Analysis` and its embedding (so clustering never recomputes it)."""
+        d = analysis.to_dict()
+        vector = np.asarray(analysis.embedding, dtype=np.float32)
+        with self.db.atomic():
+            self.db.execute(
+                """INSERT OR REPLACE INTO analyses (message_id, intent, confidence, best_intent, sentiment,
+                       sentiment_score, entities, ranking, model_version, analyzed_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [message_id, d["intent"], d["confidence"], d["best_intent"], d["sentiment"], d["sentiment_score"],
+                 json.dumps(d["entities"], ensure_ascii=False), json.dumps(d["ranking"]), d["model_version"],
+                 iso(utcnow())],
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO embeddings (message_id, model, dimension, vector) VALUES (?, ?, ?, ?)",
+                [message_id, embedding_model or d["model_version"].split("+")[0], int(vector.shape[-1]),
+                 vector.tobytes()],
+            )
+
+    def save_suggestions(self, message_id: int, suggestions: Sequence[Any]) -> list[int]:
+        """Offer new suggestions for a message; earlier offered ones are superseded."""
+        now = iso(utcnow())
+        ids = []
+        with self.db.atomic():
+            self.db.execute("UPDATE suggestions SET state = 'superseded' WHERE message_id = ? AND state = 'offered'",
+                            [message_id])
+            for s in suggestions:
+                cur = self.db.execute(
+                    """INSERT INTO suggestions (message_id, rank, intent, reply_id, text, reason, state, created_at)
+                       VALUES (?, ?, ?, ?, ?, ?, 'offered', ?)""",
+                    [message_id, s.rank, s.intent, s.reply_id, s.text, s.reason, now],
+                )
+                ids.append(cur.lastrowid)
+            self.db.execute("UPDATE messages SET status = 'suggested' WHERE id = ? AND status = 'new'", [message_id])
+        return ids
+
+    def record_decision(self, message_id: int, action: str, actor: str, *, suggestion_id: int | None = None,
+                        text: str | None = None, intent: str | None = None) -> int:
+        with self.db.atomic():
+            cur = self.db.execute(
+                """INSERT INTO decisions (message_id, suggestion_id, action, actor, text, intent, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                [message_id, suggestion_id, action, actor, text, intent, iso(utcnow())],
+            )
+            if suggestion_id is not None and action in ("sent", "edited", "skipped", "auto_sent"):
+                self.db.execute("UPDATE suggestions SET state = ? WHERE id = ?", [action, suggestion_id])
+            if action in ("sent", "edited", "auto_sent"):
+                self.db.execute("UPDATE messages SET status = 'answered' WHERE id = ?", [message_id])
+            elif action == "skipped":
+                self.db.execute("UPDATE messages SET status = 'skipped' WHERE id = ?", [message_id])
+            return cur.lastrowid
+
+    # -- reads --------------------------------------------------------------------------------------------------
+    def count(self, table: str) -> int:
+        return self.db[table].count
+
+    def message(self, message_id: int) -> dict | None:
+        rows = list(self.db.query(
+            """SELECT m.*, c.display_name, c.first_name, c.username, c.tags, c.external_id AS sender_id,
+                      c.opted_out_at, v.external_id AS chat_id
+               FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id
+               JOIN conversations v ON v.id = m.conversation_id WHERE m.id = ?""", [message_id]))
+        return rows[0] if rows else None
+
+    def analysis(self, message_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM analyses WHERE message_id = ?", [message_id]))
+        if not rows:
+            return None
+        row = rows[0]
+        row["entities"] = json.loads(row["entities"])
+        row["ranking"] = json.loads(row["ranking"])
+        return row
+
+    def suggestions(self, message_id: int, state: str | None = "offered") -> list[dict]:
+        where, params = "message_id = ?", [message_id]
+        if state:
+            where += " AND state = ?"
+            params.append(state)
+        return list(self.db.query(f"SELECT * FROM suggestions WHERE {where} ORDER BY rank", params))
+
+    def contact_history(self, contact_id: int, before: str | None = None) -> dict:
+        """How many earlier messages a contact sent, and the sentiment of the last one."""
+        params: list[Any] = [contact_id]
+        cond = ""
+        if before:
+            cond = " AND m.sent_at < ?"
+            params.append(before)
+        count = self.db.execute(f"SELECT COUNT(*) FROM messages m WHERE m.contact_id = ? AND m.direction = 'in'{cond}",
+                                params).fetchone()[0]
+        last = self.db.execute(
+            f"""SELECT a.sentiment FROM messages m JOIN analyses a ON a.message_id = m.id
+                WHERE m.contact_id = ? AND m.direction = 'in'{cond} ORDER BY m.sent_at DESC LIMIT 1""",
+            params).fetchone()
+        return {"earlier_messages": count, "last_sentiment": last[0] if last else None}
+
+    def unanalysed(self, limit: int | None = None) -> list[dict]:
+        sql = """SELECT m.id, m.text FROM messages m LEFT JOIN analyses a ON a.message_id = m.id
+                 WHERE a.message_id IS NULL AND m.direction = 'in' AND m.kind = 'text' ORDER BY m.sent_at, m.id"""
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return list(self.db.query(sql))
+
+    def embeddings(self, message_ids: Iterable[int]) -> dict[int, np.ndarray]:
+        ids = list(message_ids)
+        out: dict[int, np.ndarray] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for mid, dim, blob in self.db.execute(
+                    f"SELECT message_id, dimension, vector FROM embeddings WHERE message_id IN ({marks})", chunk):
+                out[mid] = np.frombuffer(blob, dtype=np.float32, count=dim)
+        return out
+
+    def summary(self) -> dict:
+        """Volume by intent and by sentiment of analysed inbound messages."""
+        by_intent = {r["intent"]: r["n"] for r in self.db.query(
+            "SELECT intent, COUNT(*) AS n FROM analyses GROUP BY intent ORDER BY n DESC, intent")}
+        by_sentiment = {r["sentiment"]: r["n"] for r in self.db.query(
+            "SELECT sentiment, COUNT(*) AS n FROM analyses GROUP BY sentiment ORDER BY n DESC")}
+        span = self.db.execute("SELECT MIN(sent_at), MAX(sent_at) FROM messages WHERE direction = 'in'").fetchone()
+        return {
+            "messages": self.db.execute("SELECT COUNT(*) FROM messages WHERE direction = 'in'").fetchone()[0],
+            "contacts": self.count("contacts"),
+            "conversations": self.count("conversations"),
+            "analysed": self.count("analyses"),
+            "by_intent": by_intent,
+            "by_sentiment": by_sentiment,
+            "first_message_at": span[0],
+            "last_message_at": span[1],
+        }

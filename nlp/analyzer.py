@@ -1,0 +1,78 @@
+"""One message in, one :class:`Analysis` out: embedding, intent, sentiment, entities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from nlp.embeddings import Embedder
+from nlp.entities import Entity, EntityExtractor
+from nlp.intent import IntentClassifier, IntentPrediction
+from nlp.sentiment import SentimentResult, SentimentScorer
+
+
+@dataclass(frozen=True)
+class Analysis:
+    intent: str
+    confidence: float
+    sentiment: str
+    sentiment_score: float
+    entities: tuple[Entity, ...]
+    embedding: np.ndarray = field(repr=False, compare=False)
+    prediction: IntentPrediction = field(repr=False, compare=False)
+    model_version: str = ""
+
+    def variables(self) -> dict[str, str]:
+        """Entity values by reply variable name; the first of each kind wins."""
+        out: dict[str, str] = {}
+        for e in self.entities:
+            out.setdefault(e.variable, e.value)
+        return out
+
+    def to_dict(self) -> dict:
+        p = self.prediction
+        return {
+            "intent": self.intent,
+            "confidence": round(self.confidence, 4),
+            "best_intent": p.best_intent,
+            "ranking": [{"intent": i, "probability": round(s, 4)} for i, s in p.ranking],
+            "nearest_example": p.nearest_example,
+            "sentiment": self.sentiment,
+            "sentiment_score": self.sentiment_score,
+            "entities": [{"label": e.label, "text": e.text, "value": e.value, "start": e.start, "end": e.end}
+                         for e in self.entities],
+            "model_version": self.model_version,
+        }
+
+
+class Analyzer:
+    """Composes the stages; every collaborator is passed in (see ``bot.bootstrap``)."""
+
+    def __init__(self, embedder: Embedder, intents: IntentClassifier, sentiment: SentimentScorer,
+                 entities: EntityExtractor, model_version: str = ""):
+        self.embedder = embedder
+        self.intents = intents
+        self.sentiment = sentiment
+        self.entities = entities
+        self.model_version = model_version or "+".join(
+            [getattr(embedder, "name", "embedder"), f"intent:{len(intents.classes)}",
+             getattr(sentiment, "name", "sentiment"), getattr(entities, "name", "entities")])
+
+    def analyze(self, text: str) -> Analysis:
+        return self.analyze_many([text])[0]
+
+    def analyze_many(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[Analysis]:
+        texts = list(texts)
+        if not texts:
+            return []
+        if vectors is None:
+            vectors = self.embedder.encode(texts)
+        predictions = self.intents.predict(vectors)
+        feelings: list[SentimentResult] = self.sentiment.score(texts, vectors)
+        found = self.entities.extract(texts)
+        return [
+            Analysis(p.intent, p.confidence, s.label, s.score, tuple(ents), vectors[i], p, self.model_version)
+            for i, (p, s, ents) in enumerate(zip(predictions, feelings, found))
+        ]

@@ -1,0 +1,105 @@
+"""Sentiment: negative / neutral / positive with a score in [-1, 1].
+
+:class:`LexiconSentiment` is VADER (a rule-based lexicon model that handles
+negation, intensifiers, capitals and punctuation) with a customer-service layer:
+words and phrases that are neutral in general English but a complaint in an
+inbox ("still waiting", "never arrived", "doesn't connect", "charged twice"),
+and politeness ("thanks", "please") ignored when the message reports a
+problem, so "my order hasn't arrived, thanks" reads negative. Sarcasm is not
+detected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+NEGATIVE, NEUTRAL, POSITIVE = "negative", "neutral", "positive"
+LABELS = (NEGATIVE, NEUTRAL, POSITIVE)
+
+
+@dataclass(frozen=True)
+class SentimentResult:
+    label: str
+    score: float  # -1 (very negative) .. 1 (very positive)
+
+
+@runtime_checkable
+class SentimentScorer(Protocol):
+    name: str
+
+    def score(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[SentimentResult]: ...
+
+
+# Words whose valence in a support inbox differs from general English (VADER scale -4..4).
+SERVICE_LEXICON = {
+    "broken": -2.2, "refund": -0.8, "late": -1.2, "delayed": -1.5, "delay": -1.3, "missing": -1.6,
+    "stuck": -1.5, "crash": -2.0, "crashes": -2.0, "crashing": -2.0, "crashed": -2.0, "drains": -1.3,
+    "draining": -1.3, "unusable": -2.6, "useless": -2.2, "waiting": -0.6, "overcharged": -2.3,
+    "scam": -3.0, "ignored": -1.8, "unacceptable": -2.6, "faulty": -2.2, "defective": -2.3,
+    "error": -1.3, "bug": -1.2, "buggy": -1.8, "glitch": -1.4, "glitchy": -1.6, "fails": -1.6,
+    "failing": -1.6, "damaged": -2.0, "leaking": -1.8, "leaks": -1.6, "dented": -1.6,
+    "cracked": -1.8, "overpriced": -2.0, "rip-off": -2.6, "ripoff": -2.6, "disconnects": -1.6,
+    "freezes": -1.6, "frozen": -1.0, "wrong": -1.8, "worse": -2.1, "annoying": -1.8,
+    "smooth": 1.2, "consistent": 0.9, "flawless": 2.6, "lifesaver": 2.2, "legend": 1.6,
+    "obsessed": 1.6, "gamechanger": 2.2, "game-changer": 2.2, "spot-on": 1.8, "delicious": 2.4,
+    "unsubscribe": -0.4, "spam": -1.6,
+}
+
+# Phrases that signal a problem in a support conversation, with the adjustment to the compound score.
+PROBLEM_PHRASES = [
+    (re.compile(r"\bstill (?:not|no|haven'?t|hasn'?t|havent|hasnt|waiting|nothing|broken)\b", re.I), -0.35),
+    (re.compile(r"\b(?:doesn'?t|does not|won'?t|will not|can'?t|cannot|isn'?t|is not|not|stopped|keeps? failing to)"
+                r" (?:work|working|connect|connecting|turn on|turning on|charge|charging|sync|syncing|load|loading"
+                r"|pair|pairing|log ?in|logging in|arrive|arrived|show up|respond|responding|heat|heating|open)\b",
+                re.I), -0.4),
+    (re.compile(r"\bnever (?:arrived|came|received|got|showed up|heard back)\b", re.I), -0.45),
+    (re.compile(r"\b(?:no|zero|without any) (?:response|reply|answer|update|tracking)\b", re.I), -0.35),
+    (re.compile(r"\bhasn'?t (?:arrived|shipped|moved|been updated)\b|\bhaven'?t (?:received|got|heard)\b", re.I), -0.35),
+    (re.compile(r"\bcharged (?:me )?(?:twice|double|again)\b|\bdouble[- ]charged\b", re.I), -0.45),
+    (re.compile(r"\bany (?:update|news)\b", re.I), -0.15),
+    (re.compile(r"\b(?:days|weeks) (?:later|now|already)\b|\bfor (?:\d+|two|three|four|five|a few) (?:days|weeks)\b", re.I), -0.15),
+    (re.compile(r"\b(?:what a joke|waste of money|not happy|not impressed|fed up|sick of|had enough)\b", re.I), -0.5),
+    (re.compile(r"\b(?:drains?|dies|died|dead) (?:overnight|in (?:a|one) day|after)\b", re.I), -0.35),
+    (re.compile(r"\bexpected (?:better|more)\b|\b(?:chipping|peeling|rusting|scratched|wobbly|rattles?)\b", re.I), -0.45),
+]
+# Letter furniture carries no feeling: "Kind regards" must not make a complaint positive.
+SIGN_OFFS = re.compile(r"\b(?:(?:kind|best|warm|many) (?:regards|wishes|thanks)|regards|best|cheers|sincerely|"
+                       r"thanks in advance|thank you in advance)\b[,.!]*", re.I)
+POLITENESS = re.compile(r"\b(?:thanks+|thank you|thx|ty|please|pls|plz|appreciate(?: it)?|cheers|kind regards|regards|hi|hello|hey)\b", re.I)
+
+
+class LexiconSentiment:
+    """VADER plus a customer-service layer. Deterministic and fast: also the test implementation."""
+
+    name = "vader-service-1"
+
+    def __init__(self, positive_at: float = 0.4, negative_at: float = -0.25):
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self.positive_at = positive_at
+        self.negative_at = negative_at
+        self._vader = SentimentIntensityAnalyzer()
+        self._vader.lexicon.update(SERVICE_LEXICON)
+
+    def score_one(self, text: str) -> SentimentResult:
+        adjust = sum(weight for pattern, weight in PROBLEM_PHRASES if pattern.search(text))
+        basis = SIGN_OFFS.sub(" ", text)
+        basis = POLITENESS.sub(" ", basis) if adjust < 0 else basis
+        compound = self._vader.polarity_scores(basis)["compound"] if basis.strip() else 0.0
+        if adjust < 0 and compound > 0:
+            compound *= 0.3  # a reported problem outweighs kind words around it
+        value = float(max(-1.0, min(1.0, compound + adjust)))
+        if value >= self.positive_at:
+            label = POSITIVE
+        elif value <= self.negative_at:
+            label = NEGATIVE
+        else:
+            label = NEUTRAL
+        return SentimentResult(label, round(value, 4))
+
+    def score(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[SentimentResult]:
+        return [self.score_one(t) for t in texts]

@@ -1,0 +1,53 @@
+"""The CLI is documented: every command has help, and README.md names every command (sqlite-utils' test_docs)."""
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def all_commands(group=cli, prefix=()):
+    for name, command in group.commands.items():
+        path = prefix + (name,)
+        yield path
+        if isinstance(command, click.Group):
+            yield from all_commands(command, path)
+
+
+@pytest.mark.parametrize("path", list(all_commands()), ids=lambda p: " ".join(p))
+def test_every_command_has_help_and_is_in_the_readme(path):
+    result = CliRunner().invoke(cli, list(path) + ["--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+    assert f"resonate {' '.join(path)}" in README
+
+
+def test_unknown_command_is_a_clear_error():
+    result = CliRunner().invoke(cli, ["frobnicate"])
+    assert result.exit_code == 2 and "No such command 'frobnicate'" in result.output
+
+
+def test_bad_configuration_is_one_line_not_a_traceback(monkeypatch):
+    monkeypatch.setenv("RESONATE_MIN_CONFIDENCE", "lots")
+    result = CliRunner().invoke(cli, ["analyze", "hi"])
+    assert result.exit_code == 1
+    assert "configuration min_confidence" in result.output and "Traceback" not in result.output
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(cli, ["analyze", "hi", "--model", str(tmp_path / "nope")])
+    assert result.exit_code == 1 and "never downloads" in result.output
+
+
+def test_analyze_json_with_the_test_embedder(monkeypatch):
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    result = CliRunner().invoke(cli, ["analyze", "refund order FB-12345 please", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"intent", "confidence", "sentiment", "entities", "model_version"} <= set(data)

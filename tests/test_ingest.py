@@ -1,0 +1,89 @@
+import json
+
+from click.testing import CliRunner
+
+from bot.channels.files import read_file
+from bot.cli import cli
+from bot.demo import sample_inbox_path
+from bot.message import MAX_TEXT_CHARS
+
+
+def write_jsonl(path, rows):
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+ROWS = [
+    {"text": "Where is my order FB-12345?", "sender": "a@example.com", "sender_name": "Ann Lee", "source": "email",
+     "chat": "t1", "timestamp": "2026-10-05T10:00:00Z", "id": "e1"},
+    "{not json",
+    {"text": "", "sender": "b"},
+    {"text": "hi", "sender": "c", "timestamp": "yesterday-ish"},
+    {"text": "x" * (MAX_TEXT_CHARS + 1), "sender": "d"},
+    {"text": "Love the kettle!", "sender": "e", "timestamp": 1790000000, "sender_tags": ["vip"]},
+    {"text": "hello", "sender": "f", "colour": "red"},
+]
+
+
+def test_bad_rows_are_reported_with_line_numbers_and_good_rows_kept(tmp_path):
+    result = read_file(write_jsonl(tmp_path / "in.jsonl", ROWS))
+    assert [m.text for m in result.messages] == ["Where is my order FB-12345?", "Love the kettle!"]
+    problems = {e.line: e.problem for e in result.errors}
+    assert set(problems) == {2, 3, 4, 5, 7}
+    assert "invalid JSON" in problems[2]
+    assert "'text' is missing" in problems[3]
+    assert "timestamp" in problems[4]
+    assert str(MAX_TEXT_CHARS) in problems[5]
+    assert "unknown column 'colour'" in problems[7]
+    assert result.messages[1].sender_tags == ("vip",)
+
+
+def test_csv_import(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("text,sender,source,chat,timestamp,sender_tags\n"
+                    "\"Hi, is the Fern Scale waterproof?\",u1,forum,th1,2026-10-01T08:00:00Z,vip;beta\n"
+                    ",u2,forum,th2,2026-10-01T08:00:00Z,\n", encoding="utf-8")
+    result = read_file(path)
+    assert len(result.messages) == 1 and result.messages[0].sender_tags == ("vip", "beta")
+    assert result.errors[0].line == 3
+
+
+def test_csv_without_required_columns(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("message,who\nhello,me\n")
+    result = read_file(path)
+    assert not result.messages and "text and sender" in result.errors[0].problem
+
+
+def test_ingest_command_keeps_good_rows_and_is_idempotent(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    path = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    db = tmp_path / "r.db"
+    runner = CliRunner()
+    first = runner.invoke(cli, ["ingest", str(path), "--db", str(db), "--json"])
+    assert first.exit_code == 0, first.output
+    out = json.loads(first.stdout)
+    assert out["stored"] == 2 and out["rejected"] == 5 and out["analysed"] == 2
+    assert {e["line"] for e in out["errors"]} == {2, 3, 4, 5, 7}
+    again = runner.invoke(cli, ["ingest", str(path), "--db", str(db), "--json"])
+    assert json.loads(again.stdout)["duplicates"] == 2
+
+
+def test_ingest_of_a_file_with_only_bad_rows_fails(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    path = write_jsonl(tmp_path / "in.jsonl", ["{nope"])
+    result = CliRunner().invoke(cli, ["ingest", str(path), "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 1
+    assert "in.jsonl:1: invalid JSON" in result.output
+
+
+def test_bundled_sample_inbox_is_realistic():
+    result = read_file(sample_inbox_path())
+    assert not result.errors
+    msgs = result.messages
+    assert len(msgs) >= 400
+    assert len({(m.source, m.sender_id) for m in msgs}) >= 80
+    span = max(m.timestamp for m in msgs) - min(m.timestamp for m in msgs)
+    assert span.days >= 42
+    assert {"telegram", "slack"} <= {m.source for m in msgs}
+    assert {m.source for m in msgs} - {"telegram", "slack"}  # imported sources too

@@ -1,0 +1,101 @@
+"""End to end with the real packaged all-MiniLM-L6-v2 (marked ``model``: skip with ``-m 'not model'``)."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bot.channels.files import read_file
+from bot.cli import cli
+from bot.demo import sample_inbox_path
+
+pytestmark = pytest.mark.model
+
+
+def test_packaged_model_loads_offline_and_embeds(real_app):
+    vectors = real_app.embedder.encode(["where is my order", "where's my parcel", "I love this kettle"])
+    assert vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("hey, where's my package? ordered FB-20431 two weeks ago", "order_status"),
+    ("I'd like to return the grinder and get my money back", "refund_return"),
+    ("can't log in, the magic link never shows up", "account_login"),
+    ("please take me off your mailing list", "unsubscribe"),
+    ("can I speak to an actual human please", "human_handoff"),
+    ("When is the next Brew Jam in Berlin?", "event_question"),
+    ("would love a dark mode in the app", "feature_request"),
+    ("hello!", "greeting"),
+])
+def test_clear_messages_get_the_right_intent(real_app, text, intent):
+    a = real_app.analyzer.analyze(text)
+    assert a.intent == intent, (text, a.to_dict()["ranking"])
+
+
+def test_off_topic_message_is_unknown_and_gets_a_clarifying_reply(real_app):
+    a = real_app.analyzer.analyze("what is the capital of mongolia")
+    assert a.intent == "unknown"
+    from bot.playbooks import ReplyContext
+
+    out = real_app.suggester.suggest(a, ReplyContext())
+    assert out[0].intent == "unknown" and "?" in out[0].text
+
+
+def test_ingest_analyse_suggest_end_to_end(real_app):
+    messages = read_file(sample_inbox_path()).messages[:120]
+    report = real_app.pipeline.ingest(messages)
+    assert report.stored == 120 and report.analysed == 120
+    store = real_app.store
+    assert store.count("analyses") == 120 and store.count("embeddings") == 120
+    ids = [r["id"] for r in store.db.query("SELECT id FROM messages ORDER BY id")]
+    for mid in ids:
+        suggestions = store.suggestions(mid)
+        assert 1 <= len(suggestions) <= 3
+        assert all("{" not in s["text"] for s in suggestions)
+    with_order = [r for r in store.db.query(
+        "SELECT a.message_id, a.intent FROM analyses a WHERE a.entities LIKE '%ORDER_ID%'")]
+    assert with_order
+    # the stored embedding equals a fresh encoding: clustering later never recomputes
+    first = ids[0]
+    fresh = real_app.embedder.encode([store.message(first)["text"]])[0]
+    np.testing.assert_allclose(store.embeddings([first])[first], fresh, atol=1e-5)
+    # ingesting the same messages again stores nothing twice
+    assert real_app.pipeline.ingest(messages).duplicates == 120
+
+
+def test_intent_model_is_cached_by_content(real_app, tmp_path):
+    from bot.bootstrap import train_intents
+
+    cache = list((real_app.config.cache_dir).glob("intents-*.npz"))
+    assert len(cache) == 1
+    again = train_intents(real_app.embedder, real_app.playbooks, real_app.config)
+    assert again.classes == real_app.intents.classes
+
+
+def test_demo_command(tmp_path):
+    db = tmp_path / "demo.db"
+    result = CliRunner().invoke(cli, ["demo", "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["summary"]["messages"] >= 400 and out["summary"]["analysed"] == out["summary"]["messages"]
+    assert len(out["examples"]) == 5
+    assert len({e["analysis"]["intent"] for e in out["examples"]}) == 5
+    assert all(e["suggestions"] for e in out["examples"])
+    assert "unknown" in out["summary"]["by_intent"]
+    text = CliRunner().invoke(cli, ["demo", "--db", str(db)])
+    assert text.exit_code == 0 and str(db) in text.output and "Volume by intent" in text.output
+
+
+def test_analyze_and_suggest_commands(tmp_path):
+    runner = CliRunner()
+    out = runner.invoke(cli, ["analyze", "my Fern Scale won't pair, order FB-20431", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["intent"] == "technical_problem" and data["sentiment"] == "negative"
+    assert {e["label"] for e in data["entities"]} >= {"PRODUCT", "ORDER_ID"}
+    sug = runner.invoke(cli, ["suggest", "where is my order FB-20431?", "--name", "Anna Kowalski", "--json"])
+    data = json.loads(sug.stdout)
+    assert data["suggestions"] and any("FB-20431" in s["text"] for s in data["suggestions"])

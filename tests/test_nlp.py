@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+
+from nlp.embeddings import Embedder, HashingEmbedder
+from nlp.entities import EntityExtractor
+from nlp.intent import UNKNOWN, IntentClassifier
+from nlp.sentiment import LexiconSentiment, SentimentScorer
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    return EntityExtractor(["Fern Scale", "Bean Club", "Fernbrew app"])
+
+
+@pytest.mark.parametrize("text, label, value", [
+    ("where is FB-20431??", "ORDER_ID", "FB-20431"),
+    ("order fb-20431 never came", "ORDER_ID", "FB-20431"),
+    ("order #88123 please", "ORDER_ID", "#88123"),
+    ("mail me at Anna.K@Example.com.", "EMAIL", "anna.k@example.com"),
+    ("call +44 7700 900123 after 5", "PHONE", "+44 7700 900123"),
+    ("see https://fernbrew.example/x?y=1.", "URL", "https://fernbrew.example/x?y=1"),
+    ("I paid $149 for it", "MONEY", "$149"),
+    ("it was €22, now 25 EUR", "MONEY", "€22"),
+    ("ordered on Oct 3", "DATE", "Oct 3"),
+    ("since last friday", "DATE", "last friday"),
+    ("on 2026-10-03", "DATE", "2026-10-03"),
+    ("my fern scale died", "PRODUCT", "Fern Scale"),
+    ("the Bean Club box", "PRODUCT", "Bean Club"),
+])
+def test_entities(extractor, text, label, value):
+    found = [(e.label, e.value) for e in extractor.extract([text])[0]]
+    assert (label, value) in found, found
+
+
+def test_entities_keep_offsets(extractor):
+    text = "Order FB-11111 for anna@example.com"
+    for e in extractor.extract([text])[0]:
+        assert text[e.start:e.end] == e.text
+
+
+def test_no_entities_in_plain_text(extractor):
+    assert extractor.extract(["hello there, how are you"])[0] == []
+
+
+@pytest.mark.parametrize("text, label", [
+    ("my order hasn't arrived yet, thanks", "negative"),
+    ("still waiting on my refund. 3 weeks now.", "negative"),
+    ("the scale doesn't connect to the app anymore", "negative"),
+    ("you charged me twice!", "negative"),
+    ("The paint is chipping. For €249 I expected better. Kind regards, Ann", "negative"),
+    ("where is my order FB-12345?", "neutral"),
+    ("How much is the grinder? Kind regards, Vera", "neutral"),
+    ("what time does Brew Jam start", "neutral"),
+    ("Love the new grinder, thank you so much!", "positive"),
+    ("works perfectly now, you are legends", "positive"),
+])
+def test_customer_service_sentiment(text, label):
+    assert LexiconSentiment().score_one(text).label == label
+
+
+def test_interfaces_are_runtime_checkable():
+    assert isinstance(HashingEmbedder(), Embedder)
+    assert isinstance(LexiconSentiment(), SentimentScorer)
+
+
+def test_hashing_embedder_is_normalised_and_deterministic():
+    e = HashingEmbedder(64)
+    a, b = e.encode(["where is my order", "where is my order"])
+    np.testing.assert_allclose(a, b)
+    assert abs(np.linalg.norm(a) - 1) < 1e-5
+
+
+TRAIN = {
+    "order": ["where is my order", "my order has not arrived", "order status please", "track my order",
+              "when will my order arrive", "is my order shipped"],
+    "refund": ["I want a refund", "refund my money", "can I get my money back", "refund please",
+               "how do refunds work", "money back for my purchase"],
+    "hello": ["hi", "hello", "hey there", "good morning", "hi team", "hello everyone"],
+}
+
+
+def trained(**kw):
+    emb = HashingEmbedder()
+    texts = [t for ts in TRAIN.values() for t in ts]
+    labels = [label for label, ts in TRAIN.items() for _ in ts]
+    return emb, IntentClassifier(**kw).fit(emb.encode(texts), labels, texts)
+
+
+def test_intent_classifier_predicts_and_explains():
+    emb, clf = trained(min_confidence=0.3, min_similarity=0.2)
+    pred = clf.predict(emb.encode(["where is my order now"]))[0]
+    assert pred.intent == "order" and pred.best_intent == "order"
+    assert pred.nearest_example in TRAIN["order"]
+    assert 0 < pred.confidence <= 1 and pred.ranking[0][0] == "order"
+    assert clf.temperature > 0
+
+
+def test_intent_classifier_abstains_far_from_every_example():
+    emb, clf = trained(min_confidence=0.3, min_similarity=0.3)
+    pred = clf.predict(emb.encode(["zebra quantum xylophone"]))[0]
+    assert pred.intent == UNKNOWN and pred.best_intent in TRAIN
+
+
+def test_intent_classifier_roundtrips_through_bytes():
+    emb, clf = trained()
+    again = IntentClassifier.from_bytes(clf.to_bytes())
+    x = emb.encode(["refund my order please", "hey"])
+    np.testing.assert_allclose(clf.probabilities(x), again.probabilities(x), rtol=1e-6)
+    assert again.example_texts == clf.example_texts and again.classes == clf.classes
+
+
+def test_temperature_calibration_is_fitted_from_folds():
+    emb, clf = trained()
+    _, raw = trained()
+    raw_uncal = IntentClassifier().fit(emb.encode(sum(TRAIN.values(), [])),
+                                       [label for label, ts in TRAIN.items() for _ in ts], calibrate=False)
+    assert raw_uncal.temperature == 1.0
+    assert clf.temperature != 1.0

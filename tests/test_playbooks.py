@@ -1,0 +1,200 @@
+import re
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.errors import PlaybookErrors
+from bot.playbooks import (ENTITY_VARIABLES, UNKNOWN_INTENT, ReplyContext, check_playbooks, default_playbooks_dir,
+                           fillable_contexts, load_playbooks)
+
+REQUIRED_INTENTS = {"greeting", "product_question", "pricing", "order_status", "refund_return", "technical_problem",
+                    "account_login", "feature_request", "complaint", "praise", "partnership", "event_question",
+                    "unsubscribe", "human_handoff"}
+
+
+def test_shipped_set_covers_the_required_intents(shipped):
+    assert REQUIRED_INTENTS <= set(shipped.intents)
+    assert UNKNOWN_INTENT in shipped.playbooks
+    assert shipped.products and "Fern Scale" in shipped.products
+
+
+@pytest.mark.parametrize("intent", sorted(REQUIRED_INTENTS))
+def test_each_shipped_playbook_is_complete(shipped, intent):
+    pb = shipped.get(intent)
+    assert len(pb.examples) >= 12
+    assert len(pb.replies) >= 2
+    assert len(set(pb.examples)) == len(pb.examples)
+    # a reply with no per-message variables is always available as a fallback
+    assert any(not r.variables and not r.when for r in pb.replies)
+
+
+def test_every_shipped_reply_renders_and_invites_an_answer(shipped):
+    for pb in shipped.playbooks.values():
+        for reply in pb.replies:
+            text = reply.render(fillable_contexts(reply))
+            assert "{" not in text and "}" not in text, (pb.path, reply.id, text)
+            assert "?" in text or pb.intent == "unsubscribe" or "reply" in text.lower(), (pb.path, reply.id)
+
+
+def test_no_example_is_shared_by_two_intents(shipped):
+    seen = {}
+    for intent in shipped.intents:
+        for ex in shipped.get(intent).examples:
+            assert ex.lower() not in seen, (ex, intent, seen.get(ex.lower()))
+            seen[ex.lower()] = intent
+
+
+def test_reply_with_missing_variable_is_not_offered(shipped):
+    reply = next(r for r in shipped.get("order_status").replies if "order_id" in r.variables)
+    assert reply.missing({}) == ["order_id"] or "order_id" in reply.missing({})
+    assert not reply.missing(fillable_contexts(reply))
+    with pytest.raises(KeyError):
+        reply.render({})
+
+
+def test_conditions_match_sentiment_source_and_tags(shipped):
+    for pb in shipped.playbooks.values():
+        for reply in pb.replies:
+            if "sentiment" in reply.when:
+                ok = ReplyContext(sentiment=reply.when["sentiment"][0], source=(reply.when.get("source") or ["slack"])[0],
+                                  tags=frozenset(reply.when.get("tags", ())))
+                assert reply.matches(ok)
+                bad = [s for s in ("negative", "neutral", "positive") if s not in reply.when["sentiment"]]
+                if bad:
+                    assert not reply.matches(ReplyContext(sentiment=bad[0], source=ok.source, tags=ok.tags))
+
+
+def write(tmp_path, name, body):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+GOOD = """\
+    intent: {intent}
+    description: Test intent.
+    examples:
+      - one example
+      - another example
+      - a third example
+    replies:
+      - id: a
+        text: Hello {{first_name}}, how can I help?
+      - id: b
+        text: Hello, how can I help?
+    """
+
+
+def good_folder(tmp_path):
+    write(tmp_path, "a.yml", GOOD.format(intent="alpha"))
+    write(tmp_path, "b.yml", GOOD.format(intent="beta"))
+    return tmp_path
+
+
+def test_a_valid_folder_loads(tmp_path):
+    pbs = load_playbooks(good_folder(tmp_path))
+    assert pbs.intents == ["alpha", "beta"]
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    good_folder(tmp_path)
+    write(tmp_path, "broken.yml", """\
+        intent: gamma
+        description: x
+        examples: [a, b
+        replies: []
+        """)
+    _, errors = check_playbooks(tmp_path)
+    assert len(errors) == 1
+    assert errors[0].path.endswith("broken.yml")
+    assert errors[0].line in (3, 4)
+    assert "invalid YAML" in errors[0].problem
+
+
+def test_unknown_variable_names_the_reply_line(tmp_path):
+    good_folder(tmp_path)
+    write(tmp_path, "c.yml", """\
+        intent: gamma
+        description: x
+        examples: [a, b, c]
+        replies:
+          - id: ok
+            text: Fine?
+          - id: bad
+            text: Your order {order_number} is on its way?
+        """)
+    _, errors = check_playbooks(tmp_path)
+    assert [(e.line, "order_number" in e.problem) for e in errors] == [(8, True)]
+    assert str(errors[0]).startswith(str(tmp_path / "c.yml") + ":8:")
+
+
+@pytest.mark.parametrize("body, needle, line", [
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - id: a\n    text: hi?\n", "at least 2", 5),
+    ("intent: g\ndescription: x\nexamples: [a]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "examples", 3),
+    ("intent: g\ndescription: x\ncolour: red\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "unknown key 'colour'", 3),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: a, text: y}\n", "used twice", 6),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x, when: {mood: [sad]}}\n  - {id: b, text: y}\n", "unknown condition 'mood'", 5),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x, when: {sentiment: [angry]}}\n  - {id: b, text: y}\n", "sentiment 'angry'", 5),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: 'x {first_name!r}'}\n  - {id: b, text: y}\n", "format or conversion", 5),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: 'x {'}\n  - {id: b, text: y}\n", "broken braces", 5),
+    ("- just\n- a list\n", "must be a mapping", 1),
+    ("intent: Bad Name\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "lower_snake_case", 1),
+])
+def test_broken_playbooks_say_what_and_where(tmp_path, body, needle, line):
+    good_folder(tmp_path)
+    (tmp_path / "bad.yml").write_text(body)
+    _, errors = check_playbooks(tmp_path)
+    assert errors, body
+    assert any(needle in e.problem and e.line == line and e.path.endswith("bad.yml") for e in errors), \
+        [str(e) for e in errors]
+
+
+def test_duplicate_intent_is_an_error(tmp_path):
+    good_folder(tmp_path)
+    write(tmp_path, "c.yml", GOOD.format(intent="alpha"))
+    with pytest.raises(PlaybookErrors, match="already defined"):
+        load_playbooks(tmp_path)
+
+
+def test_constants_are_filled_and_other_variables_kept(tmp_path):
+    good_folder(tmp_path)
+    write(tmp_path, "brand.yml", "brand: Acme\nconstants:\n  help_url: https://acme.example/help\nproducts: [Rocket]\n")
+    write(tmp_path, "c.yml", """\
+        intent: gamma
+        description: x
+        constants: {hours: '9-5'}
+        examples: [a, b, c]
+        replies:
+          - id: a
+            text: "{brand} help: {help_url} ({hours}). Is {order_id} yours? {{literal}}"
+          - id: b
+            text: y?
+        """)
+    pbs = load_playbooks(tmp_path)
+    reply = pbs.get("gamma").replies[0]
+    assert reply.variables == ("order_id",)
+    assert reply.render({"order_id": "AC-1"}) == "Acme help: https://acme.example/help (9-5). Is AC-1 yours? {literal}"
+    assert pbs.products == ("Rocket",)
+
+
+def test_playbooks_check_command(tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["playbooks", "check", str(good_folder(tmp_path))])
+    assert ok.exit_code == 0, ok.output
+    assert "2 playbooks OK" in ok.output
+    shipped = runner.invoke(cli, ["playbooks", "check"])
+    assert shipped.exit_code == 0, shipped.output
+    (tmp_path / "bad.yml").write_text("intent: [\n")
+    bad = runner.invoke(cli, ["playbooks", "check", str(tmp_path)])
+    assert bad.exit_code == 1
+    assert "bad.yml:" in bad.output and "invalid YAML" in bad.output
+
+
+def test_every_entity_variable_is_used_by_some_shipped_reply(shipped):
+    used = {v for pb in shipped.playbooks.values() for r in pb.replies for v in r.variables}
+    assert {"first_name", "order_id", "product"} <= used
+    assert used <= set(ENTITY_VARIABLES) | {"first_name", "name"}
+    assert default_playbooks_dir().name == "playbooks"
+    assert all(re.fullmatch(r"[a-z_]+", i) for i in shipped.intents)

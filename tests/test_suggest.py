@@ -1,0 +1,70 @@
+from bot.playbooks import ReplyContext
+from bot.suggest import Suggester
+from nlp.analyzer import Analysis
+from nlp.entities import Entity
+from nlp.intent import IntentPrediction
+import numpy as np
+
+
+def analysis(intent, confidence=0.95, sentiment="neutral", entities=(), ranking=None, best=None):
+    pred = IntentPrediction(intent, confidence, best or intent, tuple(ranking or [(best or intent, confidence)]),
+                            "where is my order?", 0.8)
+    return Analysis(intent, confidence, sentiment, 0.0, tuple(entities), np.zeros(4), pred, "test")
+
+
+ORDER = Entity("ORDER_ID", "FB-12345", 0, 8, "FB-12345")
+
+
+def test_reply_needing_an_order_id_is_offered_only_with_one(shipped):
+    s = Suggester(shipped)
+    without = s.suggest(analysis("order_status"), ReplyContext())
+    assert without and all("{" not in x.text for x in without)
+    assert not any("FB-12345" in x.text for x in without)
+    with_id = s.suggest(analysis("order_status", entities=[ORDER]), ReplyContext())
+    assert "FB-12345" in with_id[0].text  # using what the customer told us ranks first
+    assert "order_id FB-12345" in with_id[0].reason
+
+
+def test_at_most_three_ranked_suggestions_with_reasons(shipped):
+    out = Suggester(shipped).suggest(analysis("order_status", entities=[ORDER]),
+                                     ReplyContext(values={"first_name": "Anna"}))
+    assert 1 <= len(out) <= 3
+    assert [x.rank for x in out] == list(range(1, len(out) + 1))
+    assert all("intent order_status (0.95)" in x.reason for x in out)
+    assert len({x.text for x in out}) == len(out)
+
+
+def test_personal_reply_uses_first_name(shipped):
+    out = Suggester(shipped, limit=10).suggest(analysis("greeting"), ReplyContext(values={"first_name": "Anna"}))
+    assert any("Anna" in x.text for x in out)
+    anonymous = Suggester(shipped, limit=10).suggest(analysis("greeting"), ReplyContext())
+    assert anonymous and not any("{first_name}" in x.text for x in anonymous)
+
+
+def test_negative_sentiment_gets_the_apologising_variant(shipped):
+    neg = Suggester(shipped, limit=10).suggest(analysis("order_status", sentiment="negative"), ReplyContext())
+    neutral = Suggester(shipped, limit=10).suggest(analysis("order_status", sentiment="neutral"), ReplyContext())
+    assert {x.reply_id for x in neg} != {x.reply_id for x in neutral}
+    assert any("negative" in x.reason for x in neg)
+
+
+def test_unknown_intent_gets_a_clarifying_question_not_a_guess(shipped):
+    out = Suggester(shipped).suggest(analysis("unknown", 0.3, best="pricing", ranking=[("pricing", 0.3)]),
+                                     ReplyContext())
+    assert out and all(x.intent == "unknown" for x in out)
+    assert all("?" in x.text for x in out)
+    assert "best guess pricing" in out[0].reason
+
+
+def test_runner_up_intent_adds_a_suggestion_when_close(shipped):
+    a = analysis("refund_return", 0.55, ranking=[("refund_return", 0.55), ("order_status", 0.40)])
+    out = Suggester(shipped).suggest(a, ReplyContext())
+    assert out[-1].intent == "order_status" and "also possible" in out[-1].reason
+
+
+def test_auto_reply_flag_comes_from_the_playbook(shipped):
+    allowed = {i for i in shipped.intents if shipped.get(i).auto_reply}
+    assert "complaint" not in allowed and "refund_return" not in allowed
+    for intent in shipped.intents:
+        out = Suggester(shipped).suggest(analysis(intent), ReplyContext())
+        assert all(x.auto_reply == (intent in allowed) for x in out if x.intent == intent)
