@@ -46,12 +46,17 @@ class App:
         return train_intents(self.embedder, self.playbooks, self.config)
 
     @cached_property
+    def sentiment(self):
+        from nlp.sentiment import LexiconSentiment
+
+        return LexiconSentiment()
+
+    @cached_property
     def analyzer(self):
         from nlp.analyzer import Analyzer
         from nlp.entities import EntityExtractor
-        from nlp.sentiment import LexiconSentiment
 
-        return Analyzer(self.embedder, self.intents, LexiconSentiment(),
+        return Analyzer(self.embedder, self.intents, self.sentiment,
                         EntityExtractor(self.playbooks.products, self.config.spacy_model))
 
     @cached_property

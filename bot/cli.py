@@ -191,6 +191,78 @@ def playbooks_check(directory, as_json):
         sys.exit(1)
 
 
+# -- eval ----------------------------------------------------------------------------------------------------------
+
+
+@cli.group("eval")
+def eval_group():
+    """Measure intent and sentiment quality on labelled JSONL files ({"text", "label"} per line)."""
+
+
+def _labelled(path: Path):
+    from bot.errors import ResonateError
+    from nlp.evaluate import read_labelled
+
+    try:
+        return read_labelled(path)
+    except (OSError, ValueError) as exc:
+        raise ResonateError(str(exc)) from exc
+
+
+@eval_group.command("intents")
+@click.option("--train", "train_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Training examples (JSONL).")
+@click.option("--test", "test_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Test examples (JSONL); label 'oos' marks out-of-scope messages when absent from --train.")
+@click.option("--shots", type=click.IntRange(min=1), help="Train on N random examples per label.")
+@click.option("--seed", default=0, show_default=True, help="Seed for --shots sampling.")
+@common_options
+@json_option
+def eval_intents_cmd(app, train_file, test_file, shots, seed, as_json):
+    """Train the bot's intent classifier on --train and score it on --test."""
+    from nlp.evaluate import eval_intents, sample_shots
+    from nlp.intent import IntentClassifier
+
+    train = _labelled(train_file)
+    if shots:
+        train = sample_shots(*train, shots, seed)
+    test = _labelled(test_file)
+    clf = IntentClassifier(min_confidence=app.config.min_confidence, min_similarity=app.config.min_similarity)
+    result = eval_intents(app.embedder, train, test, auto_threshold=app.config.auto_reply_threshold, classifier=clf)
+    result.update({"train": str(train_file), "test": str(test_file), "shots": shots, "seed": seed if shots else None,
+                   "embedder": getattr(app.embedder, "name", "")})
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    from bot import render
+
+    render.intent_eval(result)
+
+
+@eval_group.command("sentiment")
+@click.option("--test", "test_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Test examples (JSONL) labelled negative / neutral / positive.")
+@common_options
+@json_option
+def eval_sentiment_cmd(app, test_file, as_json):
+    """Score the shipped sentiment model as it is on --test."""
+    from nlp.evaluate import eval_sentiment
+
+    test = _labelled(test_file)
+    try:
+        result = eval_sentiment(app.sentiment, test, embedder=getattr(app.sentiment, "needs_embeddings", False)
+                                and app.embedder or None)
+    except ValueError as exc:
+        raise ResonateError(f"{test_file}: {exc}") from exc
+    result["test"] = str(test_file)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    from bot import render
+
+    render.sentiment_eval(result)
+
+
 # -- demo ----------------------------------------------------------------------------------------------------------
 
 

@@ -70,3 +70,47 @@ def sentiment_line(summary: dict) -> str:
         n = summary["by_sentiment"].get(label, 0)
         parts.append(f"[{_SENTIMENT_STYLE[label]}]{label} {n} ({100 * n / total:.0f}%)[/]")
     return "Sentiment: " + "  ".join(parts)
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+def intent_eval(r: dict) -> None:
+    c = console
+    c.print(f"[bold]Intent evaluation[/]: trained on {r['n_train']} examples ({r['n_labels']} intents) in "
+            f"{r['train_seconds']:.1f} s, tested on {r['n_test']} ({r['predict_per_second']:.0f} messages/s)")
+    c.print(f"  accuracy   {_pct(r['accuracy'])}")
+    c.print(f"  macro-F1   {_pct(r['macro_f1'])}")
+    c.print(f"  auto-reply threshold {r['auto_threshold']:.2f}: covers {_pct(r['auto_coverage'])} of messages, "
+            f"{_pct(r['auto_accuracy'])} of those correct")
+    if "oos_recall" in r:
+        c.print(f"  in-scope accuracy {_pct(r['in_scope_accuracy'])} (abstentions count as wrong)")
+        c.print(f"  out-of-scope recall {_pct(r['oos_recall'])}, precision {_pct(r['oos_precision'])}")
+    table = Table(title="Per intent", title_justify="left", show_edge=False)
+    for col in ("intent", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "intent" else "right")
+    for intent, v in sorted(r["per_intent"].items(), key=lambda kv: kv[1]["f1"]):
+        table.add_row(intent, f"{v['precision']:.2f}", f"{v['recall']:.2f}", f"{v['f1']:.2f}", str(v["support"]))
+    c.print(table)
+    if r["confused_pairs"]:
+        c.print("[bold]Most confused[/] (label -> predicted):")
+        for p in r["confused_pairs"]:
+            c.print(f"  {p['label']} -> {p['predicted']}: {p['count']}")
+
+
+def sentiment_eval(r: dict) -> None:
+    c = console
+    c.print(f"[bold]Sentiment evaluation[/] of {r['model']} on {r['n_test']} messages ({r['seconds']:.1f} s)")
+    c.print(f"  accuracy      {_pct(r['accuracy'])}")
+    c.print(f"  macro recall  {_pct(r['macro_recall'])}")
+    for label, v in r["recall"].items():
+        c.print(f"  recall {label:<9} {_pct(v)}")
+    table = Table(title="Confusion (rows: label, columns: predicted)", title_justify="left", show_edge=False)
+    table.add_column("")
+    labels = list(r["confusion"])
+    for label in labels:
+        table.add_column(label, justify="right")
+    for g in labels:
+        table.add_row(g, *(str(r["confusion"][g][p]) for p in labels))
+    c.print(table)
