@@ -43,7 +43,39 @@ class App:
 
     @cached_property
     def intents(self):
-        return train_intents(self.embedder, self.playbooks, self.config)
+        return self.train_intents()
+
+    def training_set(self):
+        from bot.learning import training_set
+
+        return training_set(self.playbooks, self.store.learned_examples())
+
+    def train_intents(self, publish: bool = False):
+        """The intent model for the playbooks plus what the team taught; ``publish`` tells running processes."""
+        from bot.learning import MODEL_KEY
+
+        self._seen_model_key = self.store.get_meta(MODEL_KEY)
+        clf, key = train_intents(self.embedder, self.playbooks, self.config, self.training_set())
+        self.intent_key = key
+        if publish:
+            self.store.set_meta(MODEL_KEY, key)
+            self._seen_model_key = key
+        return clf
+
+    def reload_intents_if_changed(self) -> bool:
+        """Pick up a model that ``resonate train`` published, without a restart. Cheap: one indexed read."""
+        from bot.learning import MODEL_KEY
+
+        if "intents" not in self.__dict__:
+            return False
+        current = self.store.get_meta(MODEL_KEY)
+        if current is None or current == getattr(self, "_seen_model_key", None):
+            return False
+        clf = self.train_intents()  # the published model is in the cache under the same content key
+        self.__dict__["intents"] = clf
+        if "analyzer" in self.__dict__:
+            self.analyzer.intents = clf
+        return True
 
     @cached_property
     def sentiment(self):
@@ -69,31 +101,36 @@ class App:
     def pipeline(self):
         from bot.pipeline import Pipeline
 
-        return Pipeline(self.store, lambda: self.analyzer, lambda: self.suggester)
+        return Pipeline(self.store, lambda: self.analyzer, lambda: self.suggester,
+                        before_analysis=self.reload_intents_if_changed)
 
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
 
 
-def train_intents(embedder, playbook_set: PlaybookSet, config: Config):
-    """Train the intent classifier on the playbook examples, or load it from the content-hash cache."""
+def train_intents(embedder, playbook_set: PlaybookSet, config: Config, ts=None):
+    """Train the intent classifier (playbook examples plus learned ones), or load it from the content-hash cache.
+
+    Returns the classifier and its content key.
+    """
+    from bot.learning import training_set
     from nlp.cache import atomic_write_bytes, cache_dir, content_hash
     from nlp.intent import IntentClassifier
 
-    texts, labels = playbook_set.training_examples()
-    key = content_hash(INTENT_CACHE_VERSION, getattr(embedder, "fingerprint", embedder.name), texts, labels,
+    ts = ts or training_set(playbook_set)
+    key = content_hash(INTENT_CACHE_VERSION, getattr(embedder, "fingerprint", embedder.name), ts.key_parts(),
                        config.min_confidence, config.min_similarity)
     path = (config.cache_dir or cache_dir()) / f"intents-{key}.npz"
     if path.is_file():
         try:
-            return IntentClassifier.from_bytes(path.read_bytes())
+            return IntentClassifier.from_bytes(path.read_bytes()), key
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache file is rebuilt below
     clf = IntentClassifier(min_confidence=config.min_confidence, min_similarity=config.min_similarity)
-    clf.fit(embedder.encode(texts), labels, texts)
+    clf.fit(embedder.encode(ts.texts), ts.labels, ts.texts, weights=ts.weights)
     try:
         atomic_write_bytes(path, clf.to_bytes())
     except OSError:
         pass  # a read-only cache only costs a retrain next time
-    return clf
+    return clf, key

@@ -191,6 +191,63 @@ def playbooks_check(directory, as_json):
         sys.exit(1)
 
 
+@playbooks.command("gaps")
+@common_options
+@json_option
+def playbooks_gaps(app, as_json):
+    """List intents that people named in corrections but that have no playbook yet, with example messages."""
+    ts = app.training_set()
+    if as_json:
+        click.echo(json.dumps({"gaps": ts.gaps}, ensure_ascii=False, indent=2))
+        return
+    if not ts.gaps:
+        click.echo("No gaps: every corrected intent has a playbook.")
+        return
+    for intent, examples in sorted(ts.gaps.items(), key=lambda kv: -len(kv[1])):
+        click.echo(f"{intent}: {len(examples)} message(s) corrected to it, no playbook yet")
+        for text in examples[:5]:
+            click.echo(f"  - {text}")
+    click.echo("Write a playbook for each (see README, Adding a playbook); `resonate train` then learns them.")
+
+
+# -- train ---------------------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@common_options
+@json_option
+def train(app, as_json):
+    """Rebuild the intent model from the playbooks plus the team's corrections and sent replies.
+
+    Reports the cross-validated accuracy before and after the learned examples; a running
+    `resonate run` picks up the new model without a restart.
+    """
+    from bot.learning import cross_validated_change
+    from nlp.intent import IntentClassifier
+
+    ts = app.training_set()
+    app.train_intents(publish=True)
+    vectors = app.embedder.encode(ts.texts)
+    change = cross_validated_change(vectors, ts, lambda: IntentClassifier(
+        min_confidence=app.config.min_confidence, min_similarity=app.config.min_similarity))
+    learned = {o: ts.origins.count(o) for o in ("correction", "sent", "edited")}
+    out = {"examples": len(ts.texts), "playbook_examples": ts.origins.count("playbook"), "learned": learned,
+           "overruled_playbook_examples": len(ts.dropped), "gaps": {k: len(v) for k, v in ts.gaps.items()},
+           "cross_validated_accuracy": change, "model": app.intent_key}
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(f"Trained on {len(ts.texts)} examples: {out['playbook_examples']} from playbooks, "
+               f"{learned['correction']} corrections, {learned['sent'] + learned['edited']} sent or edited replies"
+               + (f"; {len(ts.dropped)} playbook examples overruled by corrections" if ts.dropped else ""))
+    if change["before"] is not None:
+        click.echo(f"Cross-validated accuracy: {100 * change['before']:.1f}% with playbooks only -> "
+                   f"{100 * change['after']:.1f}% with what the team taught ({100 * change['change']:+.1f} points)")
+    if ts.gaps:
+        click.echo(f"{len(ts.gaps)} corrected intent(s) have no playbook: see `resonate playbooks gaps`.")
+    click.echo("Running processes pick up the new model on their next message.")
+
+
 # -- eval ----------------------------------------------------------------------------------------------------------
 
 

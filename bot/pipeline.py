@@ -35,8 +35,9 @@ class Pipeline:
     """Needs a store and *providers* of the analyzer and suggester, so a model loads only when used."""
 
     def __init__(self, store: Store, analyzer: Callable[[], object], suggester: Callable[[], Suggester],
-                 batch_size: int = 64):
+                 batch_size: int = 64, before_analysis: Callable[[], object] | None = None):
         self.store = store
+        self._before_analysis = before_analysis
         self._analyzer = analyzer
         self._suggester = suggester
         self.batch_size = batch_size
@@ -91,6 +92,8 @@ class Pipeline:
         return done
 
     def _analyse(self, ids: list[int], texts: list[str]):
+        if self._before_analysis is not None:
+            self._before_analysis()  # e.g. pick up a retrained intent model
         analyses = self.analyzer.analyze_many(texts)
         model = getattr(self.analyzer.embedder, "name", "")
         out = []

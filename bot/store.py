@@ -141,6 +141,21 @@ def _initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0002_meta")
+def _meta(db: sqlite_utils.Database) -> None:
+    """Small key-value facts shared between processes, e.g. which intent model is current."""
+    db.executescript(
+        """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX decisions_action ON decisions (action, created_at);
+        """
+    )
+
+
 @dataclass(frozen=True)
 class StoredMessage:
     id: int
@@ -303,6 +318,16 @@ class Store:
                 self.db.execute("UPDATE messages SET status = 'skipped' WHERE id = ?", [message_id])
             return cur.lastrowid
 
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            [key, value, iso(utcnow())])
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
     # -- reads --------------------------------------------------------------------------------------------------
     def count(self, table: str) -> int:
         return self.db[table].count
@@ -363,6 +388,27 @@ class Store:
                     f"SELECT message_id, dimension, vector FROM embeddings WHERE message_id IN ({marks})", chunk):
                 out[mid] = np.frombuffer(blob, dtype=np.float32, count=dim)
         return out
+
+    def learned_examples(self) -> list[dict]:
+        """What the team taught: per message, its latest intent correction, else the intent of the reply a person
+        sent or edited. Automatic sends teach nothing. Rows: text, intent, origin, message_id, at."""
+        rows = self.db.query(
+            """SELECT m.id AS message_id, m.text, d.action, d.created_at AS at,
+                      COALESCE(d.intent, s.intent, a.intent) AS intent
+               FROM decisions d JOIN messages m ON m.id = d.message_id
+               LEFT JOIN suggestions s ON s.id = d.suggestion_id
+               LEFT JOIN analyses a ON a.message_id = m.id
+               WHERE d.action IN ('intent_corrected', 'sent', 'edited')
+               ORDER BY m.id, d.created_at, d.id""")
+        latest: dict[int, dict] = {}
+        for r in rows:
+            current = latest.get(r["message_id"])
+            # a correction outranks a later send of a reply drawn for the corrected intent
+            if current is None or r["action"] == "intent_corrected" or current["origin"] != "correction":
+                latest[r["message_id"]] = {"message_id": r["message_id"], "text": r["text"], "intent": r["intent"],
+                                           "origin": "correction" if r["action"] == "intent_corrected" else r["action"],
+                                           "at": r["at"]}
+        return [r for r in latest.values() if r["intent"] and r["intent"] != "unknown"]
 
     def summary(self) -> dict:
         """Volume by intent and by sentiment of analysed inbound messages."""

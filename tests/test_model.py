@@ -71,7 +71,7 @@ def test_intent_model_is_cached_by_content(real_app, tmp_path):
 
     cache = list((real_app.config.cache_dir).glob("intents-*.npz"))
     assert len(cache) == 1
-    again = train_intents(real_app.embedder, real_app.playbooks, real_app.config)
+    again, _ = train_intents(real_app.embedder, real_app.playbooks, real_app.config)
     assert again.classes == real_app.intents.classes
 
 
