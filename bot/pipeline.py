@@ -102,9 +102,13 @@ class Pipeline:
         return out
 
     def context_for(self, message_id: int) -> ReplyContext:
-        row = self.store.message(message_id)
-        if row is None:
-            return ReplyContext()
-        values = {"first_name": row.get("first_name") or "", "name": row.get("display_name") or ""}
-        return ReplyContext(source=row["source"], tags=frozenset(json.loads(row.get("tags") or "[]")),
-                            values={k: v for k, v in values.items() if v})
+        return context_of(self.store.message(message_id))
+
+
+def context_of(row: dict | None) -> ReplyContext:
+    """The reply context (source, contact tags, names) of a stored message row."""
+    if row is None:
+        return ReplyContext()
+    values = {"first_name": row.get("first_name") or "", "name": row.get("display_name") or ""}
+    return ReplyContext(source=row["source"], tags=frozenset(json.loads(row.get("tags") or "[]")),
+                        values={k: v for k, v in values.items() if v})
