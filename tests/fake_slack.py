@@ -24,6 +24,7 @@ class Call:
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     status: int = 200
+    ok: bool = True  # what the fake answered
 
 
 class FakeSlack:
@@ -49,7 +50,7 @@ class FakeSlack:
                             body[key] = json.loads(body[key])
                 method = self.path.rsplit("/", 1)[-1]
                 status, payload, headers = fake._answer(method, body)
-                fake._record(Call(method, body, dict(self.headers), status))
+                fake._record(Call(method, body, dict(self.headers), status, bool(payload.get("ok"))))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -68,7 +69,8 @@ class FakeSlack:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/api/"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     def start(self) -> "FakeSlack":
         self._thread.start()
@@ -95,7 +97,7 @@ class FakeSlack:
 
     def of(self, method: str, ok_only: bool = True) -> list[Call]:
         with self._lock:
-            return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)]
+            return [c for c in self.calls if c.method == method and (c.ok or not ok_only)]
 
     def posts_to(self, channel: str) -> list[dict]:
         return [c.body for c in self.of("chat.postMessage") if c.body.get("channel") == channel]
