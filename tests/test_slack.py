@@ -521,3 +521,19 @@ def test_a_token_slack_rejects_stops_start_up(tmp_path, fake):
         application.slack  # noqa: B018
     assert err.value.setting == "SLACK_BOT_TOKEN" and "invalid_auth" in str(err.value)
     application.close()
+
+
+def test_the_manifest_asks_for_what_the_connector_uses():
+    import yaml
+
+    from tests.conftest import REPO
+
+    manifest = yaml.safe_load((REPO / "deploy" / "slack-manifest.yml").read_text())
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert scopes == {"channels:history", "groups:history", "chat:write", "commands", "users:read"}
+    settings = manifest["settings"]
+    assert {"message.channels", "message.groups"} <= set(settings["event_subscriptions"]["bot_events"])
+    assert settings["interactivity"]["is_enabled"] and settings["socket_mode_enabled"]
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/resonate"]
+    for url in (settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]):
+        assert url.endswith("/slack/events")
