@@ -40,6 +40,11 @@ class Pipeline:
         self._analyzer = analyzer
         self._suggester = suggester
         self.batch_size = batch_size
+        self._on_new: list[Callable[[Processed], None]] = []
+
+    def on_new(self, callback: Callable[[Processed], None]) -> None:
+        """Call ``callback`` for each new message ``receive`` analyses (the review desk posts its card)."""
+        self._on_new.append(callback)
 
     @property
     def analyzer(self):
@@ -55,6 +60,8 @@ class Pipeline:
         result = Processed(stored.id, stored.created)
         if stored.created and message.analysable:
             result.analysis, result.suggestions = self._analyse([stored.id], [message.text])[0]
+            for callback in self._on_new:
+                callback(result)
         return result
 
     def ingest(self, messages: Iterable[Message], progress: Progress | None = None) -> IngestReport:

@@ -537,3 +537,30 @@ def test_the_manifest_asks_for_what_the_connector_uses():
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/resonate"]
     for url in (settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]):
         assert url.endswith("/slack/events")
+
+
+def test_messages_from_other_sources_get_a_card_and_go_out_through_their_sender(slack, fake, app):
+    from bot.message import Message
+
+    app.pipeline.receive(Message(text="where is my order FB-20431?", source="telegram", sender_id="42",
+                                 source_id="42:7", chat_id="42", sender_name="Ben Ode"))
+    card = card_of(fake)
+    assert "Ben Ode" in json.dumps(card["blocks"]) and "telegram" in json.dumps(card["blocks"])
+    button = send_button(card["blocks"])
+    click(slack, {"action_id": button["action_id"], "value": button["value"], "type": "button"})
+    slack.relay.drain(timeout=5)
+    assert app.store.outbox_of(1)["state"] == "failed"  # no Telegram connector yet: said on the card
+    assert "no connector can send to telegram" in json.dumps(fake.of("chat.update")[-1].body["blocks"])
+
+    sent = []
+
+    class TelegramSender:
+        def send(self, conversation, text, reply_to):
+            sent.append((conversation, text, reply_to))
+            return "42:8"
+
+    slack.add_sender("telegram", TelegramSender())
+    app.store.db.execute("UPDATE outbox SET state = 'pending', attempts = 0")  # a person retries it
+    slack.relay.drain(timeout=5)
+    assert sent == [("42", app.store.outbox_of(1)["text"], "42:7")]
+    assert app.store.outbox_of(1)["state"] == "sent"

@@ -146,6 +146,7 @@ class SlackConnector:
         # Replies: no automatic retries (the relay decides, and a resent reply must never be a surprise).
         self.send_client = WebClient(token=cfg.slack_bot_token, base_url=cfg.slack_api_url, retry_handlers=[])
         self.sender = SlackSender(self.send_client)
+        self._senders: dict[str, Any] = {SOURCE: self.sender}
         self.board = SlackBoard(self.client, cfg.review_channel)
         self.desk = ReviewDesk(app.store, lambda: app.suggester, lambda: app.playbooks, self.board,
                                on_queued=self.kick)
@@ -154,10 +155,19 @@ class SlackConnector:
         self._stop = threading.Event()
         self._names: dict[str, str] = {}
         self.bolt = self._build_bolt()
+        # Every new inbound message gets a card, whichever connector received it.
+        app.pipeline.on_new(lambda processed: self._present(processed.message_id))
 
     def senders(self) -> dict[str, Any]:
-        """Senders by source. The Telegram connector adds its own here when it lands."""
-        return {SOURCE: self.sender}
+        """Senders by source: Slack's, and any another connector adds (``add_sender``)."""
+        return dict(self._senders)
+
+    def add_sender(self, source: str, sender) -> None:
+        """Let the relay send replies to messages from ``source`` (the Telegram connector calls this)."""
+        self._senders[source] = sender
+        self.relay.senders[source] = sender
+        if self._relay_thread is not None:
+            self._thread_relay.senders[source] = sender
 
     # -- wiring ---------------------------------------------------------------------------------------------------
     def _build_bolt(self):
@@ -187,8 +197,10 @@ class SlackConnector:
         if message is None:
             return
         with self.lock:
-            processed = self.app.pipeline.receive(message)
-            if processed.created or not self._has_card(processed.message_id):
+            processed = self.app.pipeline.receive(message)  # a new message is carded by the on_new hook
+            if not self._has_card(processed.message_id):
+                # the card could not be posted (or this is Slack's retry after that): try now, and let a
+                # failure answer Slack with an error so that it delivers the event again
                 self.desk.present(processed.message_id)
 
     def _on_send(self, ack, body, action, client):
@@ -262,6 +274,13 @@ class SlackConnector:
                 log.info("could not look up Slack user %s: %s", user, exc)
                 return ""
         return self._names[user]
+
+    def _present(self, message_id: int) -> None:
+        try:
+            with self.lock:
+                self.desk.present(message_id)
+        except Exception:  # the message is stored whatever happens to its card
+            log.exception("could not post the review card of message %s", message_id)
 
     def refresh_card(self, message_id: int) -> None:
         with self.lock:
