@@ -104,7 +104,16 @@ class App:
         return Pipeline(self.store, lambda: self.analyzer, lambda: self.suggester,
                         before_analysis=self.reload_intents_if_changed)
 
+    @cached_property
+    def slack(self):
+        """The Slack connector (bolt App, WebClients, review desk, outbox relay); needs Slack settings."""
+        from bot.channels.slack import SlackConnector
+
+        return SlackConnector(self)
+
     def close(self) -> None:
+        if "slack" in self.__dict__:
+            self.slack.stop()
         if "store" in self.__dict__:
             self.store.close()
 

@@ -320,6 +320,40 @@ def eval_sentiment_cmd(app, test_file, as_json):
     render.sentiment_eval(result)
 
 
+# -- run ---------------------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--slack-http", is_flag=True,
+              help="Serve Slack over HTTP at POST /slack/events instead of Socket Mode (needs SLACK_SIGNING_SECRET).")
+@click.option("--port", type=click.IntRange(0, 65535), default=3000, show_default=True, help="HTTP mode: the port.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="HTTP mode: the address to listen on.")
+@common_options
+def run(app, slack_http, port, host):
+    """Run the connectors: Slack (Socket Mode when SLACK_APP_TOKEN is set, else --slack-http --port N)."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = app.config
+    http = slack_http
+    if not config.slack_configured:
+        from bot.errors import ConfigError
+
+        raise ConfigError("SLACK_BOT_TOKEN", "is not set: resonate run needs a Slack app (see the README, "
+                                             "Slack app setup)")
+    config.require_slack(http=http)
+    click.echo("Loading the model and playbooks…", err=True)
+    app.analyzer  # noqa: B018 - load now, not on the first message
+    slack = app.slack
+    slack.start_relay()
+    if http:
+        click.echo(f"Slack: serving POST /slack/events on {host}:{port}", err=True)
+        slack.serve_http(port, host)
+    else:
+        click.echo("Slack: connected in Socket Mode", err=True)
+        slack.serve_socket_mode()
+
+
 # -- demo ----------------------------------------------------------------------------------------------------------
 
 

@@ -10,14 +10,22 @@ value stops start-up with a :class:`ConfigError` naming the setting.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from bot.errors import ConfigError
 
 EMBEDDERS = ("sentence-transformers", "hashing")
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+
+
+def env_name(setting: str) -> str:
+    """The environment variable of a setting: Slack's own names for ``slack_*``, ``RESONATE_*`` for the rest."""
+    return setting.upper() if setting.startswith("slack_") else "RESONATE_" + setting.upper()
 
 
 def data_dir() -> Path:
@@ -44,6 +52,13 @@ class Config:
     auto_reply: bool = False
     auto_reply_threshold: float = 0.90
     cache_dir: Path | None = None  # default: the user's cache directory (or RESONATE_CACHE_DIR)
+    # Slack (env names as in Slack's docs: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL)
+    slack_bot_token: str | None = field(default=None, repr=False)  # xoxb-...
+    slack_signing_secret: str | None = field(default=None, repr=False)  # HTTP mode: verifies every request
+    slack_app_token: str | None = field(default=None, repr=False)  # xapp-...: Socket Mode when set
+    slack_api_url: str = DEFAULT_SLACK_API_URL  # base URL of the Web API (tests point it at a local fake)
+    review_channel: str | None = None  # channel id where review cards are posted
+    watch_channels: tuple[str, ...] = ()  # channel ids whose messages are treated as inbox messages
 
     @property
     def db_path(self) -> Path:
@@ -65,7 +80,7 @@ class Config:
             if default.is_file():
                 values.update(_read_file(default))
         for f in fields(cls):
-            key = "RESONATE_" + f.name.upper()
+            key = env_name(f.name)
             if env.get(key, "") != "":
                 values[f.name] = env[key]
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -85,15 +100,58 @@ class Config:
             value = getattr(cfg, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(name, f"{value} is not between 0 and 1")
+        _check_slack(cfg)
         return cfg
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    def require_slack(self, *, http: bool) -> None:
+        """Stop with the name of the first Slack setting that ``resonate run`` needs and lacks."""
+        needed = ["slack_bot_token", "review_channel"]
+        needed.append("slack_signing_secret" if http else "slack_app_token")
+        for name in needed:
+            if not getattr(self, name):
+                hint = ""
+                if name == "slack_app_token":
+                    hint = " (needed for Socket Mode; or serve HTTP with resonate run --slack-http --port N)"
+                elif name == "slack_signing_secret":
+                    hint = " (needed in HTTP mode to verify Slack's requests)"
+                raise ConfigError(env_name(name), f"is not set{hint}")
+
+
+def _check_slack(cfg: Config) -> None:
+    if cfg.slack_bot_token is not None and not cfg.slack_bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN", "is not a bot token (it starts with xoxb-)")
+    if cfg.slack_app_token is not None and not cfg.slack_app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN", "is not an app-level token (it starts with xapp-)")
+    if cfg.slack_signing_secret is not None and not re.fullmatch(r"[0-9a-fA-F]{16,}", cfg.slack_signing_secret):
+        raise ConfigError("SLACK_SIGNING_SECRET", "is not a signing secret (hexadecimal, from Basic Information)")
+    if not re.match(r"^https?://[^/\s]+", cfg.slack_api_url):
+        raise ConfigError("SLACK_API_URL", f"{cfg.slack_api_url!r} is not an http(s) URL")
+    if cfg.review_channel is not None and not _CHANNEL_ID.match(cfg.review_channel):
+        raise ConfigError("RESONATE_REVIEW_CHANNEL", f"{cfg.review_channel!r} is not a channel id (like C0123ABCD)")
+    for channel in cfg.watch_channels:
+        if not _CHANNEL_ID.match(channel):
+            raise ConfigError("RESONATE_WATCH_CHANNELS", f"{channel!r} is not a channel id (like C0123ABCD)")
 
 
 _FLOATS = {"min_confidence", "min_similarity", "auto_reply_threshold"}
 _BOOLS = {"auto_reply"}
 _PATHS = {"db", "playbooks", "cache_dir"}
+_LISTS = {"watch_channels"}
 
 
 def _convert(name: str, raw: Any) -> Any:
+    if name in _LISTS:
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(env_name(name), f"{raw!r} is not a comma-separated list of channel ids")
+        return tuple(i.strip() for i in items if i.strip())
+    if name == "slack_api_url":
+        text = str(raw).strip()
+        return text if text.endswith("/") else text + "/"
     if name in _FLOATS:
         try:
             return float(raw)

@@ -52,3 +52,20 @@ class IngestError(ResonateError):
 
 class ModelError(ResonateError):
     """A model could not be loaded (path missing, wrong format)."""
+
+
+class SendError(ResonateError):
+    """A reply could not be delivered. ``permanent`` errors (unknown channel, bad token) are not retried."""
+
+    def __init__(self, problem: str, *, permanent: bool = False):
+        self.problem = problem
+        self.permanent = permanent
+        super().__init__(problem)
+
+
+class RateLimited(SendError):
+    """The platform asked us to wait ``retry_after`` seconds (HTTP 429 and ``Retry-After``) before sending again."""
+
+    def __init__(self, retry_after: float, problem: str = "rate limited"):
+        self.retry_after = max(0.0, float(retry_after))
+        super().__init__(f"{problem} (retry after {self.retry_after:g} s)")

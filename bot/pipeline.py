@@ -41,6 +41,11 @@ class Pipeline:
         self._analyzer = analyzer
         self._suggester = suggester
         self.batch_size = batch_size
+        self._on_new: list[Callable[[Processed], None]] = []
+
+    def on_new(self, callback: Callable[[Processed], None]) -> None:
+        """Call ``callback`` for each new message ``receive`` analyses (the review desk posts its card)."""
+        self._on_new.append(callback)
 
     @property
     def analyzer(self):
@@ -56,6 +61,8 @@ class Pipeline:
         result = Processed(stored.id, stored.created)
         if stored.created and message.analysable:
             result.analysis, result.suggestions = self._analyse([stored.id], [message.text])[0]
+            for callback in self._on_new:
+                callback(result)
         return result
 
     def ingest(self, messages: Iterable[Message], progress: Progress | None = None) -> IngestReport:
@@ -105,9 +112,13 @@ class Pipeline:
         return out
 
     def context_for(self, message_id: int) -> ReplyContext:
-        row = self.store.message(message_id)
-        if row is None:
-            return ReplyContext()
-        values = {"first_name": row.get("first_name") or "", "name": row.get("display_name") or ""}
-        return ReplyContext(source=row["source"], tags=frozenset(json.loads(row.get("tags") or "[]")),
-                            values={k: v for k, v in values.items() if v})
+        return context_of(self.store.message(message_id))
+
+
+def context_of(row: dict | None) -> ReplyContext:
+    """The reply context (source, contact tags, names) of a stored message row."""
+    if row is None:
+        return ReplyContext()
+    values = {"first_name": row.get("first_name") or "", "name": row.get("display_name") or ""}
+    return ReplyContext(source=row["source"], tags=frozenset(json.loads(row.get("tags") or "[]")),
+                        values={k: v for k, v in values.items() if v})

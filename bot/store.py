@@ -156,6 +156,39 @@ def _meta(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0003_review_cards")
+def _review_cards(db: sqlite_utils.Database) -> None:
+    """One review card per inbound message; ``state`` open -> decided is the decision's compare-and-set."""
+    db.executescript(
+        """
+        CREATE TABLE cards (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id),
+            channel TEXT,
+            ts TEXT,
+            state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'decided')),
+            intent TEXT,
+            action TEXT,
+            decided_by TEXT,
+            decided_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX cards_message ON cards (message_id);
+        CREATE INDEX cards_channel_ts ON cards (channel, ts);
+
+        ALTER TABLE outbox ADD COLUMN next_attempt_at TEXT;
+        CREATE UNIQUE INDEX outbox_decision ON outbox (decision_id) WHERE decision_id IS NOT NULL;
+        """
+    )
+
+
+@dataclass(frozen=True)
+class Decided:
+    decision_id: int
+    outbox_id: int | None  # the reply waiting to be sent, for sent/edited
+
+
 @dataclass(frozen=True)
 class StoredMessage:
     id: int
@@ -327,6 +360,102 @@ class Store:
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return row[0] if row else None
+
+    # -- review cards and decisions -----------------------------------------------------------------------------
+    def open_card(self, message_id: int) -> dict:
+        """The message's review card, created (state open) the first time."""
+        now = iso(utcnow())
+        self.db.execute("INSERT OR IGNORE INTO cards (message_id, state, created_at, updated_at) VALUES (?, 'open', ?, ?)",
+                        [message_id, now, now])
+        return self.card(message_id)
+
+    def card_posted(self, message_id: int, channel: str, ts: str) -> None:
+        self.db.execute("UPDATE cards SET channel = ?, ts = ?, updated_at = ? WHERE message_id = ?",
+                        [channel, ts, iso(utcnow()), message_id])
+
+    def card(self, message_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM cards WHERE message_id = ?", [message_id]))
+        return rows[0] if rows else None
+
+    def decide(self, message_id: int, action: str, actor: str, *, suggestion_id: int | None = None,
+               text: str | None = None) -> Decided | None:
+        """Close the card (first decision wins) and, for a reply, queue it in the outbox: one transaction.
+
+        Returns None when the card was already decided (or has none): nothing is written then.
+        """
+        if action not in ("sent", "edited", "skipped"):
+            raise ValueError(f"not a closing decision: {action}")
+        now = iso(utcnow())
+        with self.db.atomic():
+            cur = self.db.execute(
+                "UPDATE cards SET state = 'decided', action = ?, decided_by = ?, decided_at = ?, updated_at = ? "
+                "WHERE message_id = ? AND state = 'open'", [action, actor, now, now, message_id])
+            if cur.rowcount != 1:
+                return None
+            decision_id = self.record_decision(message_id, action, actor, suggestion_id=suggestion_id, text=text)
+            outbox_id = None
+            if action in ("sent", "edited"):
+                source = self.db.execute("SELECT source FROM messages WHERE id = ?", [message_id]).fetchone()[0]
+                outbox_id = self.db.execute(
+                    """INSERT INTO outbox (message_id, decision_id, source, text, state, attempts, created_at,
+                           updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)""",
+                    [message_id, decision_id, source, text, now, now]).lastrowid
+            return Decided(decision_id, outbox_id)
+
+    def correct_intent(self, message_id: int, intent: str, actor: str) -> int | None:
+        """Record a person's intent for a message whose card is still open; None if it was already decided."""
+        with self.db.atomic():
+            cur = self.db.execute("UPDATE cards SET intent = ?, updated_at = ? WHERE message_id = ? AND state = 'open'",
+                                  [intent, iso(utcnow()), message_id])
+            if cur.rowcount != 1:
+                return None
+            return self.record_decision(message_id, "intent_corrected", actor, intent=intent)
+
+    def suggestion(self, suggestion_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM suggestions WHERE id = ?", [suggestion_id]))
+        return rows[0] if rows else None
+
+    # -- outbox -------------------------------------------------------------------------------------------------
+    _OUTBOX_SELECT = """SELECT o.*, v.external_id AS conversation, m.source_id AS reply_to
+                        FROM outbox o JOIN messages m ON m.id = o.message_id
+                        JOIN conversations v ON v.id = m.conversation_id"""
+
+    def outbox_row(self, outbox_id: int) -> dict | None:
+        rows = list(self.db.query(self._OUTBOX_SELECT + " WHERE o.id = ?", [outbox_id]))
+        return rows[0] if rows else None
+
+    def outbox_of(self, message_id: int) -> dict | None:
+        rows = list(self.db.query(self._OUTBOX_SELECT + " WHERE o.message_id = ? ORDER BY o.id DESC LIMIT 1",
+                                  [message_id]))
+        return rows[0] if rows else None
+
+    def outbox_pending(self) -> list[dict]:
+        """Rows waiting to be sent, the ones due first, oldest first."""
+        return list(self.db.query(self._OUTBOX_SELECT + " WHERE o.state = 'pending' "
+                                  "ORDER BY COALESCE(o.next_attempt_at, ''), o.id"))
+
+    def outbox_claim(self, outbox_id: int) -> bool:
+        """pending -> sending (compare-and-set): only one relay sends a row."""
+        cur = self.db.execute("UPDATE outbox SET state = 'sending', updated_at = ? WHERE id = ? AND state = 'pending'",
+                              [iso(utcnow()), outbox_id])
+        return cur.rowcount == 1
+
+    def outbox_update(self, outbox_id: int, state: str, *, error: str | None = None, attempts: int | None = None,
+                      next_attempt_at: str | None = None, sent_message_id: str | None = None) -> None:
+        self.db.execute(
+            """UPDATE outbox SET state = ?, last_error = COALESCE(?, last_error), attempts = COALESCE(?, attempts),
+                   next_attempt_at = ?, sent_message_id = COALESCE(?, sent_message_id), updated_at = ?
+               WHERE id = ?""",
+            [state, error, attempts, next_attempt_at, sent_message_id, iso(utcnow()), outbox_id])
+
+    def outbox_mark_stuck(self) -> list[int]:
+        """After a crash: rows left in 'sending' may or may not have gone out. Flag them for a person."""
+        with self.db.atomic():
+            ids = [r[0] for r in self.db.execute("SELECT message_id FROM outbox WHERE state = 'sending'").fetchall()]
+            self.db.execute("UPDATE outbox SET state = 'stuck', updated_at = ?, last_error = COALESCE(last_error, "
+                            "'the relay stopped while sending; it may or may not have been delivered') "
+                            "WHERE state = 'sending'", [iso(utcnow())])
+        return ids
 
     # -- reads --------------------------------------------------------------------------------------------------
     def count(self, table: str) -> int:

@@ -1,0 +1,83 @@
+"""``/resonate`` subcommands: a registry of name -> handler that later features extend.
+
+A handler takes the application (``bot.bootstrap.App``), the rest of the command text and the id of the
+person who typed it, and returns a :class:`CommandReply` (text, and Block Kit blocks where useful). Nothing
+here talks to Slack; the Slack adapter shows the reply to the person only (ephemeral).
+
+Add a command from anywhere::
+
+    from bot.commands import COMMANDS
+
+    @COMMANDS.command("digest", "digest [DAYS]: the themes of the last DAYS days")
+    def digest(app, args, user): ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from bot import review
+
+
+@dataclass
+class CommandReply:
+    text: str
+    blocks: list[dict] = field(default_factory=list)
+
+
+Handler = Callable[[object, str, str], CommandReply]
+
+
+class Commands:
+    def __init__(self, name: str = "/resonate"):
+        self.name = name
+        self.handlers: dict[str, Handler] = {}
+        self.usage: dict[str, str] = {}
+
+    def command(self, name: str, usage: str):
+        def register(handler: Handler) -> Handler:
+            self.handlers[name] = handler
+            self.usage[name] = usage
+            return handler
+
+        return register
+
+    def dispatch(self, app, text: str, user: str = "") -> CommandReply:
+        """Run ``text`` ("suggest where is my order?"); an unknown or missing subcommand answers with the help."""
+        name, _, args = (text or "").strip().partition(" ")
+        handler = self.handlers.get(name.lower())
+        if handler is None or name.lower() == "help":
+            return self.help(unknown=name if name and name.lower() != "help" else None)
+        return handler(app, args.strip(), user)
+
+    def help(self, unknown: str | None = None) -> CommandReply:
+        lines = [f"`{self.name} {usage}`" for _, usage in sorted(self.usage.items())]
+        intro = f"I don't know the command “{review.mrkdwn_literal(unknown, 100)}”. " if unknown else ""
+        text = intro + "What I can do:\n" + "\n".join(lines)
+        return CommandReply(text, [{"type": "section", "text": review.mrkdwn(text)}])
+
+
+COMMANDS = Commands()
+
+
+@COMMANDS.command("help", "help: this list")
+def _help(app, args: str, user: str) -> CommandReply:  # dispatch answers help itself; kept for the list
+    return COMMANDS.help()
+
+
+@COMMANDS.command("suggest", "suggest TEXT: the analysis of TEXT and the replies I would suggest (nothing stored)")
+def _suggest(app, args: str, user: str) -> CommandReply:
+    if not args:
+        return CommandReply(f"Usage: `{COMMANDS.name} suggest TEXT`, for example "
+                            f"`{COMMANDS.name} suggest where is my order FB-20431?`")
+    from bot.message import MAX_TEXT_CHARS
+    from bot.playbooks import ReplyContext
+
+    text = args[:MAX_TEXT_CHARS]
+    analysis = app.analyzer.analyze(text)
+    suggestions = app.suggester.suggest(analysis, ReplyContext(source="slack"))
+    rows = [{"id": 0, **s.__dict__} for s in suggestions]
+    summary = f"{analysis.intent} ({analysis.confidence:.2f}), {analysis.sentiment}: " + " | ".join(
+        s.text for s in suggestions)
+    return CommandReply(review.mrkdwn_literal(summary), review.analysis_blocks(text, analysis.to_dict(), rows))
