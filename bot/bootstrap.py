@@ -79,8 +79,12 @@ class App:
 
     @cached_property
     def sentiment(self):
-        from nlp.sentiment import LexiconSentiment
+        """The shipped embedding head when its embedder is the one configured, else the lexicon model alone."""
+        from nlp.embeddings import DEFAULT_MODEL
+        from nlp.sentiment import EmbeddingSentiment, LexiconSentiment, default_head_path
 
+        if getattr(self.embedder, "name", None) == DEFAULT_MODEL and default_head_path().is_file():
+            return EmbeddingSentiment()
         return LexiconSentiment()
 
     @cached_property

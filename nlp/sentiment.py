@@ -1,5 +1,10 @@
 """Sentiment: negative / neutral / positive with a score in [-1, 1].
 
+:class:`EmbeddingSentiment` is the shipped model: a small linear head over the
+message's MiniLM embedding (already computed for intent) plus the lexicon
+features below, trained on public data (see ``bench/train_sentiment.py``); only
+its weights ship. It falls back to the lexicon alone for another embedder.
+
 :class:`LexiconSentiment` is VADER (a rule-based lexicon model that handles
 negation, intensifiers, capitals and punctuation) with a customer-service layer:
 words and phrases that are neutral in general English but a complaint in an
@@ -103,3 +108,56 @@ class LexiconSentiment:
 
     def score(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[SentimentResult]:
         return [self.score_one(t) for t in texts]
+
+
+def default_head_path():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent / "data" / "sentiment-minilm.npz"
+
+
+class EmbeddingSentiment:
+    """Linear head over [embedding, lexicon features]; reported problems in a support message stay negative."""
+
+    needs_embeddings = True
+
+    def __init__(self, path=None, lexicon: LexiconSentiment | None = None):
+        path = path or default_head_path()
+        z = np.load(path, allow_pickle=False)
+        self.coef, self.intercept = z["coef"], z["intercept"]
+        self.labels = [str(x) for x in z["labels"]]
+        self.embedder_name = str(z["embedder"])
+        self.dimension = int(z["dimension"])
+        self.lexicon = lexicon or LexiconSentiment()
+        self.name = f"minilm-head-1+{self.lexicon.name}"
+
+    @staticmethod
+    def lexicon_features(lexicon: LexiconSentiment, texts: Sequence[str]) -> np.ndarray:
+        rows = []
+        for t in texts:
+            scores = lexicon._vader.polarity_scores(t)
+            adjust = sum(weight for pattern, weight in PROBLEM_PHRASES if pattern.search(t))
+            rows.append([scores["compound"], scores["pos"], scores["neg"], adjust])
+        return 2.0 * np.asarray(rows, dtype=np.float32)
+
+    def probabilities(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
+        X = np.hstack([np.asarray(vectors, dtype=np.float32), self.lexicon_features(self.lexicon, texts)])
+        z = X @ self.coef.T + self.intercept
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def score(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[SentimentResult]:
+        if vectors is None or len(texts) == 0:
+            return self.lexicon.score(texts)
+        probs = self.probabilities(texts, vectors)
+        neg, pos = self.labels.index(NEGATIVE), self.labels.index(POSITIVE)
+        out = []
+        for text, p in zip(texts, probs):
+            label = self.labels[int(p.argmax())]
+            value = float(p[pos] - p[neg])
+            problem = sum(w for pattern, w in PROBLEM_PHRASES if pattern.search(text))
+            if problem <= -0.3 and label != NEGATIVE:  # "still waiting", "never arrived": a complaint in an inbox
+                label, value = NEGATIVE, min(value, -0.3)
+            out.append(SentimentResult(label, round(value, 4)))
+        return out

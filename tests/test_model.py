@@ -99,3 +99,19 @@ def test_analyze_and_suggest_commands(tmp_path):
     sug = runner.invoke(cli, ["suggest", "where is my order FB-20431?", "--name", "Anna Kowalski", "--json"])
     data = json.loads(sug.stdout)
     assert data["suggestions"] and any("FB-20431" in s["text"] for s in data["suggestions"])
+
+
+@pytest.mark.parametrize("text, label", [
+    ("my order hasn't arrived yet, thanks", "negative"),
+    ("still waiting on my refund. 3 weeks now.", "negative"),
+    ("The paint is chipping. For €249 I expected better. Kind regards, Ann", "negative"),
+    ("This is the worst customer service I have ever had", "negative"),
+    ("where is my order FB-12345?", "neutral"),
+    ("How much is the grinder? Kind regards, Vera", "neutral"),
+    ("Do you ship to Norway?", "neutral"),
+    ("Love the new grinder, thank you so much!", "positive"),
+    ("works perfectly now, you are legends", "positive"),
+])
+def test_shipped_sentiment_reads_customer_service_language(real_app, text, label):
+    assert real_app.sentiment.name.startswith("minilm-head")
+    assert real_app.analyzer.analyze(text).sentiment == label
