@@ -13,7 +13,7 @@ from bot.config import Config
 from bot.playbooks import PlaybookSet, load_playbooks
 from bot.store import Store
 
-INTENT_CACHE_VERSION = "intent-lr-temp-1"
+INTENT_CACHE_VERSION = "intent-svm-tfidf-emb-2"
 
 
 class App:
@@ -141,7 +141,7 @@ def train_intents(embedder, playbook_set: PlaybookSet, config: Config, ts=None):
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache file is rebuilt below
     clf = IntentClassifier(min_confidence=config.min_confidence, min_similarity=config.min_similarity)
-    clf.fit(embedder.encode(ts.texts), ts.labels, ts.texts, weights=ts.weights)
+    clf.fit(embedder.encode(ts.texts), ts.labels, ts.texts, weights=ts.weights, encode=embedder.encode)
     try:
         atomic_write_bytes(path, clf.to_bytes())
     except OSError:

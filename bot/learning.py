@@ -76,6 +76,7 @@ def cross_validated_change(vectors: np.ndarray, ts: TrainingSet, make_classifier
     from sklearn.model_selection import StratifiedKFold
 
     labels = np.array(ts.labels)
+    texts = np.array(ts.texts, dtype=object)
     counts = defaultdict(int)
     for label in labels:
         counts[label] += 1
@@ -86,12 +87,13 @@ def cross_validated_change(vectors: np.ndarray, ts: TrainingSet, make_classifier
     weights = np.array(ts.weights)
     right_before = right_after = total = 0
     for train_idx, test_idx in StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(vectors, labels):
-        after = make_classifier().fit(vectors[train_idx], labels[train_idx], weights=weights[train_idx],
-                                      calibrate=False)
+        after = make_classifier().fit(vectors[train_idx], labels[train_idx], list(texts[train_idx]),
+                                      weights=weights[train_idx], calibrate=False)
         before_idx = train_idx[playbook[train_idx]]
-        before = make_classifier().fit(vectors[before_idx], labels[before_idx], calibrate=False)
-        pa = [p.best_intent for p in after.predict(vectors[test_idx])]
-        pb = [p.best_intent for p in before.predict(vectors[test_idx])]
+        before = make_classifier().fit(vectors[before_idx], labels[before_idx], list(texts[before_idx]),
+                                       calibrate=False)
+        pa = [p.best_intent for p in after.predict(vectors[test_idx], list(texts[test_idx]))]
+        pb = [p.best_intent for p in before.predict(vectors[test_idx], list(texts[test_idx]))]
         right_after += sum(int(a == g) for a, g in zip(pa, labels[test_idx]))
         right_before += sum(int(b == g) for b, g in zip(pb, labels[test_idx]))
         total += len(test_idx)

@@ -69,7 +69,7 @@ class Analyzer:
             return []
         if vectors is None:
             vectors = self.embedder.encode(texts)
-        predictions = self.intents.predict(vectors)
+        predictions = self.intents.predict(vectors, texts)
         feelings: list[SentimentResult] = self.sentiment.score(texts, vectors)
         found = self.entities.extract(texts)
         return [

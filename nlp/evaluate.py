@@ -78,10 +78,10 @@ def eval_intents(embedder, train: tuple[list[str], list[str]], test: tuple[list[
     test_texts, test_labels = test
     clf = classifier or IntentClassifier()
     start = time.perf_counter()
-    clf.fit(embedder.encode(train_texts), train_labels, train_texts)
+    clf.fit(embedder.encode(train_texts), train_labels, train_texts, encode=embedder.encode)
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    predictions = clf.predict(embedder.encode(test_texts))
+    predictions = clf.predict(embedder.encode(test_texts), test_texts)
     predict_seconds = time.perf_counter() - start
     known = set(train_labels)
     oos_mode = OOS in set(test_labels) and OOS not in known

@@ -88,7 +88,7 @@ def trained(**kw):
 
 def test_intent_classifier_predicts_and_explains():
     emb, clf = trained(min_confidence=0.3, min_similarity=0.2)
-    pred = clf.predict(emb.encode(["where is my order now"]))[0]
+    pred = clf.predict(emb.encode(["where is my order now"]), ["where is my order now"])[0]
     assert pred.intent == "order" and pred.best_intent == "order"
     assert pred.nearest_example in TRAIN["order"]
     assert 0 < pred.confidence <= 1 and pred.ranking[0][0] == "order"
@@ -97,22 +97,40 @@ def test_intent_classifier_predicts_and_explains():
 
 def test_intent_classifier_abstains_far_from_every_example():
     emb, clf = trained(min_confidence=0.3, min_similarity=0.3)
-    pred = clf.predict(emb.encode(["zebra quantum xylophone"]))[0]
+    pred = clf.predict(emb.encode(["zebra quantum xylophone"]), ["zebra quantum xylophone"])[0]
     assert pred.intent == UNKNOWN and pred.best_intent in TRAIN
 
 
 def test_intent_classifier_roundtrips_through_bytes():
     emb, clf = trained()
     again = IntentClassifier.from_bytes(clf.to_bytes())
-    x = emb.encode(["refund my order please", "hey"])
-    np.testing.assert_allclose(clf.probabilities(x), again.probabilities(x), rtol=1e-6)
+    texts = ["refund my order please", "hey", "an order that never came"]
+    x = emb.encode(texts)
+    np.testing.assert_allclose(clf.probabilities(x, texts), again.probabilities(x, texts), rtol=1e-5)
+    assert again._text is not None
     assert again.example_texts == clf.example_texts and again.classes == clf.classes
 
 
-def test_temperature_calibration_is_fitted_from_folds():
+def test_temperature_is_fitted_on_a_hold_out():
+    _, clf = trained()
+    emb = HashingEmbedder()
+    texts = sum(TRAIN.values(), [])
+    labels = [label for label, ts in TRAIN.items() for _ in ts]
+    uncalibrated = IntentClassifier().fit(emb.encode(texts), labels, texts, calibrate=False)
+    assert uncalibrated.temperature == 4.5
+    assert clf.temperature != 4.5
+
+
+def test_texts_are_needed_when_the_model_uses_them():
     emb, clf = trained()
-    _, raw = trained()
-    raw_uncal = IntentClassifier().fit(emb.encode(sum(TRAIN.values(), [])),
-                                       [label for label, ts in TRAIN.items() for _ in ts], calibrate=False)
-    assert raw_uncal.temperature == 1.0
-    assert clf.temperature != 1.0
+    with pytest.raises(ValueError, match="texts"):
+        clf.predict(emb.encode(["hello"]))
+
+
+def test_embedding_only_model_and_label_names():
+    emb = HashingEmbedder()
+    texts = sum(TRAIN.values(), [])
+    labels = [label for label, ts in TRAIN.items() for _ in ts]
+    clf = IntentClassifier(min_similarity=0.0, min_confidence=0.0).fit(emb.encode(texts), labels, encode=emb.encode)
+    assert clf._text is None
+    assert clf.predict(emb.encode(["refund"]))[0].best_intent == "refund"
