@@ -139,7 +139,8 @@ class SlackConnector:
             raise ConfigError("RESONATE_REVIEW_CHANNEL", "is not set")
         self.app = app
         self.config = cfg
-        self.lock = threading.RLock()  # listeners may run on several threads; the store connection is shared
+        # listeners may run on several threads (and other connectors'); the store connection is shared
+        self.lock = getattr(app, "lock", None) or threading.RLock()
         # Cards and modals: a 429 is simply waited out by the client.
         self.client = bolt_client or WebClient(token=cfg.slack_bot_token, base_url=cfg.slack_api_url,
                                                retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
@@ -157,6 +158,8 @@ class SlackConnector:
         self.bolt = self._build_bolt()
         # Every new inbound message gets a card, whichever connector received it.
         app.pipeline.on_new(lambda processed: self._present(processed.message_id))
+        if hasattr(app, "add_relay_kicker"):
+            app.add_relay_kicker(self.kick)  # automatic answers are queued outside a click
 
     def senders(self) -> dict[str, Any]:
         """Senders by source: Slack's, and any another connector adds (``add_sender``)."""
