@@ -326,6 +326,47 @@ class SlackConnector:
         SocketModeHandler(self.bolt, self.config.slack_app_token).start()
 
 
+class SlackWsgi:
+    """bolt's WSGI adapter for ``POST /slack/events``, to sit beside other routes on one server."""
+
+    def __init__(self, bolt):
+        from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+        self.handler = SlackRequestHandler(bolt, path=EVENTS_PATH)
+
+    def __call__(self, environ, start_response):
+        return self.handler(environ, start_response)
+
+
+def serve_wsgi(routes: dict, port: int, host: str = "0.0.0.0", ready=None) -> None:
+    """Serve ``POST`` on each path of ``routes`` (path -> WSGI app) until interrupted: Slack and Telegram's
+    webhook share one port."""
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, fmt, *args):
+            log.info("%s %s", self.address_string(), fmt % args)
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    def wsgi_app(environ, start_response):
+        target = routes.get(environ.get("PATH_INFO"))
+        if target is None or environ.get("REQUEST_METHOD") != "POST":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"Not found\n"]
+        return target(environ, start_response)
+
+    server = make_server(host, port, wsgi_app, server_class=Server, handler_class=QuietHandler)
+    if ready:
+        ready(server)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
 def make_http_server(bolt, port: int, host: str = "0.0.0.0"):
     """A small WSGI server around bolt's WSGI adapter; only ``POST /slack/events`` is served."""
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
