@@ -7,6 +7,7 @@ the intent classifier trains (or comes from the cache) the first time
 
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 
 from bot.config import Config
@@ -20,6 +21,17 @@ class App:
     def __init__(self, config: Config, *, embedder=None):
         self.config = config
         self._embedder = embedder
+        # Connectors run listeners on several threads (bolt's, Telegram's loop); the store connection is shared.
+        self.lock = threading.RLock()
+        self._relay_kickers: list = []
+
+    def add_relay_kicker(self, kick) -> None:
+        """A running outbox relay to wake when a reply is queued outside a click (an automatic answer)."""
+        self._relay_kickers.append(kick)
+
+    def kick_relays(self) -> None:
+        for kick in list(self._relay_kickers):
+            kick()
 
     @cached_property
     def store(self) -> Store:
@@ -105,8 +117,17 @@ class App:
     def pipeline(self):
         from bot.pipeline import Pipeline
 
-        return Pipeline(self.store, lambda: self.analyzer, lambda: self.suggester,
-                        before_analysis=self.reload_intents_if_changed)
+        pipeline = Pipeline(self.store, lambda: self.analyzer, lambda: self.suggester,
+                            before_analysis=self.reload_intents_if_changed)
+        # First of the on_new hooks: an automatic answer closes the card before the desk posts it (as an FYI).
+        pipeline.on_new(self.autoresponder)
+        return pipeline
+
+    @cached_property
+    def autoresponder(self):
+        from bot.autoreply import AutoResponder
+
+        return AutoResponder(self.store, self.config, on_queued=self.kick_relays)
 
     @cached_property
     def slack(self):
@@ -115,7 +136,16 @@ class App:
 
         return SlackConnector(self)
 
+    @cached_property
+    def telegram(self):
+        """The Telegram connector (python-telegram-bot Application, sender); needs TELEGRAM_BOT_TOKEN."""
+        from bot.channels.telegram import TelegramConnector
+
+        return TelegramConnector(self)
+
     def close(self) -> None:
+        if "telegram" in self.__dict__:
+            self.telegram.stop()
         if "slack" in self.__dict__:
             self.slack.stop()
         if "store" in self.__dict__:

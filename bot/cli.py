@@ -326,32 +326,172 @@ def eval_sentiment_cmd(app, test_file, as_json):
 @cli.command()
 @click.option("--slack-http", is_flag=True,
               help="Serve Slack over HTTP at POST /slack/events instead of Socket Mode (needs SLACK_SIGNING_SECRET).")
-@click.option("--port", type=click.IntRange(0, 65535), default=3000, show_default=True, help="HTTP mode: the port.")
+@click.option("--telegram-webhook", metavar="URL",
+              help="Receive Telegram updates at this public https URL (served on --port) instead of long polling.")
+@click.option("--port", type=click.IntRange(0, 65535), default=3000, show_default=True,
+              help="HTTP mode (Slack and/or the Telegram webhook): the port.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="HTTP mode: the address to listen on.")
 @common_options
-def run(app, slack_http, port, host):
-    """Run the connectors: Slack (Socket Mode when SLACK_APP_TOKEN is set, else --slack-http --port N)."""
+def run(app, slack_http, telegram_webhook, port, host):
+    """Run the connectors until interrupted.
+
+    Slack when SLACK_BOT_TOKEN is set (Socket Mode with SLACK_APP_TOKEN, else --slack-http --port N); Telegram
+    when TELEGRAM_BOT_TOKEN is set (long polling, or --telegram-webhook URL --port N).
+    """
     import logging
+    import threading
+
+    from bot.errors import ConfigError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per getUpdates otherwise
     config = app.config
-    http = slack_http
-    if not config.slack_configured:
-        from bot.errors import ConfigError
-
-        raise ConfigError("SLACK_BOT_TOKEN", "is not set: resonate run needs a Slack app (see the README, "
-                                             "Slack app setup)")
-    config.require_slack(http=http)
+    if not config.slack_configured and not config.telegram_configured:
+        raise ConfigError("SLACK_BOT_TOKEN", "is not set, nor is TELEGRAM_BOT_TOKEN: resonate run needs a Slack app "
+                                             "or a Telegram bot (see the README, Slack app setup, Telegram setup)")
+    if telegram_webhook and not config.telegram_configured:
+        raise ConfigError("TELEGRAM_BOT_TOKEN", "is not set (needed for --telegram-webhook)")
+    if telegram_webhook and not telegram_webhook.startswith(("https://", "http://")):
+        raise click.BadParameter(f"{telegram_webhook!r} is not a URL", param_hint="--telegram-webhook")
+    if config.slack_configured:
+        config.require_slack(http=slack_http)
+    slack = app.slack if config.slack_configured else None
+    telegram = app.telegram if config.telegram_configured else None
+    if telegram is not None:
+        telegram.start()  # getMe: a wrong token stops here, before the model loads
+        if slack is not None:
+            slack.add_sender("telegram", telegram.sender)  # Send in Slack delivers to Telegram
     click.echo("Loading the model and playbooks…", err=True)
     app.analyzer  # noqa: B018 - load now, not on the first message
-    slack = app.slack
-    slack.start_relay()
-    if http:
-        click.echo(f"Slack: serving POST /slack/events on {host}:{port}", err=True)
-        slack.serve_http(port, host)
+    if slack is not None:
+        slack.start_relay()
+    elif telegram is not None:
+        telegram.start_relay()
+        click.echo("Slack is not configured: review with `resonate inbox` and `resonate reply`", err=True)
+    routes = {}
+    if slack is not None and slack_http:
+        from bot.channels.slack import EVENTS_PATH, SlackWsgi
+
+        routes[EVENTS_PATH] = SlackWsgi(slack.bolt)
+    if telegram is not None:
+        if telegram_webhook:
+            routes[telegram.set_webhook(telegram_webhook)] = telegram.wsgi_app
+            click.echo(f"Telegram: webhook {telegram_webhook} (secret token checked on every request)", err=True)
+        else:
+            telegram.run_polling()
+            click.echo("Telegram: long polling", err=True)
+    try:
+        if slack is not None and not slack_http:
+            click.echo("Slack: connected in Socket Mode", err=True)
+            if not routes:
+                slack.serve_socket_mode()
+                return
+            threading.Thread(target=slack.serve_socket_mode, name="resonate-slack", daemon=True).start()
+        if routes:
+            from bot.channels.slack import serve_wsgi
+
+            click.echo(f"Serving {', '.join('POST ' + p for p in routes)} on {host}:{port}", err=True)
+            serve_wsgi(routes, port, host)
+        else:
+            threading.Event().wait()  # polling runs on its own thread until interrupted
+    except KeyboardInterrupt:
+        click.echo("Stopping…", err=True)
+
+
+# -- inbox and reply (review without Slack) -------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="At most this many.")
+@click.option("--source", help="Only messages from this source (telegram, slack, email, ...).")
+@common_options
+@json_option
+def inbox(app, limit, source, as_json):
+    """List messages waiting for a person, with their suggested replies (reply with `resonate reply`)."""
+    rows = app.store.pending_inbox(limit=limit, source=source)
+    items = [{**row, "suggestions": [{"n": s["rank"], "intent": s["intent"], "text": s["text"]}
+                                     for s in app.store.suggestions(row["id"])]} for row in rows]
+    if as_json:
+        click.echo(json.dumps({"pending": items}, ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo("Nothing waiting for a person.")
+        return
+    for item in items:
+        who = item["display_name"] or item["username"] or item["sender_id"] or "someone"
+        analysed = f"{item['intent']} {item['confidence']:.2f}, {item['sentiment']}" if item["intent"] else \
+            "not analysed yet"
+        click.echo(f"#{item['id']}  {item['source']}  {who}  {item['sent_at']}  ({analysed})")
+        click.echo(f"    {item['text']}")
+        for s in item["suggestions"]:
+            click.echo(f"    {s['n']}. {s['text']}")
+        click.echo("")
+    click.echo("Send one with: resonate reply MESSAGE_ID N   (or --text TEXT)")
+
+
+@cli.command()
+@click.argument("message_id", type=int)
+@click.argument("n", type=click.IntRange(1, 3), required=False)
+@click.option("--text", help="Send this text instead of a suggestion.")
+@common_options
+@json_option
+def reply(app, message_id, n, text, as_json):
+    """Send suggestion N (1-3) of MESSAGE_ID, or --text TEXT, to the customer; the first decision wins."""
+    import getpass
+
+    from bot.desk import ReviewDesk
+    from bot.errors import ResonateError
+
+    if (n is None) == (text is None):
+        raise click.UsageError("give either N (a suggestion number) or --text TEXT")
+    message = app.store.message(message_id)
+    if message is None or message["direction"] != "in":
+        raise ResonateError(f"there is no inbound message {message_id} (see resonate inbox)")
+    desk = ReviewDesk(app.store, lambda: app.suggester, lambda: app.playbooks, _NoBoard())
+    app.store.open_card(message_id)
+    actor = f"cli:{getpass.getuser()}"
+    if text is not None:
+        outcome = desk.send_edited(message_id, text, actor)
     else:
-        click.echo("Slack: connected in Socket Mode", err=True)
-        slack.serve_socket_mode()
+        offered = {s["rank"]: s for s in app.store.suggestions(message_id)}
+        if n not in offered:
+            raise ResonateError(f"message {message_id} has no suggestion {n} (it has {len(offered)})")
+        outcome = desk.send(message_id, offered[n]["id"], actor)
+    if not outcome.ok:
+        raise ResonateError(outcome.note)
+    row = _deliver(app, message_id)
+    if as_json:
+        click.echo(json.dumps({"message_id": message_id, "state": row["state"], "text": row["text"],
+                               "sent_message_id": row["sent_message_id"], "error": row["last_error"]},
+                              ensure_ascii=False, indent=2))
+    elif row["state"] == "sent":
+        click.echo(f"Sent to {message['source']} ({row['sent_message_id']}).")
+    else:
+        click.echo(f"Queued, not sent yet ({row['state']}: {row['last_error'] or 'a running resonate run sends it'})")
+    if row["state"] in ("failed", "stuck"):
+        sys.exit(1)
+
+
+class _NoBoard:
+    """No Slack here: the card, if Slack posted one, is refreshed by the running connector's relay."""
+
+    def post(self, blocks, text):
+        return "", ""
+
+    def update(self, channel, ts, blocks, text):
+        pass
+
+
+def _deliver(app, message_id: int) -> dict:
+    """Send the queued reply now when this process can reach the message's platform."""
+    from bot.outbox import Relay
+
+    row = app.store.outbox_of(message_id)
+    if row["source"] == "telegram" and app.config.telegram_configured:
+        app.telegram.start()
+        relay = Relay(app.store, {"telegram": app.telegram.sender})
+        relay.drain(timeout=60)
+    return app.store.outbox_of(message_id)
 
 
 # -- demo ----------------------------------------------------------------------------------------------------------

@@ -20,12 +20,16 @@ from bot.errors import ConfigError
 
 EMBEDDERS = ("sentence-transformers", "hashing")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
+_TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")  # what BotFather gives: 123456789:AAH...
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # what setWebhook accepts as secret_token
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 
 
 def env_name(setting: str) -> str:
-    """The environment variable of a setting: Slack's own names for ``slack_*``, ``RESONATE_*`` for the rest."""
-    return setting.upper() if setting.startswith("slack_") else "RESONATE_" + setting.upper()
+    """The environment variable of a setting: the platforms' own names for ``slack_*`` and ``telegram_*``
+    (SLACK_BOT_TOKEN, TELEGRAM_BOT_TOKEN), ``RESONATE_*`` for the rest."""
+    return setting.upper() if setting.startswith(("slack_", "telegram_")) else "RESONATE_" + setting.upper()
 
 
 def data_dir() -> Path:
@@ -59,6 +63,10 @@ class Config:
     slack_api_url: str = DEFAULT_SLACK_API_URL  # base URL of the Web API (tests point it at a local fake)
     review_channel: str | None = None  # channel id where review cards are posted
     watch_channels: tuple[str, ...] = ()  # channel ids whose messages are treated as inbox messages
+    # Telegram (env names TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL, TELEGRAM_WEBHOOK_SECRET)
+    telegram_bot_token: str | None = field(default=None, repr=False)  # from BotFather: 123456789:AAH...
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL  # requests go to {telegram_api_url}{token}/{method}
+    telegram_webhook_secret: str | None = field(default=None, repr=False)  # webhook mode: X-Telegram-Bot-Api-Secret-Token
 
     @property
     def db_path(self) -> Path:
@@ -101,7 +109,12 @@ class Config:
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(name, f"{value} is not between 0 and 1")
         _check_slack(cfg)
+        _check_telegram(cfg)
         return cfg
+
+    @property
+    def telegram_configured(self) -> bool:
+        return bool(self.telegram_bot_token)
 
     @property
     def slack_configured(self) -> bool:
@@ -137,6 +150,15 @@ def _check_slack(cfg: Config) -> None:
             raise ConfigError("RESONATE_WATCH_CHANNELS", f"{channel!r} is not a channel id (like C0123ABCD)")
 
 
+def _check_telegram(cfg: Config) -> None:
+    if cfg.telegram_bot_token is not None and not _TELEGRAM_TOKEN.match(cfg.telegram_bot_token):
+        raise ConfigError("TELEGRAM_BOT_TOKEN", "is not a bot token (BotFather gives one like 123456789:AAH...)")
+    if not re.match(r"^https?://[^/\s]+", cfg.telegram_api_url):
+        raise ConfigError("TELEGRAM_API_URL", f"{cfg.telegram_api_url!r} is not an http(s) URL")
+    if cfg.telegram_webhook_secret is not None and not _WEBHOOK_SECRET.match(cfg.telegram_webhook_secret):
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET", "must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -")
+
+
 _FLOATS = {"min_confidence", "min_similarity", "auto_reply_threshold"}
 _BOOLS = {"auto_reply"}
 _PATHS = {"db", "playbooks", "cache_dir"}
@@ -149,6 +171,8 @@ def _convert(name: str, raw: Any) -> Any:
         if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
             raise ConfigError(env_name(name), f"{raw!r} is not a comma-separated list of channel ids")
         return tuple(i.strip() for i in items if i.strip())
+    if name == "telegram_api_url":
+        return str(raw).strip()
     if name == "slack_api_url":
         text = str(raw).strip()
         return text if text.endswith("/") else text + "/"

@@ -137,7 +137,8 @@ class ReviewDesk:
             return Outcome(False, "There is no review card for this message.")
         if card["state"] != "decided":
             return None
-        verb = {"sent": "sent a reply", "edited": "sent an edited reply", "skipped": "skipped it"}.get(
+        verb = {"sent": "sent a reply", "edited": "sent an edited reply", "skipped": "skipped it",
+                "auto_sent": "answered it automatically"}.get(
             card["action"], card["action"])
         return Outcome(False, f"Thanks! This one was already handled: {review.who(card['decided_by'])} {verb} "
                               f"({review.when(card['decided_at'])}).")

@@ -155,7 +155,8 @@ def action_block(message_id: int, intents: Iterable[str], current: str | None) -
     return {"type": "actions", "block_id": f"review_{message_id}", "elements": elements}
 
 
-_ACTION_WORDS = {"sent": "✅ Sent", "edited": "✏️ Sent an edited reply", "skipped": "⏭️ Skipped"}
+_ACTION_WORDS = {"sent": "✅ Sent", "edited": "✏️ Sent an edited reply", "skipped": "⏭️ Skipped",
+                 "auto_sent": "🤖 FYI: answered automatically"}
 
 
 def status_lines(data: CardData) -> list[str]:

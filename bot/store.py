@@ -22,6 +22,7 @@ from sqlite_utils.migrations import Migrations
 from bot.message import INBOUND, Message, iso, utcnow
 
 BUSY_TIMEOUT_MS = 10_000
+AUTO_ACTOR = "resonate"  # the actor of automatic answers
 
 migrations = Migrations("resonate")
 
@@ -179,6 +180,28 @@ def _review_cards(db: sqlite_utils.Database) -> None:
 
         ALTER TABLE outbox ADD COLUMN next_attempt_at TEXT;
         CREATE UNIQUE INDEX outbox_decision ON outbox (decision_id) WHERE decision_id IS NOT NULL;
+        """
+    )
+
+
+@migrations(name="0004_telegram")
+def _telegram(db: sqlite_utils.Database) -> None:
+    """Every Telegram update as received, once per update_id, written before the update is acknowledged.
+
+    Updates that are not messages (or that could not be read) are kept here too, so nothing Telegram
+    delivered is lost even when it does not become a message.
+    """
+    db.executescript(
+        """
+        CREATE TABLE telegram_updates (
+            update_id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            message_id INTEGER REFERENCES messages(id),
+            error TEXT,
+            raw TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        );
+        CREATE INDEX contacts_opted_out ON contacts (opted_out_at) WHERE opted_out_at IS NOT NULL;
         """
     )
 
@@ -383,7 +406,7 @@ class Store:
 
         Returns None when the card was already decided (or has none): nothing is written then.
         """
-        if action not in ("sent", "edited", "skipped"):
+        if action not in ("sent", "edited", "skipped", "auto_sent"):
             raise ValueError(f"not a closing decision: {action}")
         now = iso(utcnow())
         with self.db.atomic():
@@ -394,13 +417,78 @@ class Store:
                 return None
             decision_id = self.record_decision(message_id, action, actor, suggestion_id=suggestion_id, text=text)
             outbox_id = None
-            if action in ("sent", "edited"):
+            if action in ("sent", "edited", "auto_sent"):
                 source = self.db.execute("SELECT source FROM messages WHERE id = ?", [message_id]).fetchone()[0]
                 outbox_id = self.db.execute(
                     """INSERT INTO outbox (message_id, decision_id, source, text, state, attempts, created_at,
                            updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)""",
                     [message_id, decision_id, source, text, now, now]).lastrowid
             return Decided(decision_id, outbox_id)
+
+    def auto_send(self, message_id: int, suggestion_id: int, text: str) -> Decided | None:
+        """Answer without review: the card is created already decided (an FYI card), the reply queued."""
+        with self.db.atomic():
+            self.open_card(message_id)
+            return self.decide(message_id, "auto_sent", AUTO_ACTOR, suggestion_id=suggestion_id, text=text)
+
+    def last_human_reply_at(self, message_id: int) -> str | None:
+        """When a person last sent a reply (sent or edited, not automatic) in the conversation of a message."""
+        row = self.db.execute(
+            """SELECT MAX(d.created_at) FROM decisions d JOIN messages m ON m.id = d.message_id
+               WHERE d.action IN ('sent', 'edited')
+                 AND m.conversation_id = (SELECT conversation_id FROM messages WHERE id = ?)""",
+            [message_id]).fetchone()
+        return row[0] if row else None
+
+    def pending_inbox(self, limit: int = 50, source: str | None = None) -> list[dict]:
+        """Inbound messages waiting for a person (analysed, not answered or skipped), oldest first."""
+        params: list[Any] = []
+        cond = ""
+        if source:
+            cond = " AND m.source = ?"
+            params.append(source)
+        params.append(int(limit))
+        return list(self.db.query(
+            f"""SELECT m.id, m.source, m.text, m.sent_at, m.status, c.display_name, c.username,
+                       c.external_id AS sender_id, a.intent, a.confidence, a.sentiment
+                FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id
+                LEFT JOIN analyses a ON a.message_id = m.id
+                LEFT JOIN cards k ON k.message_id = m.id
+                WHERE m.direction = 'in' AND m.status IN ('new', 'suggested')
+                  AND COALESCE(k.state, 'open') = 'open'{cond}
+                ORDER BY m.sent_at, m.id LIMIT ?""", params))
+
+    # -- contacts -----------------------------------------------------------------------------------------------
+    def set_opted_out(self, source: str, external_id: str, opted_out: bool = True) -> bool:
+        """Record (or withdraw) a contact's opt-out from outreach; False when there is no such contact."""
+        cur = self.db.execute(
+            "UPDATE contacts SET opted_out_at = ? WHERE source = ? AND external_id = ?",
+            [iso(utcnow()) if opted_out else None, source, external_id])
+        return cur.rowcount == 1
+
+    def opted_out(self, source: str, external_id: str) -> bool:
+        row = self.db.execute("SELECT opted_out_at FROM contacts WHERE source = ? AND external_id = ?",
+                              [source, external_id]).fetchone()
+        return bool(row and row[0])
+
+    def reachable_contacts(self, source: str | None = None) -> list[dict]:
+        """Contacts campaign outreach may write to: everyone who has not opted out."""
+        where, params = "opted_out_at IS NULL", []
+        if source:
+            where += " AND source = ?"
+            params.append(source)
+        return list(self.db.query(f"SELECT * FROM contacts WHERE {where} ORDER BY id", params))
+
+    # -- telegram updates ---------------------------------------------------------------------------------------
+    def record_update(self, update_id: int, kind: str, raw: dict, *, message_id: int | None = None,
+                      error: str | None = None) -> bool:
+        """Keep a Telegram update once per update_id; False when it was already there (a redelivery)."""
+        cur = self.db.execute(
+            """INSERT OR IGNORE INTO telegram_updates (update_id, kind, message_id, error, raw, received_at)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            [int(update_id), kind, message_id, error, json.dumps(raw, ensure_ascii=False, default=str),
+             iso(utcnow())])
+        return cur.rowcount == 1
 
     def correct_intent(self, message_id: int, intent: str, actor: str) -> int | None:
         """Record a person's intent for a message whose card is still open; None if it was already decided."""

@@ -139,7 +139,8 @@ class SlackConnector:
             raise ConfigError("RESONATE_REVIEW_CHANNEL", "is not set")
         self.app = app
         self.config = cfg
-        self.lock = threading.RLock()  # listeners may run on several threads; the store connection is shared
+        # listeners may run on several threads (and other connectors'); the store connection is shared
+        self.lock = getattr(app, "lock", None) or threading.RLock()
         # Cards and modals: a 429 is simply waited out by the client.
         self.client = bolt_client or WebClient(token=cfg.slack_bot_token, base_url=cfg.slack_api_url,
                                                retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
@@ -157,6 +158,8 @@ class SlackConnector:
         self.bolt = self._build_bolt()
         # Every new inbound message gets a card, whichever connector received it.
         app.pipeline.on_new(lambda processed: self._present(processed.message_id))
+        if hasattr(app, "add_relay_kicker"):
+            app.add_relay_kicker(self.kick)  # automatic answers are queued outside a click
 
     def senders(self) -> dict[str, Any]:
         """Senders by source: Slack's, and any another connector adds (``add_sender``)."""
@@ -321,6 +324,47 @@ class SlackConnector:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         SocketModeHandler(self.bolt, self.config.slack_app_token).start()
+
+
+class SlackWsgi:
+    """bolt's WSGI adapter for ``POST /slack/events``, to sit beside other routes on one server."""
+
+    def __init__(self, bolt):
+        from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+        self.handler = SlackRequestHandler(bolt, path=EVENTS_PATH)
+
+    def __call__(self, environ, start_response):
+        return self.handler(environ, start_response)
+
+
+def serve_wsgi(routes: dict, port: int, host: str = "0.0.0.0", ready=None) -> None:
+    """Serve ``POST`` on each path of ``routes`` (path -> WSGI app) until interrupted: Slack and Telegram's
+    webhook share one port."""
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, fmt, *args):
+            log.info("%s %s", self.address_string(), fmt % args)
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    def wsgi_app(environ, start_response):
+        target = routes.get(environ.get("PATH_INFO"))
+        if target is None or environ.get("REQUEST_METHOD") != "POST":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"Not found\n"]
+        return target(environ, start_response)
+
+    server = make_server(host, port, wsgi_app, server_class=Server, handler_class=QuietHandler)
+    if ready:
+        ready(server)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
 
 
 def make_http_server(bolt, port: int, host: str = "0.0.0.0"):
