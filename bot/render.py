@@ -79,7 +79,7 @@ def _pct(value) -> str:
 def intent_eval(r: dict) -> None:
     c = console
     c.print(f"[bold]Intent evaluation[/]: trained on {r['n_train']} examples ({r['n_labels']} intents) in "
-            f"{r['train_seconds']:.1f} s, tested on {r['n_test']} ({r['predict_per_second']:.0f} messages/s)")
+            f"{r['train_seconds']:.1f} s ({r['train_total_seconds']:.1f} s with embedding), tested on {r['n_test']} ({r['predict_per_second']:.0f} messages/s)")
     c.print(f"  accuracy   {_pct(r['accuracy'])}")
     c.print(f"  macro-F1   {_pct(r['macro_f1'])}")
     c.print(f"  auto-reply threshold {r['auto_threshold']:.2f}: covers {_pct(r['auto_coverage'])} of messages, "
