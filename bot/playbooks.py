@@ -24,7 +24,7 @@ UNKNOWN_INTENT = "unknown"
 CONTACT_VARIABLES = ("first_name", "name")
 ENTITY_VARIABLES = ("order_id", "product", "email", "phone", "url", "money", "date")
 SENTIMENTS = ("negative", "neutral", "positive")
-CONDITIONS = ("sentiment", "source", "tags", "language")
+CONDITIONS = ("sentiment", "source", "tags", "language", "missing")
 PLAYBOOK_KEYS = {"intent", "description", "auto_reply", "constants", "examples", "replies"}
 REPLY_KEYS = {"id", "text", "when"}
 MIN_EXAMPLES = 3
@@ -70,6 +70,8 @@ class Reply:
                 return False
             if key == "language" and (ctx.language or "en") not in allowed:
                 return False
+            if key == "missing" and any(str(ctx.values.get(v) or "").strip() for v in allowed):
+                return False  # a reply that asks for the order number is not for a message that gave one
         return True
 
     def missing(self, values: dict[str, str]) -> list[str]:
@@ -394,6 +396,12 @@ def _conditions(value: Any, path: Path, node: Any, i: int, rid: str,
         if not isinstance(allowed, list) or not allowed or not all(isinstance(a, str) and a for a in allowed):
             errors.append(PlaybookError(p, kline, f"reply {rid!r}: condition {key!r} must be a list of values"))
             continue
+        if key == "missing":
+            bad = [a for a in allowed if a not in CONTACT_VARIABLES + ENTITY_VARIABLES]
+            if bad:
+                errors.append(PlaybookError(p, kline, f"reply {rid!r}: missing {bad[0]!r} is not one of "
+                                            f"{', '.join(CONTACT_VARIABLES + ENTITY_VARIABLES)}"))
+                continue
         if key == "sentiment":
             bad = [a for a in allowed if a not in SENTIMENTS]
             if bad:

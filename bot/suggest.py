@@ -89,7 +89,8 @@ class Suggester:
 
 def _specificity(reply: Reply) -> int:
     entity_vars = [v for v in reply.variables if v not in ("first_name", "name")]
-    return 3 * len(entity_vars) + 2 * len(reply.when) + (len(reply.variables) - len(entity_vars))
+    conditions = len([k for k in reply.when if k != "missing"])
+    return 3 * len(entity_vars) + 2 * conditions + (len(reply.variables) - len(entity_vars))
 
 
 def _condition_note(reply: Reply, ctx: ReplyContext) -> str:
@@ -98,6 +99,8 @@ def _condition_note(reply: Reply, ctx: ReplyContext) -> str:
         notes.append(f"written for {ctx.sentiment} messages")
     if "source" in reply.when:
         notes.append(f"for {ctx.source}")
+    if "missing" in reply.when:
+        notes.append("asks for " + ", ".join(reply.when["missing"]))
     if "tags" in reply.when:
         notes.append("for contacts tagged " + ", ".join(reply.when["tags"]))
     entity_vars = [v for v in reply.variables if v not in ("first_name", "name")]

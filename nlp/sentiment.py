@@ -69,6 +69,8 @@ PROBLEM_PHRASES = [
     (re.compile(r"\b(?:days|weeks) (?:later|now|already)\b|\bfor (?:\d+|two|three|four|five|a few) (?:days|weeks)\b", re.I), -0.15),
     (re.compile(r"\b(?:what a joke|waste of money|not happy|not impressed|fed up|sick of|had enough)\b", re.I), -0.5),
     (re.compile(r"\b(?:drains?|dies|died|dead) (?:overnight|in (?:a|one) day|after)\b", re.I), -0.35),
+    (re.compile(r"\b(?:nobody|no one|no-one) (?:called|answered|replied|responded|got back|helped|showed up)\b"
+                r"|\bwas promised\b|\bstill no\b", re.I), -0.4),
     (re.compile(r"\bexpected (?:better|more)\b|\b(?:chipping|peeling|rusting|scratched|wobbly|rattles?)\b", re.I), -0.45),
 ]
 # Letter furniture carries no feeling: "Kind regards" must not make a complaint positive.

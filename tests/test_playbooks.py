@@ -26,8 +26,11 @@ def test_each_shipped_playbook_is_complete(shipped, intent):
     assert len(pb.examples) >= 12
     assert len(pb.replies) >= 2
     assert len(set(pb.examples)) == len(pb.examples)
-    # a reply with no per-message variables is always available as a fallback
-    assert any(not r.variables and not r.when for r in pb.replies)
+    # whatever the message gives, some reply can be offered: with nothing known, and with everything known
+    for values in ({}, {"order_id": "FB-1", "product": "Fern Kettle", "email": "a@example.com", "first_name": "Al",
+                        "name": "Al Bo", "money": "€5", "date": "Friday", "phone": "+44 1", "url": "https://x.example"}):
+        ctx = ReplyContext(sentiment="neutral", source="import", values=values)
+        assert any(r.matches(ctx) and not r.missing(values) for r in pb.replies), (intent, values)
 
 
 def test_every_shipped_reply_renders_and_invites_an_answer(shipped):
@@ -139,6 +142,7 @@ def test_unknown_variable_names_the_reply_line(tmp_path):
     ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x, when: {sentiment: [angry]}}\n  - {id: b, text: y}\n", "sentiment 'angry'", 5),
     ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: 'x {first_name!r}'}\n  - {id: b, text: y}\n", "format or conversion", 5),
     ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: 'x {'}\n  - {id: b, text: y}\n", "broken braces", 5),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x, when: {missing: [colour]}}\n  - {id: b, text: y}\n", "missing 'colour'", 5),
     ("- just\n- a list\n", "must be a mapping", 1),
     ("intent: Bad Name\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "lower_snake_case", 1),
 ])

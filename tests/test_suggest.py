@@ -68,3 +68,13 @@ def test_auto_reply_flag_comes_from_the_playbook(shipped):
     for intent in shipped.intents:
         out = Suggester(shipped).suggest(analysis(intent), ReplyContext())
         assert all(x.auto_reply == (intent in allowed) for x in out if x.intent == intent)
+
+
+def test_a_reply_asking_for_the_order_number_is_not_offered_when_it_was_given(shipped):
+    out = Suggester(shipped, limit=10).suggest(analysis("order_status", sentiment="negative", entities=[ORDER]),
+                                               ReplyContext(values={"first_name": "Anna"}))
+    assert out
+    asking = {r.id for r in shipped.get("order_status").replies if "order_id" in r.when.get("missing", ())}
+    assert asking and not asking & {x.reply_id for x in out}
+    without = Suggester(shipped, limit=10).suggest(analysis("order_status", sentiment="negative"), ReplyContext())
+    assert asking & {x.reply_id for x in without}
