@@ -59,6 +59,10 @@ class Config:
     slack_api_url: str = DEFAULT_SLACK_API_URL  # base URL of the Web API (tests point it at a local fake)
     review_channel: str | None = None  # channel id where review cards are posted
     watch_channels: tuple[str, ...] = ()  # channel ids whose messages are treated as inbox messages
+    digest_channel: str | None = None  # channel id where the weekly digest is posted
+    digest_schedule: str = "mon 09:00"  # weekday and local time of the scheduled digest
+    timezone: str = "UTC"  # the team's time zone (IANA name, e.g. Europe/Lisbon)
+    campaign_rules: Path | None = None  # campaigns.yml; default: the playbooks folder's, else the shipped one
 
     @property
     def db_path(self) -> Path:
@@ -132,6 +136,8 @@ def _check_slack(cfg: Config) -> None:
         raise ConfigError("SLACK_API_URL", f"{cfg.slack_api_url!r} is not an http(s) URL")
     if cfg.review_channel is not None and not _CHANNEL_ID.match(cfg.review_channel):
         raise ConfigError("RESONATE_REVIEW_CHANNEL", f"{cfg.review_channel!r} is not a channel id (like C0123ABCD)")
+    if cfg.digest_channel is not None and not _CHANNEL_ID.match(cfg.digest_channel):
+        raise ConfigError("RESONATE_DIGEST_CHANNEL", f"{cfg.digest_channel!r} is not a channel id (like C0123ABCD)")
     for channel in cfg.watch_channels:
         if not _CHANNEL_ID.match(channel):
             raise ConfigError("RESONATE_WATCH_CHANNELS", f"{channel!r} is not a channel id (like C0123ABCD)")
@@ -139,7 +145,7 @@ def _check_slack(cfg: Config) -> None:
 
 _FLOATS = {"min_confidence", "min_similarity", "auto_reply_threshold"}
 _BOOLS = {"auto_reply"}
-_PATHS = {"db", "playbooks", "cache_dir"}
+_PATHS = {"db", "playbooks", "cache_dir", "campaign_rules"}
 _LISTS = {"watch_channels"}
 
 
