@@ -243,12 +243,22 @@ def keyphrases(texts: Sequence[str], clusters: Sequence[Cluster], top: int = 5) 
         # phrases used by one text only come last: they only extend a one-word label
         scored.sort(key=lambda s: (s[1] < 2 and size > 2, -s[0], -s[1], s[2]))
         chosen: list[str] = []
+        counts = {phrase: count for _, count, phrase in scored}
         for score, count, phrase in scored:
-            # skip a phrase that is part of (or contains) a chosen one used by about as many texts
-            if any(phrase in c.split() or f" {phrase} " in f" {c} " or f" {c} " in f" {phrase} " for c in chosen):
+            padded = f" {phrase} "
+            if any(padded in f" {c} " for c in chosen):
+                continue  # part of a longer phrase already chosen
+            shorter = [c for c in chosen if f" {c} " in padded]
+            if shorter:
+                # a longer phrase replaces the shorter ones it contains when about as many texts use it
+                if all(count * 2 >= counts[c] for c in shorter):
+                    at = chosen.index(shorter[0])
+                    chosen = [c for c in chosen if c not in shorter]
+                    chosen.insert(min(at, len(chosen)), phrase)
                 continue
-            chosen.append(phrase)
-            if len(chosen) == top:
+            if len(chosen) < top:
+                chosen.append(phrase)
+            if len(chosen) == top and score < scored[0][0] * 0.3:
                 break
         out.append(chosen)
     return out
