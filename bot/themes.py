@@ -20,6 +20,11 @@ from bot.errors import ResonateError
 from bot.message import iso, parse_time, utcnow
 
 TRENDS = ("new", "growing", "steady", "fading")
+INTENT_NOUNS = {"praise": "praise", "complaint": "complaints", "technical_problem": "problems",
+                "feature_request": "requests", "event_question": "questions", "product_question": "questions",
+                "pricing": "pricing", "order_status": "orders", "refund_return": "refunds",
+                "account_login": "login", "greeting": "greetings", "unsubscribe": "unsubscribes",
+                "partnership": "partnerships", "human_handoff": "requests"}
 _SPAN = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
 
 
@@ -221,6 +226,8 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
                        "source": r["source"], "sent_at": r["sent_at"]})
         if len(quotes) == 3:
             break
+    if len(label.split()) < 2:  # one word says too little: name what people do about it ("Kettle praise")
+        label = f"{label} {INTENT_NOUNS.get(intents.most_common(1)[0][0], 'messages')}"
     return Theme(
         id=theme_id, label=label, size=len(members), contacts=len(contacts),
         sources=dict(Counter(r["source"] for r in members).most_common()),

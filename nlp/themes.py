@@ -218,8 +218,10 @@ def _phrases(toks: list[str], max_n: int = 3) -> set[str]:
             gram = toks[i:i + n]
             if gram[0] in STOP_WORDS or gram[-1] in STOP_WORDS:
                 continue
-            if any(len(t) < 2 and not t.isdigit() for t in gram) or all(t.isdigit() for t in gram):
+            if any(len(t) < 2 and not t.isdigit() for t in gram):
                 continue
+            if not (re.search("[a-z]", gram[0]) and re.search("[a-z]", gram[-1])):
+                continue  # "18 to 22", "3.90 shipping": numbers only inside a phrase
             out.add(" ".join(gram))
     return out
 
@@ -239,7 +241,7 @@ def keyphrases(texts: Sequence[str], clusters: Sequence[Cluster], top: int = 5) 
             share = count / size
             idf = math.log(1 + n_docs / df[phrase])
             n_words = phrase.count(" ") + 1
-            scored.append((share * idf * (1 + 0.15 * (n_words - 1)), count, phrase))
+            scored.append((share * share * idf * (1 + 0.15 * (n_words - 1)), count, phrase))
         # phrases used by one text only come last: they only extend a one-word label
         scored.sort(key=lambda s: (s[1] < 2 and size > 2, -s[0], -s[1], s[2]))
         chosen: list[str] = []
@@ -267,8 +269,12 @@ def keyphrases(texts: Sequence[str], clusters: Sequence[Cluster], top: int = 5) 
 def label_clusters(texts: Sequence[str], clusters: Sequence[Cluster]) -> None:
     """Fill ``keyphrases`` and ``label`` of each cluster in place."""
     for cluster, phrases in zip(clusters, keyphrases(texts, clusters)):
-        cluster.keyphrases = [display_form(p, [texts[i] for i in cluster.members]) for p in phrases]
-        cluster.label = make_label(cluster.keyphrases)
+        members = [texts[i] for i in cluster.members]
+        cluster.keyphrases = [display_form(p, members) for p in phrases]
+        # only phrases that at least two texts (or a quarter of them) use may extend the label
+        shared = [k for k, p in zip(cluster.keyphrases, phrases)
+                  if sum(f" {p} " in f" {' '.join(tokens(t))} " for t in members) >= max(2, len(members) / 4)]
+        cluster.label = make_label(shared or cluster.keyphrases[:1])
 
 
 def make_label(phrases: Sequence[str]) -> str:

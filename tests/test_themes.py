@@ -241,3 +241,32 @@ def test_the_schedule_posts_once_per_period_even_across_restarts(replied, fake, 
     finally:
         restarted.close()
     assert len(fake.posts_to("CDIGEST01")) == 3
+
+
+@pytest.mark.model
+def test_sample_inbox_themes_with_the_real_model(tmp_path_factory):
+    """The bundled inbox's last week: Brew Jam Lisbon is new, the Fern Scale battery thread is growing."""
+    from bot.bootstrap import App
+    from bot.channels.files import read_file
+    from bot.config import Config
+    from bot.demo import sample_inbox_path
+    from bot.message import parse_time
+
+    base = tmp_path_factory.mktemp("inbox")
+    app = App(Config(db=base / "inbox.db", cache_dir=base / "cache"))
+    try:
+        app.pipeline.ingest(read_file(sample_inbox_path()).messages)
+        until = parse_time(app.store.summary()["last_message_at"])
+        report = app.themes.find(timedelta(days=7), until)
+        by_text = {t.id: " ".join(q["text"] for q in t.quotes).lower() for t in report.themes}
+        jam = [t for t in report.themes if "brew jam" in by_text[t.id] and "lisbon" in by_text[t.id]]
+        battery = [t for t in report.themes if "scale" in by_text[t.id] and ("2.3" in by_text[t.id]
+                                                                            or "battery" in by_text[t.id])]
+        assert jam and jam[0].trend == "new"
+        assert battery and battery[0].trend == "growing"
+        again = app.themes.find(timedelta(days=7), until)
+        assert [(t.id, t.label, t.size) for t in again.themes] == [(t.id, t.label, t.size) for t in report.themes]
+        ideas = app.campaigns.record_ideas(report)
+        assert {c["kind"] for c in ideas} >= {"faq", "testimonial"}
+    finally:
+        app.close()
