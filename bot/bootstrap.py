@@ -143,6 +143,50 @@ class App:
 
         return TelegramConnector(self)
 
+    @cached_property
+    def theme_engine(self):
+        from nlp.themes import ThemeEngine
+
+        return ThemeEngine()
+
+    @cached_property
+    def themes(self):
+        from bot.themes import ThemeFinder
+
+        return ThemeFinder(self.store, self.theme_engine)
+
+    @cached_property
+    def campaign_rules(self):
+        from bot.campaigns import load_rules
+
+        return load_rules(self.config.campaign_rules or self.config.playbooks)
+
+    @cached_property
+    def campaigns(self):
+        from bot.campaigns import CampaignDesk
+
+        return CampaignDesk(self.store, self.campaign_rules)
+
+    def digest(self, since=None, until=None, out=None):
+        """Themes, ideas and figures of the week ending ``until``; with ``out``, written there with its chart.
+
+        Returns (digest data, chart path or None)."""
+        from datetime import timedelta
+        from pathlib import Path
+        import tempfile
+
+        from bot import digest
+
+        report = self.themes.find(since or timedelta(days=7), until)
+        ideas = self.campaigns.record_ideas(report)
+        ideas = [c for c in ideas if c["state"] == "idea"]
+        data = digest.build(self.store, report, ideas, self.campaigns.list(("adopted",)), self.campaigns.due())
+        if out is None:
+            out = Path(tempfile.mkdtemp(prefix="resonate-digest-")) / "digest.md"
+        path, png = digest.write(data, Path(out))
+        data["file"], data["chart"] = str(path), str(png)
+        return data, png
+
     def close(self) -> None:
         if "telegram" in self.__dict__:
             self.telegram.stop()

@@ -320,6 +320,169 @@ def eval_sentiment_cmd(app, test_file, as_json):
     render.sentiment_eval(result)
 
 
+@eval_group.command("themes")
+@click.option("--test", "test_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Labelled texts (JSONL); the labels are only used to score the themes.")
+@common_options
+@json_option
+def eval_themes_cmd(app, test_file, as_json):
+    """Cluster the texts of --test with the theme engine and score the themes against the labels."""
+    import time
+
+    from nlp.evaluate import eval_themes
+
+    texts, labels = _labelled(test_file)
+    start = time.perf_counter()
+    vectors = app.embedder.encode(texts)
+    embed_seconds = time.perf_counter() - start
+    result = eval_themes(app.theme_engine, vectors, texts, labels)
+    result.update({"test": str(test_file), "embedder": getattr(app.embedder, "name", ""),
+                   "embed_seconds": round(embed_seconds, 2),
+                   "left_out_counted_as": "one extra cluster (label -1), as BERTopic's outlier topic"})
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{result['n_texts']} texts, {result['n_labels']} labels -> {result['n_themes']} themes, "
+               f"{100 * result['left_out']:.1f}% left out")
+    click.echo(f"V-measure {result['v_measure']:.4f} (homogeneity {result['homogeneity']:.4f}, completeness "
+               f"{result['completeness']:.4f}), adjusted Rand index {result['ari']:.4f}")
+    click.echo(f"Clustering {result['seconds']:.1f} s (embedding {embed_seconds:.1f} s); left-out texts count as one "
+               "extra cluster in the scores")
+    for t in result["themes"][:10]:
+        click.echo(f"  {t['size']:>4}  {t['label']:<40} (mostly {t['top_label']})")
+
+
+# -- themes / campaigns / digest -----------------------------------------------------------------------------------
+
+
+def _window_options(func):
+    func = click.option("--until", help="End of the window: a date or time (default: now).")(func)
+    return click.option("--since", default="7d", show_default=True,
+                        help="Length of the window: 7d, 2w, 36h. Trends compare with the window before it.")(func)
+
+
+@cli.command()
+@_window_options
+@common_options
+@json_option
+def themes(app, since, until, as_json):
+    """Group the inbound messages of a window into recurring themes, with their trend against the window before."""
+    from bot import render
+    from bot.themes import parse_span, parse_until
+
+    report = app.themes.find(parse_span(since), parse_until(until))
+    ideas = app.campaigns.record_ideas(report)
+    if as_json:
+        click.echo(json.dumps({**report.to_dict(), "campaign_ideas": ideas}, ensure_ascii=False, indent=2))
+        return
+    render.themes(report)
+    if ideas:
+        click.echo()
+        click.echo(f"{len(ideas)} campaign idea(s): see resonate campaigns list")
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def campaigns(ctx):
+    """Micro-campaigns: list ideas and running ones, adopt, review, close."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(campaigns_list)
+
+
+@campaigns.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also closed and dismissed campaigns.")
+@common_options
+@json_option
+def campaigns_list(app, show_all=False, as_json=False):
+    """Campaign ideas and adopted campaigns (ideas come from resonate themes / digest)."""
+    states = ("idea", "adopted", "closed", "dismissed") if show_all else ("idea", "adopted")
+    rows = app.campaigns.list(states)
+    if as_json:
+        click.echo(json.dumps({"campaigns": rows}, ensure_ascii=False, indent=2))
+        return
+    from bot import render
+
+    render.campaign_list(rows)
+
+
+@campaigns.command("adopt")
+@click.argument("campaign_id", type=int)
+@common_options
+@json_option
+def campaigns_adopt(app, campaign_id, as_json):
+    """Adopt a campaign idea: its time box starts now."""
+    c = app.campaigns.adopt(campaign_id, actor=os.environ.get("USER", "cli"))
+    click.echo(json.dumps(c, ensure_ascii=False, indent=2) if as_json else
+               f"Adopted #{c['id']} {c['card']['title']}; review on {c['review_at'][:10]} "
+               f"(resonate campaigns review {c['id']})")
+
+
+@campaigns.command("review")
+@click.argument("campaign_id", type=int)
+@common_options
+@json_option
+def campaigns_review(app, campaign_id, as_json):
+    """Measure an adopted campaign's metric since adoption against its baseline."""
+    c = app.campaigns.review(campaign_id)
+    if as_json:
+        click.echo(json.dumps(c, ensure_ascii=False, indent=2))
+        return
+    r = c["result"]
+    click.echo(f"#{c['id']} {c['card']['title']}")
+    click.echo(f"{r['metric']}: {r['value']} since {r['since'][:10]} against a baseline of {r['baseline']} "
+               f"({r['verdict']}); {r['messages_from_segment']} messages from {r['contacts_who_wrote']} people "
+               "of the segment")
+    click.echo(f"Decide: resonate campaigns close {c['id']} --decision continue|pivot|stop")
+
+
+@campaigns.command("close")
+@click.argument("campaign_id", type=int)
+@click.option("--decision", required=True, type=click.Choice(["continue", "pivot", "stop"]),
+              help="What the team decided at review.")
+@common_options
+@json_option
+def campaigns_close(app, campaign_id, decision, as_json):
+    """Close an adopted campaign with the team's decision (reviewing it first if needed)."""
+    c = app.campaigns.close(campaign_id, decision)
+    click.echo(json.dumps(c, ensure_ascii=False, indent=2) if as_json else
+               f"Closed #{c['id']} {c['card']['title']}: {decision}")
+
+
+@cli.command()
+@_window_options
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the digest here: .md for Markdown, .html for HTML; the PNG chart goes beside it.")
+@click.option("--post", "post_it", is_flag=True, help="Post it to the Slack digest channel (RESONATE_DIGEST_CHANNEL).")
+@common_options
+@json_option
+def digest(app, since, until, out, post_it, as_json):
+    """The weekly digest: volume, sentiment, response figures, intents, themes, campaign ideas."""
+    from bot.themes import parse_span, parse_until
+
+    if post_it:
+        from bot.errors import ConfigError
+
+        if not app.config.slack_bot_token:
+            raise ConfigError("SLACK_BOT_TOKEN", "is not set: --post needs the Slack app")
+        if not app.config.digest_channel:
+            raise ConfigError("RESONATE_DIGEST_CHANNEL", "is not set: where should the digest go?")
+    data, png = app.digest(parse_span(since), parse_until(until), out)
+    if post_it:
+        from slack_sdk import WebClient
+
+        from bot import digest as digest_mod
+
+        client = WebClient(token=app.config.slack_bot_token, base_url=app.config.slack_api_url)
+        data["posted"] = {"channel": app.config.digest_channel,
+                          "ts": digest_mod.post(client, app.config.digest_channel, data, png)}
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(Path(data["file"]).read_text(encoding="utf-8") if not out else "")
+    click.echo(f"Digest: {data['file']} (chart {data['chart']})" + (
+        f"; posted to {app.config.digest_channel}" if post_it else ""))
+
+
 # -- run ---------------------------------------------------------------------------------------------------------
 
 
@@ -365,6 +528,10 @@ def run(app, slack_http, telegram_webhook, port, host):
     app.analyzer  # noqa: B018 - load now, not on the first message
     if slack is not None:
         slack.start_relay()
+        if config.digest_channel:
+            slack.start_digest_schedule()
+            click.echo(f"Digest: posted to {config.digest_channel} every {config.digest_schedule} "
+                       f"({config.timezone})", err=True)
     elif telegram is not None:
         telegram.start_relay()
         click.echo("Slack is not configured: review with `resonate inbox` and `resonate reply`", err=True)

@@ -81,3 +81,42 @@ def _suggest(app, args: str, user: str) -> CommandReply:
     summary = f"{analysis.intent} ({analysis.confidence:.2f}), {analysis.sentiment}: " + " | ".join(
         s.text for s in suggestions)
     return CommandReply(review.mrkdwn_literal(summary), review.analysis_blocks(text, analysis.to_dict(), rows))
+
+
+@COMMANDS.command("themes", "themes [7d]: the recurring themes of the last days, with their trend")
+def _themes(app, args: str, user: str) -> CommandReply:
+    from bot.themes import parse_span
+
+    report = app.themes.find(parse_span(args or "7d"))
+    app.campaigns.record_ideas(report)
+    lines = [f"*{review.mrkdwn_literal(t.label, 100)}*: {t.size} messages from {t.contacts} people, {t.trend} "
+             f"(was {t.previous})" for t in report.themes]
+    text = (f"Themes of the last {args or '7d'} ({report.messages} messages):\n" + "\n".join(lines)) if lines else \
+        f"No recurring theme in the last {args or '7d'} ({report.messages} messages)."
+    return CommandReply(text, [{"type": "section", "text": review.mrkdwn(review.cut(text, 2900))}])
+
+
+@COMMANDS.command("digest", "digest now: build this week's digest and post it to the digest channel")
+def _digest(app, args: str, user: str) -> CommandReply:
+    from bot import digest
+
+    if args.strip().lower() != "now":
+        return CommandReply(f"Usage: `{COMMANDS.name} digest now`")
+    channel = app.config.digest_channel
+    if not channel:
+        return CommandReply("No digest channel is configured (RESONATE_DIGEST_CHANNEL).")
+    data, png = app.digest()
+    digest.post(app.slack.client, channel, data, png)
+    return CommandReply(f"Posted the digest to <#{channel}>: {data['volume']['messages']} messages, "
+                        f"{len(data['themes'])} themes, {len(data['ideas'])} ideas.")
+
+
+@COMMANDS.command("campaigns", "campaigns: campaign ideas and running campaigns")
+def _campaigns(app, args: str, user: str) -> CommandReply:
+    rows = app.campaigns.list(("idea", "adopted"))
+    if not rows:
+        return CommandReply("No campaign ideas yet: try `/resonate themes`.")
+    lines = [f"#{c['id']} *{review.mrkdwn_literal(c['card']['title'], 150)}* ({c['state']}"
+             + (f", review {c['review_at'][:10]}" if c["review_at"] else "") + ")" for c in rows]
+    text = "Campaigns:\n" + "\n".join(lines)
+    return CommandReply(text, [{"type": "section", "text": review.mrkdwn(review.cut(text, 2900))}])

@@ -67,6 +67,10 @@ class Config:
     telegram_bot_token: str | None = field(default=None, repr=False)  # from BotFather: 123456789:AAH...
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL  # requests go to {telegram_api_url}{token}/{method}
     telegram_webhook_secret: str | None = field(default=None, repr=False)  # webhook mode: X-Telegram-Bot-Api-Secret-Token
+    digest_channel: str | None = None  # channel id where the weekly digest is posted
+    digest_schedule: str = "mon 09:00"  # weekday and local time of the scheduled digest
+    timezone: str = "UTC"  # the team's time zone (IANA name, e.g. Europe/Lisbon)
+    campaign_rules: Path | None = None  # campaigns.yml; default: the playbooks folder's, else the shipped one
 
     @property
     def db_path(self) -> Path:
@@ -145,6 +149,8 @@ def _check_slack(cfg: Config) -> None:
         raise ConfigError("SLACK_API_URL", f"{cfg.slack_api_url!r} is not an http(s) URL")
     if cfg.review_channel is not None and not _CHANNEL_ID.match(cfg.review_channel):
         raise ConfigError("RESONATE_REVIEW_CHANNEL", f"{cfg.review_channel!r} is not a channel id (like C0123ABCD)")
+    if cfg.digest_channel is not None and not _CHANNEL_ID.match(cfg.digest_channel):
+        raise ConfigError("RESONATE_DIGEST_CHANNEL", f"{cfg.digest_channel!r} is not a channel id (like C0123ABCD)")
     for channel in cfg.watch_channels:
         if not _CHANNEL_ID.match(channel):
             raise ConfigError("RESONATE_WATCH_CHANNELS", f"{channel!r} is not a channel id (like C0123ABCD)")
@@ -161,7 +167,7 @@ def _check_telegram(cfg: Config) -> None:
 
 _FLOATS = {"min_confidence", "min_similarity", "auto_reply_threshold"}
 _BOOLS = {"auto_reply"}
-_PATHS = {"db", "playbooks", "cache_dir"}
+_PATHS = {"db", "playbooks", "cache_dir", "campaign_rules"}
 _LISTS = {"watch_channels"}
 
 

@@ -67,8 +67,18 @@ def run_demo(db: Path | None = None, *, model: str | None = None, as_json: bool 
                 "suggestions": [{"rank": s["rank"], "text": s["text"], "reason": s["reason"]}
                                 for s in app.store.suggestions(mid)],
             })
+        # themes, ideas and the digest of the inbox's last week: "now" is the last message, so trends mean something
+        from datetime import timedelta
+
+        from bot.message import parse_time
+
+        until = parse_time(summary["last_message_at"])
+        digest, _ = app.digest(timedelta(days=7), until, path.parent / "demo-digest.md")
+        themes = app.themes.find(timedelta(days=7), until)
         result = {"db": str(path), "ingest": report.__dict__, "rejected": len(read.errors), "summary": summary,
-                  "examples": examples}
+                  "examples": examples, "themes": themes.to_dict(),
+                  "campaign_ideas": app.campaigns.list(("idea",)), "digest": {"file": digest["file"],
+                                                                               "chart": digest["chart"]}}
         if as_json:
             print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
         else:
@@ -103,6 +113,23 @@ def _print(result: dict) -> None:
         for sug in ex["suggestions"]:
             c.print(f"  [cyan]{sug['rank']}.[/] {escape(sug['text'])}")
     c.print()
+    t = result["themes"]
+    c.print(f"[bold]Themes of the last week[/] ({t['window']['start'][:10]} to {t['window']['end'][:10]}), trend "
+            "against the week before")
+    for th in t["themes"]:
+        c.print(f"  #{th['id']} [bold]{escape(th['label'])}[/]: {th['size']} messages from {th['contacts']} people, "
+                f"{th['trend']} ({th['previous']} → {th['size']}), mostly {th['intents'][0]['intent']}")
+    for g in t["gone"][:5]:
+        c.print(f"  [dim]#{g['id']} {escape(g['label'])}: gone ({g['previous']} → 0)[/]")
+    c.print()
+    c.print(f"[bold]{len(result['campaign_ideas'])} campaign ideas[/]")
+    for idea in result["campaign_ideas"]:
+        card = idea["card"]
+        c.print(f"  #{idea['id']} {escape(card['title'])} [dim]({card['kind']}; {card['segment']['size']} people via "
+                f"{card['channel']}; {card['days']} days; metric {card['metric']['name']} = "
+                f"{card['metric']['baseline']})[/]")
+    c.print()
+    c.print(f"Digest: [bold]{result['digest']['file']}[/] (chart [bold]{result['digest']['chart']}[/])")
     c.print(f"Database: [bold]{result['db']}[/]")
     c.print("Next: [bold]resonate suggest \"where is my order FB-20431?\"[/] or "
             f"[bold]resonate ingest your_inbox.jsonl --db {result['db']}[/]")

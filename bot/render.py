@@ -114,3 +114,50 @@ def sentiment_eval(r: dict) -> None:
     for g in labels:
         table.add_row(g, *(str(r["confusion"][g][p]) for p in labels))
     c.print(table)
+
+
+_TREND_STYLE = {"new": "magenta", "growing": "yellow", "steady": "cyan", "fading": "dim"}
+
+
+def themes(report) -> None:
+    w = report.window
+    console.print(f"[bold]Themes[/] of {report.messages} messages, {w.start:%Y-%m-%d %H:%M} to {w.end:%Y-%m-%d %H:%M} "
+                  f"UTC ({report.left_out} fit no theme); trends against the {report.previous_messages} messages "
+                  "of the window before")
+    for t in report.themes:
+        style = _TREND_STYLE.get(t.trend, "white")
+        sent = ", ".join(f"{n} {s}" for s, n in t.sentiment.items() if n)
+        intents = ", ".join(f"{i['intent']} {i['count']}" for i in t.intents)
+        console.print()
+        console.print(f"[bold]#{t.id} {escape(t.label)}[/]  [{style}]{t.trend}[/] ({t.previous} → {t.size}), "
+                      f"{t.contacts} people via {', '.join(t.sources)}")
+        console.print(f"  [dim]{sent}; intents {intents}; keyphrases: {escape(', '.join(t.keyphrases[:4]))}[/]")
+        for q in t.quotes:
+            console.print(f"  “{escape(q['text'])}” — {escape(q['from'])}, {q['source']}")
+    if report.gone:
+        console.print()
+        console.print("[dim]Gone since the window before: " + ", ".join(
+            f"{escape(g['label'])} ({g['previous']} → 0)" for g in report.gone) + "[/]")
+
+
+def campaign_card(c: dict) -> None:
+    card = c["card"]
+    m = card["metric"]
+    console.print(f"[bold]#{c['id']} {escape(card['title'])}[/]  [dim]({card['kind']}, {c['state']})[/]")
+    console.print(f"  why: {escape(card['why'])}")
+    for q in card["quotes"]:
+        console.print(f"    “{escape(q['text'])}” — {escape(q['from'])}")
+    console.print(f"  segment: {escape(card['segment']['filter'])}: [bold]{card['segment']['size']}[/] people")
+    console.print(f"  channel: {card['channel']}; time box {card['days']} days; review {c.get('review_at') and c['review_at'][:10] or card['review_date']}")
+    console.print(f"  metric: {m['description']}: baseline {m['baseline']} (better when {m['better']})")
+    for n, a in enumerate(card["actions"], 1):
+        console.print(f"  {n}. {escape(a)}")
+
+
+def campaign_list(rows) -> None:
+    if not rows:
+        console.print("No campaigns yet: run resonate themes or resonate digest to draw ideas from the themes.")
+        return
+    for c in rows:
+        campaign_card(c)
+        console.print()

@@ -206,6 +206,78 @@ def _telegram(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0005_themes")
+def _themes(db: sqlite_utils.Database) -> None:
+    """Recurring threads keep their id and label from one window to the next: matched by centroid cosine."""
+    db.executescript(
+        """
+        CREATE TABLE themes (
+            id INTEGER PRIMARY KEY,
+            label TEXT NOT NULL,
+            keyphrases TEXT NOT NULL DEFAULT '[]',
+            dimension INTEGER NOT NULL,
+            centroid BLOB NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations(name="0006_campaigns")
+def _campaigns(db: sqlite_utils.Database) -> None:
+    """Micro-campaign ideas and their life: idea -> adopted -> reviewed -> closed (or dismissed)."""
+    db.executescript(
+        """
+        CREATE TABLE campaigns (
+            id INTEGER PRIMARY KEY,
+            theme_id INTEGER NOT NULL REFERENCES themes(id),
+            rule TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'idea'
+                CHECK (state IN ('idea', 'adopted', 'closed', 'dismissed')),
+            card TEXT NOT NULL,
+            segment TEXT NOT NULL DEFAULT '[]',
+            metric TEXT NOT NULL,
+            baseline REAL,
+            window_end TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            adopted_at TEXT,
+            adopted_by TEXT,
+            review_at TEXT,
+            reviewed_at TEXT,
+            result TEXT,
+            decision TEXT CHECK (decision IS NULL OR decision IN ('continue', 'pivot', 'stop')),
+            closed_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX campaigns_theme_rule_window ON campaigns (theme_id, rule, window_end);
+        CREATE INDEX campaigns_state ON campaigns (state);
+        """
+    )
+
+
+@migrations(name="0007_digests")
+def _digests(db: sqlite_utils.Database) -> None:
+    """One row per digest period: the UNIQUE period is what makes the scheduled post happen once."""
+    db.executescript(
+        """
+        CREATE TABLE digests (
+            id INTEGER PRIMARY KEY,
+            period TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'posting' CHECK (state IN ('posting', 'posted', 'failed')),
+            channel TEXT,
+            ts TEXT,
+            path TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX digests_period ON digests (period);
+        """
+    )
+
 @dataclass(frozen=True)
 class Decided:
     decision_id: int

@@ -152,3 +152,33 @@ def eval_sentiment(scorer, test: tuple[list[str], list[str]], embedder=None) -> 
         "seconds": round(seconds, 3),
         "model": getattr(scorer, "name", type(scorer).__name__),
     }
+
+
+def eval_themes(engine, vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str]) -> dict:
+    """Cluster ``texts`` with the theme engine and score the clusters against ``labels``.
+
+    Left-out texts count as one more cluster (label -1) in the scores, as BERTopic's outlier topic does, so
+    leaving texts out is never free: it costs homogeneity (V-measure) and agreement (ARI).
+    """
+    from sklearn.metrics import adjusted_rand_score, homogeneity_completeness_v_measure
+
+    start = time.perf_counter()
+    result = engine.find(texts, vectors)
+    seconds = time.perf_counter() - start
+    predicted = [int(a) for a in result.assignment]
+    homogeneity, completeness, v = homogeneity_completeness_v_measure(list(labels), predicted)
+    return {
+        "v_measure": round(float(v), 4),
+        "homogeneity": round(float(homogeneity), 4),
+        "completeness": round(float(completeness), 4),
+        "ari": round(float(adjusted_rand_score(list(labels), predicted)), 4),
+        "n_themes": len(result.clusters),
+        "n_labels": len(set(labels)),
+        "n_texts": len(texts),
+        "left_out": round(result.left_out / max(len(texts), 1), 4),
+        "left_out_texts": result.left_out,
+        "seconds": round(seconds, 3),
+        "themes": [{"label": c.label, "size": c.size, "keyphrases": c.keyphrases,
+                    "top_label": Counter(labels[i] for i in c.members).most_common(1)[0][0]}
+                   for c in result.clusters],
+    }

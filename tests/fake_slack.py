@@ -39,7 +39,16 @@ class FakeSlack:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode("utf-8") if length else ""
+                data = self.rfile.read(length) if length else b""
+                if self.path.startswith("/upload/"):  # files_upload_v2's second step: the file's bytes
+                    fake._record(Call("upload", {"file_id": self.path.rsplit("/", 1)[-1], "bytes": data},
+                                      dict(self.headers)))
+                    self.send_response(200)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"OK")
+                    return
+                raw = data.decode("utf-8")
                 ctype = self.headers.get("Content-Type", "")
                 if "json" in ctype:
                     body = json.loads(raw or "{}")
@@ -125,6 +134,14 @@ class FakeSlack:
             return 200, {"ok": True, "message_ts": f"1800000000.{next(self._ts):06d}"}, {}
         if method == "views.open":
             return 200, {"ok": True, "view": {"id": "V0001", **(body.get("view") or {})}}, {}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts):08d}"
+            return 200, {"ok": True, "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}",
+                         "file_id": file_id}, {}
+        if method == "files.completeUploadExternal":
+            files = body.get("files")
+            files = json.loads(files) if isinstance(files, str) else files or []
+            return 200, {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}, {}
         if method == "users.info":
             user = self.users.get(body.get("user"))
             if user is None:

@@ -564,3 +564,38 @@ def test_messages_from_other_sources_get_a_card_and_go_out_through_their_sender(
     slack.relay.drain(timeout=5)
     assert sent == [("42", app.store.outbox_of(1)["text"], "42:7")]
     assert app.store.outbox_of(1)["state"] == "sent"
+
+
+# -- themes, digest and campaigns in Slack -----------------------------------------------------------------------
+def test_slash_themes_digest_now_campaigns_and_the_adopt_button(tmp_path, fake):
+    from datetime import timedelta
+
+    from bot.message import Message, utcnow
+
+    cache = tmp_path / "cache"
+    application = App(Config(db=tmp_path / "d.db", cache_dir=cache, embedder="hashing", min_similarity=0.1,
+                             min_confidence=0.2, slack_bot_token="xoxb-test-token", slack_signing_secret=SECRET,
+                             slack_api_url=fake.url, review_channel=REVIEW, watch_channels=(INBOX,),
+                             digest_channel="CDIGEST01"), embedder=HashingEmbedder())
+    try:
+        now = utcnow()
+        application.pipeline.ingest([
+            Message(text=f"Fern Scale battery drain after firmware 2.3 {w}", source="email", sender_id=f"p{i}",
+                    timestamp=now - timedelta(hours=i + 1))
+            for i, w in enumerate(["again", "today", "overnight", "badly"])])
+        connector = application.slack
+        themes = command(connector, "themes 7d")
+        assert "4 messages from 4 people, new" in themes["text"]
+        assert "CDIGEST01" in command(connector, "digest now")["text"]
+        post = fake.posts_to("CDIGEST01")[0]
+        assert fake.of("files.completeUploadExternal")
+        campaigns = command(connector, "campaigns")
+        assert "#1" in campaigns["text"] and "(idea" in campaigns["text"]
+        adopt = next(e for b in post["blocks"] if b["type"] == "actions" for e in b["elements"]
+                     if e["action_id"] == "campaign_adopt")
+        assert click(connector, {"type": "button", "action_id": adopt["action_id"], "value": adopt["value"],
+                                 "block_id": "campaign_1"}).status == 200
+        assert application.campaigns.get(int(adopt["value"]))["state"] == "adopted"
+        assert "Adopted" in fake.of("chat.postEphemeral")[-1].body["text"]
+    finally:
+        application.close()

@@ -189,6 +189,10 @@ class SlackConnector:
         bolt.action(review.ACTION_INTENT)(self._on_intent)
         bolt.view(review.EDIT_VIEW)(self._on_edit_submitted)
         bolt.command("/resonate")(self._on_command)
+        from bot import digest
+
+        bolt.action(digest.ACTION_ADOPT)(self._on_campaign)
+        bolt.action(digest.ACTION_DISMISS)(self._on_campaign)
         return bolt
 
     # -- listeners (translate, then call the desk / pipeline / commands) -----------------------------------------
@@ -253,6 +257,24 @@ class SlackConnector:
             reply = COMMANDS.dispatch(self.app, command.get("text", ""), command.get("user_id", ""))
         ack(response_type="ephemeral", text=reply.text, blocks=reply.blocks or None)
 
+    def _on_campaign(self, ack, body, action, client):
+        from bot import digest
+        from bot.errors import ResonateError
+
+        ack()
+        campaign_id, user = int(action["value"]), body["user"]["id"]
+        adopt = action["action_id"] == digest.ACTION_ADOPT
+        try:
+            with self.lock:
+                c = (self.app.campaigns.adopt if adopt else self.app.campaigns.dismiss)(campaign_id, user)
+            note = (f"Adopted #{campaign_id} {c['card']['title']}: review on {c['review_at'][:10]}." if adopt
+                    else f"Dismissed #{campaign_id}.")
+        except ResonateError as exc:
+            note = str(exc)
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        if channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=note)
+
     # -- helpers --------------------------------------------------------------------------------------------------
     def _has_card(self, message_id: int) -> bool:
         card = self.app.store.card(message_id)
@@ -303,6 +325,30 @@ class SlackConnector:
         self._relay_thread = threading.Thread(target=self._thread_relay.run_forever, args=(self._stop,),
                                               name="resonate-outbox", daemon=True)
         self._relay_thread.start()
+
+    def start_digest_schedule(self, interval: float = 60.0) -> None:
+        """Post the weekly digest at the configured time, once per period even across restarts."""
+        from bot import digest
+
+        schedule = digest.Schedule.parse(self.config.digest_schedule, self.config.timezone)
+        self._scheduler = digest.Scheduler(self.app, self.client, self.config.digest_channel, schedule, interval)
+        self._digest_thread = threading.Thread(target=self._locked_digest_loop, name="resonate-digest", daemon=True)
+        self._digest_thread.start()
+
+    def _locked_digest_loop(self) -> None:
+        from bot import digest
+
+        log_ = logging.getLogger("bot.digest")
+        s = self._scheduler
+        while not self._stop.is_set():
+            try:
+                with self.lock:
+                    period = digest.run_due(s.app, s.client, s.channel, s.schedule)
+                if period:
+                    log_.info("posted the digest of %s to %s", period, s.channel)
+            except Exception:
+                log_.exception("could not post the digest")
+            self._stop.wait(s.interval)
 
     def stop(self) -> None:
         self._stop.set()

@@ -1,0 +1,254 @@
+"""Themes of a time window: the recurring threads in the inbound messages, with identity and trend.
+
+``nlp.themes`` clusters and labels; this module gives each cluster its facts (size, contacts, sources,
+sentiment mix, intents, quotes), an identity that survives from one window to the next (a cluster whose
+centroid is close to a stored theme's keeps that theme's id and label) and a trend against the previous window
+of the same length (new, growing, steady, fading, with both counts).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from bot.errors import ResonateError
+from bot.message import iso, parse_time, utcnow
+
+TRENDS = ("new", "growing", "steady", "fading")
+INTENT_NOUNS = {"praise": "praise", "complaint": "complaints", "technical_problem": "problems",
+                "feature_request": "requests", "event_question": "questions", "product_question": "questions",
+                "pricing": "pricing", "order_status": "orders", "refund_return": "refunds",
+                "account_login": "login", "greeting": "greetings", "unsubscribe": "unsubscribes",
+                "partnership": "partnerships", "human_handoff": "requests"}
+_SPAN = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
+
+
+def parse_span(text: str) -> timedelta:
+    """``7d``, ``2w``, ``36h`` -> timedelta; anything else is a ResonateError naming the value."""
+    m = _SPAN.match(str(text or ""))
+    if not m or int(m.group(1)) == 0:
+        raise ResonateError(f"--since {text!r}: expected a length like 7d, 2w or 36h")
+    n, unit = int(m.group(1)), m.group(2).lower()
+    return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+
+
+def parse_until(text: str | None) -> datetime:
+    if not text:
+        return utcnow()
+    try:
+        dt = parse_time(text)
+    except ValueError:
+        raise ResonateError(f"--until {text!r}: expected a date like 2026-11-15 or 2026-11-15T18:00Z") from None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        dt += timedelta(days=1)  # a bare date means "up to the end of that day"
+    return dt
+
+
+def trend_of(current: int, previous: int) -> str:
+    """new (absent before), growing / fading (a change of at least 30% and at least 2 messages), else steady."""
+    if previous == 0:
+        return "new"
+    if current >= previous * 1.3 and current - previous >= 2:
+        return "growing"
+    if current <= previous * 0.7 and previous - current >= 2:
+        return "fading"
+    return "steady"
+
+
+@dataclass
+class Window:
+    start: datetime  # exclusive
+    end: datetime  # inclusive
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+    def previous(self) -> "Window":
+        return Window(self.start - self.length, self.start)
+
+    def to_dict(self) -> dict:
+        return {"start": iso(self.start), "end": iso(self.end)}
+
+
+@dataclass
+class Theme:
+    id: int
+    label: str
+    size: int
+    contacts: int
+    sources: dict[str, int]
+    sentiment: dict[str, int]
+    intents: list[dict]
+    quotes: list[dict]
+    keyphrases: list[str]
+    trend: str = "new"
+    previous: int = 0
+    message_ids: list[int] = field(default_factory=list, repr=False)
+    contact_ids: list[int] = field(default_factory=list, repr=False)
+    segment_contact_ids: list[int] = field(default_factory=list, repr=False)  # opted-out contacts excluded
+    tags: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dominant_intent(self) -> str:
+        return self.intents[0]["intent"] if self.intents else "unknown"
+
+    @property
+    def dominant_sentiment(self) -> str:
+        return max(sorted(self.sentiment), key=lambda s: self.sentiment[s]) if self.sentiment else "neutral"
+
+    def to_dict(self, full: bool = False) -> dict:
+        d = asdict(self)
+        if not full:
+            for key in ("message_ids", "contact_ids", "segment_contact_ids"):
+                d.pop(key)
+        d["current"] = self.size
+        return d
+
+
+@dataclass
+class ThemeReport:
+    window: Window
+    previous_window: Window
+    themes: list[Theme]
+    messages: int
+    left_out: int
+    previous_messages: int
+    gone: list[dict] = field(default_factory=list)  # themes of the previous window with no cluster now
+
+    def to_dict(self) -> dict:
+        return {"window": self.window.to_dict(), "previous_window": self.previous_window.to_dict(),
+                "messages": self.messages, "left_out": self.left_out, "previous_messages": self.previous_messages,
+                "themes": [t.to_dict() for t in self.themes], "gone": self.gone}
+
+
+class ThemeFinder:
+    """Finds the themes of a window in the store; ``engine`` is an :class:`nlp.themes.ThemeEngine`."""
+
+    def __init__(self, store, engine, *, match_similarity: float = 0.8):
+        self.store = store
+        self.engine = engine
+        self.match_similarity = match_similarity
+
+    # -- reading a window ---------------------------------------------------------------------------------------
+    def messages(self, window: Window) -> list[dict]:
+        return list(self.store.db.query(
+            """SELECT m.id, m.text, m.source, m.sent_at, m.contact_id, c.display_name, c.opted_out_at, c.tags,
+                      a.intent, a.sentiment
+               FROM messages m JOIN analyses a ON a.message_id = m.id
+               LEFT JOIN contacts c ON c.id = m.contact_id
+               WHERE m.direction = 'in' AND m.sent_at > ? AND m.sent_at <= ?
+               ORDER BY m.sent_at, m.id""", [iso(window.start), iso(window.end)]))
+
+    def _cluster(self, window: Window) -> tuple[list[Theme], int, int]:
+        rows = self.messages(window)
+        vectors = self.store.embeddings([r["id"] for r in rows])
+        rows = [r for r in rows if r["id"] in vectors]
+        if not rows:
+            return [], 0, 0
+        matrix = np.stack([vectors[r["id"]] for r in rows])
+        result = self.engine.find([r["text"] for r in rows], matrix)
+        themes = []
+        used: set[int] = set()
+        for cluster in result.clusters:
+            members = [rows[i] for i in cluster.members]
+            theme_id, label = self._identify(cluster, window, used)
+            used.add(theme_id)
+            themes.append(_describe(theme_id, label, cluster, members, matrix[cluster.members]))
+        return themes, len(rows), result.left_out
+
+    # -- identity -----------------------------------------------------------------------------------------------
+    def _identify(self, cluster, window: Window, used: set[int]) -> tuple[int, str]:
+        """The stored theme this cluster continues (centroid cosine >= match_similarity), or a new one."""
+        best, best_sim = None, self.match_similarity
+        for row in self.store.db.query("SELECT id, label, dimension, centroid, last_seen_at FROM themes ORDER BY id"):
+            if row["id"] in used or row["dimension"] != cluster.centroid.shape[0]:
+                continue
+            centroid = np.frombuffer(row["centroid"], dtype=np.float32)
+            sim = float(centroid @ cluster.centroid)
+            if sim >= best_sim:
+                best, best_sim = row, sim
+        now = iso(utcnow())
+        end = iso(window.end)
+        if best is None:
+            cur = self.store.db.execute(
+                """INSERT INTO themes (label, keyphrases, dimension, centroid, first_seen_at, last_seen_at, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                [cluster.label, json.dumps(cluster.keyphrases), int(cluster.centroid.shape[0]),
+                 cluster.centroid.astype(np.float32).tobytes(), end, end, now])
+            return cur.lastrowid, cluster.label
+        if end > best["last_seen_at"]:
+            # moving forward in time: let the centroid follow the thread a little (re-running a window never does)
+            old = np.frombuffer(best["centroid"], dtype=np.float32)
+            blended = old + cluster.centroid.astype(np.float32)
+            blended /= max(float(np.linalg.norm(blended)), 1e-9)
+            self.store.db.execute("UPDATE themes SET centroid = ?, last_seen_at = ? WHERE id = ?",
+                                  [blended.astype(np.float32).tobytes(), end, best["id"]])
+        return best["id"], best["label"]
+
+    # -- the report ---------------------------------------------------------------------------------------------
+    def find(self, since: timedelta = timedelta(days=7), until: datetime | None = None) -> ThemeReport:
+        window = Window((until or utcnow()) - since, until or utcnow())
+        previous_window = window.previous()
+        with self.store.db.atomic():
+            previous, prev_n, _ = self._cluster(previous_window)
+            current, n, left_out = self._cluster(window)
+        before = {t.id: t for t in previous}
+        for theme in current:
+            theme.previous = before[theme.id].size if theme.id in before else 0
+            theme.trend = trend_of(theme.size, theme.previous)
+        seen = {t.id for t in current}
+        gone = [{"id": t.id, "label": t.label, "previous": t.size, "current": 0, "trend": "fading"}
+                for t in previous if t.id not in seen]
+        return ThemeReport(window, previous_window, current, n, left_out, prev_n, gone)
+
+
+def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: np.ndarray) -> Theme:
+    contacts = sorted({r["contact_id"] for r in members if r["contact_id"] is not None})
+    segment = sorted({r["contact_id"] for r in members if r["contact_id"] is not None and not r["opted_out_at"]})
+    intents = Counter(r["intent"] for r in members)
+    tags = Counter(t for cid in contacts for t in _tags_of(members, cid))
+    # quotes: closest to the centroid, one per contact
+    order = np.argsort(-(vectors @ cluster.centroid), kind="stable")
+    quotes, quoted = [], set()
+    for i in order:
+        r = members[int(i)]
+        who = r["contact_id"] if r["contact_id"] is not None else f"m{r['id']}"
+        if who in quoted:
+            continue
+        quoted.add(who)
+        quotes.append({"message_id": r["id"], "text": _short(r["text"]), "from": r["display_name"] or "someone",
+                       "source": r["source"], "sent_at": r["sent_at"]})
+        if len(quotes) == 3:
+            break
+    if len(label.split()) < 2:  # one word says too little: name what people do about it ("Kettle praise")
+        label = f"{label} {INTENT_NOUNS.get(intents.most_common(1)[0][0], 'messages')}"
+    return Theme(
+        id=theme_id, label=label, size=len(members), contacts=len(contacts),
+        sources=dict(Counter(r["source"] for r in members).most_common()),
+        sentiment={s: sum(1 for r in members if r["sentiment"] == s) for s in ("negative", "neutral", "positive")},
+        intents=[{"intent": i, "count": c} for i, c in sorted(intents.items(), key=lambda kv: (-kv[1], kv[0]))[:3]],
+        quotes=quotes, keyphrases=list(cluster.keyphrases),
+        message_ids=[r["id"] for r in members], contact_ids=contacts, segment_contact_ids=segment,
+        tags=dict(tags.most_common()),
+    )
+
+
+def _tags_of(members: list[dict], contact_id: int) -> list[str]:
+    for r in members:
+        if r["contact_id"] == contact_id:
+            try:
+                return list(json.loads(r["tags"] or "[]"))
+            except ValueError:
+                return []
+    return []
+
+
+def _short(text: str, limit: int = 220) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"

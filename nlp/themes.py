@@ -1,0 +1,305 @@
+"""Themes: group texts into recurring threads and name each one. Pure: vectors and texts in, clusters out.
+
+The engine is deliberately simple so that it generalises without tuning to a data set:
+
+1. agglomerative clustering (average linkage) of the L2-normalised embeddings with a cosine *distance
+   threshold*, so the number of themes follows from the data instead of being chosen;
+2. near-duplicate clusters (centroid cosine at or above ``merge_similarity``) are merged;
+3. clusters smaller than ``min_size`` are not themes: their texts are *left out* (label -1), as are texts that
+   fit no theme at all.
+
+Labels come from keyphrases: 1- to 3-word n-grams that neither start nor end with a stop word, scored by how
+many of the cluster's texts contain them against how common they are in every text (a class-based TF-IDF in
+the spirit of BERTopic's c-TF-IDF). The label is the best phrase, extended by the next best one when it is a
+single word, shown with the casing people used ("Fern Scale battery drain").
+
+Everything is deterministic: the same texts, vectors and settings give the same clusters and labels.
+:class:`Clusterer` is the one-method interface; :class:`AgglomerativeClusterer` is the real one and
+:class:`ThresholdClusterer` a cheap greedy stand-in for unit tests.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+NOISE = -1
+
+# A short English stop list: function words, chat filler and words every customer message has.
+STOP_WORDS = frozenset("""
+a about above after again against all almost also am an and any anyone anything are aren't as at be because been
+before being below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't
+done down during each else even ever every few for from further get gets getting got had hasn't has have haven't
+having he her here hers herself him himself his how i i'd i'll i'm i've if in into is isn't it it's its itself
+just let let's like me more most much must my myself need needs no nor not now of off on once one only or other
+our ours ourselves out over own please pls really same see she should shouldn't so some still such than thank
+thanks that that's the their theirs them themselves then there there's these they they're this those though
+through thx to too under until up us very was wasn't we we're we've were weren't what what's when where which
+while who why will with won't would wouldn't yes yet you you're your yours yourself hi hello hey dear guys
+team folks anyone someone something know think want wanted would could also again ok okay lol just any way
+already since via per re fyi btw best regards cheers sent iphone android im ive dont cant doesnt didnt
+""".split())
+
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9'’.+-]*[a-z0-9]|[a-z0-9]")
+
+
+def tokens(text: str) -> list[str]:
+    return [t.replace("’", "'") for t in _TOKEN.findall(text.lower())]
+
+
+@runtime_checkable
+class Clusterer(Protocol):
+    """Assigns each row of ``vectors`` (L2-normalised) a cluster number, or -1 for none."""
+
+    def fit_predict(self, vectors: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class AgglomerativeClusterer:
+    """Average-linkage agglomerative clustering on cosine distance, cut at ``distance_threshold``.
+
+    Before clustering, each vector is smoothed ``rounds`` times towards the mean of its ``neighbours`` nearest
+    texts (a small diffusion on the k-nearest-neighbour graph): texts in a dense thread pull together, so the
+    threads separate more cleanly. Small inputs (a week of a small community) are not smoothed, so that a
+    thread of 3 texts is not averaged away, and are cut at ``distance_threshold`` instead.
+    """
+
+    distance_threshold: float = 0.55  # on the embeddings as they are (small inputs)
+    smoothed_threshold: float = 0.2  # on smoothed embeddings (inputs of at least ``smooth_from`` texts)
+    neighbours: int = 7
+    rounds: int = 2
+    smooth_from: int = 400
+
+    def smooth(self, vectors: np.ndarray) -> np.ndarray:
+        n = len(vectors)
+        k = self.neighbours
+        if n < self.smooth_from or k <= 1 or self.rounds <= 0:
+            return vectors
+        sims = vectors @ vectors.T
+        nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]  # includes the text itself
+        x = vectors
+        for _ in range(self.rounds):
+            x = _normalise(x[nearest].mean(axis=1))
+        return x
+
+    def fit_predict(self, vectors: np.ndarray) -> np.ndarray:
+        n = len(vectors)
+        if n < 2:
+            return np.zeros(n, dtype=int)
+        from sklearn.cluster import AgglomerativeClustering
+
+        x = self.smooth(np.asarray(vectors, dtype=np.float64))
+        smoothed = len(vectors) >= self.smooth_from
+        model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                        distance_threshold=self.smoothed_threshold if smoothed else
+                                        self.distance_threshold)
+        return model.fit_predict(x)
+        model = AgglomerativeClustering(n_clusters=None, distance_threshold=self.distance_threshold,
+                                        metric="cosine", linkage="average")
+        return model.fit_predict(x)
+
+
+@dataclass
+class ThresholdClusterer:
+    """Greedy leader clustering: a text joins the first earlier leader within ``similarity``. Cheap, for tests."""
+
+    similarity: float = 0.5
+
+    def fit_predict(self, vectors: np.ndarray) -> np.ndarray:
+        labels = np.full(len(vectors), NOISE, dtype=int)
+        leaders: list[int] = []
+        for i, v in enumerate(vectors):
+            sims = [float(vectors[j] @ v) for j in leaders]
+            if sims and max(sims) >= self.similarity:
+                labels[i] = int(np.argmax(sims))
+            else:
+                leaders.append(i)
+                labels[i] = len(leaders) - 1
+        return labels
+
+
+@dataclass
+class Cluster:
+    """One theme found in a set of texts: which texts (indexes), its centroid, keyphrases and label."""
+
+    members: list[int]
+    centroid: np.ndarray = field(repr=False)
+    keyphrases: list[str] = field(default_factory=list)
+    label: str = ""
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+
+@dataclass
+class ThemeResult:
+    assignment: np.ndarray  # per text: index into clusters, or -1 when left out
+    clusters: list[Cluster]
+
+    @property
+    def left_out(self) -> int:
+        return int(np.sum(self.assignment == NOISE))
+
+
+@dataclass
+class ThemeEngine:
+    """Clusters + merge + minimum size + labels. Collaborators passed in (see ``bot.bootstrap``)."""
+
+    clusterer: Clusterer = field(default_factory=AgglomerativeClusterer)
+    min_size: int = 3
+    merge_similarity: float = 0.9
+
+    def find(self, texts: Sequence[str], vectors: np.ndarray) -> ThemeResult:
+        texts = list(texts)
+        vectors = _normalise(np.asarray(vectors, dtype=np.float32))
+        if len(texts) != len(vectors):
+            raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
+        raw = self.clusterer.fit_predict(vectors) if len(texts) else np.zeros(0, dtype=int)
+        groups = _groups(raw)
+        groups = _merge(groups, vectors, self.merge_similarity)
+        groups = [g for g in groups if len(g) >= self.min_size]
+        # stable order: biggest first, then by first member, so numbering never depends on the clusterer's ids
+        groups.sort(key=lambda g: (-len(g), g[0]))
+        assignment = np.full(len(texts), NOISE, dtype=int)
+        clusters = []
+        for k, members in enumerate(groups):
+            assignment[members] = k
+            clusters.append(Cluster(members, _normalise(vectors[members].mean(axis=0, keepdims=True))[0]))
+        label_clusters(texts, clusters)
+        return ThemeResult(assignment, clusters)
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    if vectors.size == 0:
+        return vectors
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)
+
+
+def _groups(raw: np.ndarray) -> list[list[int]]:
+    by: dict[int, list[int]] = {}
+    for i, c in enumerate(raw):
+        if c != NOISE:
+            by.setdefault(int(c), []).append(i)
+    return sorted(by.values(), key=lambda g: g[0])
+
+
+def _merge(groups: list[list[int]], vectors: np.ndarray, threshold: float) -> list[list[int]]:
+    """Merge clusters whose centroids are near-duplicates, most similar pair first, until none is."""
+    if len(groups) < 2 or threshold >= 1.0:
+        return groups
+    groups = [list(g) for g in groups]
+    sums = [vectors[g].sum(axis=0) for g in groups]
+    while True:
+        cents = _normalise(np.stack(sums))
+        sims = cents @ cents.T
+        np.fill_diagonal(sims, -1.0)
+        i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
+        if sims[i, j] < threshold:
+            return [sorted(g) for g in groups]
+        i, j = min(i, j), max(i, j)
+        groups[i] += groups.pop(j)
+        sums[i] = sums[i] + sums.pop(j)
+        if len(groups) < 2:
+            return [sorted(g) for g in groups]
+
+
+# -- labels ---------------------------------------------------------------------------------------------------
+def _phrases(toks: list[str], max_n: int = 3) -> set[str]:
+    out = set()
+    for n in range(1, max_n + 1):
+        for i in range(len(toks) - n + 1):
+            gram = toks[i:i + n]
+            if gram[0] in STOP_WORDS or gram[-1] in STOP_WORDS:
+                continue
+            if any(len(t) < 2 and not t.isdigit() for t in gram):
+                continue
+            if not (re.search("[a-z]", gram[0]) and re.search("[a-z]", gram[-1])):
+                continue  # "18 to 22", "3.90 shipping": numbers only inside a phrase
+            out.add(" ".join(gram))
+    return out
+
+
+def keyphrases(texts: Sequence[str], clusters: Sequence[Cluster], top: int = 5) -> list[list[str]]:
+    """Per cluster, its best phrases: the share of its texts that contain a phrase times the phrase's rarity
+    in all texts; a longer phrase wins over a shorter one it contains when nearly as many texts use it."""
+    docs = [_phrases(tokens(t)) for t in texts]
+    df = Counter(p for d in docs for p in d)
+    n_docs = max(len(texts), 1)
+    out = []
+    for cluster in clusters:
+        inside = Counter(p for i in cluster.members for p in docs[i])
+        size = max(len(cluster.members), 1)
+        scored = []
+        for phrase, count in inside.items():
+            share = count / size
+            idf = math.log(1 + n_docs / df[phrase])
+            n_words = phrase.count(" ") + 1
+            scored.append((share * share * idf * (1 + 0.15 * (n_words - 1)), count, phrase))
+        # phrases used by one text only come last: they only extend a one-word label
+        scored.sort(key=lambda s: (s[1] < 2 and size > 2, -s[0], -s[1], s[2]))
+        chosen: list[str] = []
+        counts = {phrase: count for _, count, phrase in scored}
+        for score, count, phrase in scored:
+            padded = f" {phrase} "
+            if any(padded in f" {c} " for c in chosen):
+                continue  # part of a longer phrase already chosen
+            shorter = [c for c in chosen if f" {c} " in padded]
+            if shorter:
+                # a longer phrase replaces the shorter ones it contains when about as many texts use it
+                if all(count * 2 >= counts[c] for c in shorter):
+                    at = chosen.index(shorter[0])
+                    chosen = [c for c in chosen if c not in shorter]
+                    chosen.insert(min(at, len(chosen)), phrase)
+                continue
+            if len(chosen) < top:
+                chosen.append(phrase)
+            if len(chosen) == top and score < scored[0][0] * 0.3:
+                break
+        out.append(chosen)
+    return out
+
+
+def label_clusters(texts: Sequence[str], clusters: Sequence[Cluster]) -> None:
+    """Fill ``keyphrases`` and ``label`` of each cluster in place."""
+    for cluster, phrases in zip(clusters, keyphrases(texts, clusters)):
+        members = [texts[i] for i in cluster.members]
+        cluster.keyphrases = [display_form(p, members) for p in phrases]
+        # only phrases that at least two texts (or a quarter of them) use may extend the label
+        shared = [k for k, p in zip(cluster.keyphrases, phrases)
+                  if sum(f" {p} " in f" {' '.join(tokens(t))} " for t in members) >= max(2, len(members) / 4)]
+        cluster.label = make_label(shared or cluster.keyphrases[:1])
+
+
+def make_label(phrases: Sequence[str]) -> str:
+    """2 to 5 words from the best keyphrases: the best one, extended by the next while it is short."""
+    if not phrases:
+        return "Other messages"
+    words = phrases[0].split()
+    for extra in phrases[1:]:
+        if len(words) >= 2:
+            break
+        new = [w for w in extra.split() if w.lower() not in {x.lower() for x in words}]
+        if new and len(words) + len(new) <= 5:
+            words += new
+    label = " ".join(words[:5])
+    return label[:1].upper() + label[1:]
+
+
+def display_form(phrase: str, texts: Sequence[str]) -> str:
+    """The phrase as people wrote it most often ("fern scale" -> "Fern Scale"), else lower case."""
+    pattern = re.compile(r"(?<![\w])" + r"[\s]+".join(re.escape(w) for w in phrase.split()) + r"(?![\w])",
+                         re.IGNORECASE)
+    forms = Counter()
+    for t in texts:
+        for m in pattern.finditer(t.replace("’", "'")):
+            forms[re.sub(r"\s+", " ", m.group(0))] += 1
+    if not forms:
+        return phrase
+    return sorted(forms.items(), key=lambda kv: (-kv[1], kv[0] != phrase, kv[0]))[0][0]

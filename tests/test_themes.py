@@ -1,0 +1,272 @@
+"""Themes, campaign cards and tracking, the digest and its schedule, on hand-built data (hashing embedder)."""
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from slack_sdk import WebClient
+
+from bot import digest
+from bot.campaigns import CampaignDesk, card_for, load_rules
+from bot.errors import PlaybookError
+from bot.message import OUTBOUND, Message, iso
+from bot.themes import Theme, ThemeFinder, Window, trend_of
+from nlp.themes import STOP_WORDS, AgglomerativeClusterer, ThemeEngine, ThresholdClusterer
+from tests.fake_slack import FakeSlack
+
+T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)  # window 1: Nov 1-8, window 2: Nov 8-15
+BATTERY = ["battery drain on my Fern Scale after firmware 2.3", "Fern Scale battery drain since firmware 2.3",
+           "firmware 2.3 battery drain Fern Scale again", "my Fern Scale battery drain after the 2.3 firmware",
+           "battery drain Fern Scale firmware 2.3 overnight", "Fern Scale firmware 2.3 battery drain is bad"]
+BREWJAM = ["Brew Jam Lisbon tickets sold out?", "tickets for Brew Jam Lisbon please", "Brew Jam Lisbon tickets when",
+           "any Brew Jam Lisbon tickets left"]
+NOISE = ["what a lovely sunny day", "podcast recommendation anyone", "my cat sat on the keyboard"]
+
+
+def msg(text, who, at, **kw):
+    return Message(text=text, source=kw.pop("source", "telegram"), sender_id=who, sender_name=who.title(),
+                   timestamp=at, **kw)
+
+
+def engine():
+    return ThemeEngine(AgglomerativeClusterer(distance_threshold=0.6))
+
+
+@pytest.fixture
+def inbox(fake_app):
+    """Week 1: battery x3 (3 people); week 2: battery x6 (6 people, one opted out), Brew Jam x4, noise."""
+    messages = []
+    for i, text in enumerate(BATTERY[:3]):
+        messages.append(msg(text, f"b{i}", T0 + timedelta(days=1, hours=i)))
+    messages.append(msg(NOISE[0], "n0", T0 + timedelta(days=2)))
+    for i, text in enumerate(BATTERY):
+        messages.append(msg(text, f"b{i}", T0 + timedelta(days=8, hours=i)))
+    for i, text in enumerate(BREWJAM):
+        messages.append(msg(text, f"j{i}", T0 + timedelta(days=9, hours=i), source="slack"))
+    for i, text in enumerate(NOISE):
+        messages.append(msg(text, f"n{i}", T0 + timedelta(days=10, hours=i)))
+    fake_app.pipeline.ingest(messages)
+    fake_app.store.db.execute("UPDATE contacts SET opted_out_at = ? WHERE external_id = 'b5'", [iso(T0)])
+    fake_app.__dict__["theme_engine"] = engine()
+    return fake_app
+
+
+# -- engine -----------------------------------------------------------------------------------------------------
+def test_engine_is_deterministic_leaves_noise_out_and_labels_with_words_people_use():
+    from nlp.embeddings import HashingEmbedder
+
+    texts = BATTERY + BREWJAM + NOISE
+    vectors = HashingEmbedder().encode(texts)
+    first, second = engine().find(texts, vectors), engine().find(texts, vectors)
+    assert [c.members for c in first.clusters] == [c.members for c in second.clusters]
+    assert [c.label for c in first.clusters] == [c.label for c in second.clusters]
+    assert len(first.clusters) == 2 and first.left_out == len(NOISE)
+    assert set(first.clusters[0].members) == set(range(len(BATTERY)))
+    for c in first.clusters:
+        words = c.label.split()
+        assert 2 <= len(words) <= 5 and not all(w.lower() in STOP_WORDS for w in words)
+    assert "Fern Scale" in first.clusters[0].label or "battery drain" in first.clusters[0].label.lower()
+    assert "Brew Jam" in first.clusters[1].label or "Lisbon" in first.clusters[1].label
+
+
+def test_threshold_clusterer_is_a_cheap_stand_in():
+    v = np.eye(3, dtype=np.float32)[[0, 0, 1, 2, 2]]
+    assert list(ThresholdClusterer(0.9).fit_predict(v)) == [0, 0, 1, 2, 2]
+
+
+@pytest.mark.parametrize("current,previous,trend", [(5, 0, "new"), (8, 5, "growing"), (5, 5, "steady"),
+                                                    (6, 5, "steady"), (2, 6, "fading"), (3, 2, "steady")])
+def test_trend_classes(current, previous, trend):
+    assert trend_of(current, previous) == trend
+
+
+# -- identity across windows ----------------------------------------------------------------------------------------
+def test_a_theme_keeps_its_id_and_label_across_windows_and_gets_a_trend(inbox):
+    finder = ThemeFinder(inbox.store, engine())
+    week1 = finder.find(timedelta(days=7), T0 + timedelta(days=7))
+    week2 = finder.find(timedelta(days=7), T0 + timedelta(days=14))
+    battery1 = next(t for t in week1.themes if t.size == 3)
+    battery2 = next(t for t in week2.themes if t.id == battery1.id)
+    assert battery2.label == battery1.label
+    assert (battery2.trend, battery2.previous, battery2.size) == ("growing", 3, 6)
+    jam = next(t for t in week2.themes if t.id != battery1.id)
+    assert jam.trend == "new" and jam.previous == 0 and jam.sources == {"slack": 4}
+    assert week2.left_out == len(NOISE)
+    assert len(battery2.quotes) == 3 and len({q["from"] for q in battery2.quotes}) == 3
+    again = finder.find(timedelta(days=7), T0 + timedelta(days=14))  # same data, same settings: same themes
+    assert [(t.id, t.label, t.size, t.trend) for t in again.themes] == [(t.id, t.label, t.size, t.trend)
+                                                                        for t in week2.themes]
+
+
+# -- campaigns --------------------------------------------------------------------------------------------------
+def theme(**kw):
+    base = dict(id=1, label="Fern Scale battery drain", size=9, contacts=6, sources={"telegram": 9},
+                sentiment={"negative": 6, "neutral": 3, "positive": 0}, intents=[{"intent": "technical_problem",
+                                                                                   "count": 9}],
+                quotes=[{"from": "A", "text": "drains"}], keyphrases=["battery drain"], trend="growing", previous=4,
+                segment_contact_ids=[1, 2, 3, 4, 5], contact_ids=[1, 2, 3, 4, 5, 6])
+    base.update(kw)
+    return Theme(**base)
+
+
+WINDOW = Window(T0, T0 + timedelta(days=7))
+
+
+@pytest.mark.parametrize("kw,kind,metric", [
+    ({}, "recovery", "negative_share"),
+    ({"intents": [{"intent": "feature_request", "count": 9}], "sentiment": {"neutral": 9}}, "beta", "response_rate"),
+    ({"intents": [{"intent": "praise", "count": 9}], "sentiment": {"positive": 9}}, "testimonial", "response_rate"),
+    ({"intents": [{"intent": "product_question", "count": 9}], "sentiment": {"neutral": 9}}, "faq", "theme_volume"),
+])
+def test_a_card_for_each_rule_kind(kw, kind, metric):
+    rules = load_rules()
+    t = theme(**kw)
+    rule = rules.rule_for(t)
+    card = card_for(t, rule, WINDOW)
+    assert card["kind"] == kind and card["metric"]["name"] == metric
+    assert 3 <= len(card["actions"]) <= 5 and "{" not in " ".join(card["actions"]) + card["title"]
+    assert card["channel"] == "telegram" and card["days"] > 0
+    assert card["segment"]["size"] == 5 and card["segment"]["opted_out_excluded"] == 1
+    assert card["metric"]["baseline"] is not None and card["review_date"] > "2026-11-08"
+    assert "6 people" in card["why"] and "growing" in card["why"] and card["quotes"]
+
+
+def test_broken_campaign_rules_name_file_and_line(tmp_path):
+    path = tmp_path / "campaigns.yml"
+    path.write_text("rules:\n  - id: x\n    when: {trend: [rising]}\n    template: {}\n")
+    with pytest.raises(PlaybookError) as err:
+        load_rules(path)
+    assert err.value.path == str(path) and err.value.line == 3 and "rising" in err.value.problem
+    path.write_text("rules:\n  - id: x\n    template:\n      title: t\n      channel: email\n      days: 7\n"
+                    "      actions: [a, b]\n      metric: theme_volume\n")
+    with pytest.raises(PlaybookError, match=r"campaigns.yml:7: rule x: 'actions' must be a list of 3 to 5"):
+        load_rules(path)
+
+
+def test_ideas_exclude_opted_out_contacts_and_campaigns_are_tracked(inbox):
+    report = inbox.themes.find(timedelta(days=7), T0 + timedelta(days=14))
+    desk = CampaignDesk(inbox.store, load_rules(), now=lambda: T0 + timedelta(days=14))
+    ideas = desk.record_ideas(report)
+    assert desk.record_ideas(report) == ideas  # recorded once per theme, rule and window
+    battery = next(c for c in ideas if c["card"]["theme"]["current"] == 6)
+    opted_out = inbox.store.db.execute("SELECT id FROM contacts WHERE external_id = 'b5'").fetchone()[0]
+    assert opted_out not in battery["segment"] and len(battery["segment"]) == 5
+    assert battery["card"]["segment"]["size"] == 5
+    adopted = desk.adopt(battery["id"], "U1")
+    assert adopted["state"] == "adopted" and adopted["review_at"] > adopted["adopted_at"]
+    # after adoption two people of the segment write again, one of them angry
+    inbox.pipeline.ingest([msg("thanks, the fix worked great!", "b0", T0 + timedelta(days=15)),
+                           msg("still broken and I am furious, terrible", "b1", T0 + timedelta(days=16))])
+    desk.now = lambda: T0 + timedelta(days=30)
+    assert [c["id"] for c in desk.due()] == [battery["id"]]
+    reviewed = desk.review(battery["id"])
+    r = reviewed["result"]
+    assert r["messages_from_segment"] == 2 and r["contacts_who_wrote"] == 2 and r["metric"] == battery["metric"]
+    closed = desk.close(battery["id"], "pivot")
+    assert closed["state"] == "closed" and closed["decision"] == "pivot"
+
+
+# -- digest -----------------------------------------------------------------------------------------------------
+@pytest.fixture
+def replied(inbox):
+    """Replies in the battery conversations of b0 (after 2 h) and b1 (after 4 h) in week 2."""
+    for who, hours in (("b0", 2), ("b1", 4)):
+        row = inbox.store.db.execute(
+            "SELECT m.sent_at, v.external_id FROM messages m JOIN conversations v ON v.id = m.conversation_id "
+            "JOIN contacts c ON c.id = m.contact_id WHERE c.external_id = ? AND m.sent_at > ?",
+            [who, iso(T0 + timedelta(days=7))]).fetchone()
+        from bot.message import parse_time
+
+        inbox.store.add_message(Message(text="here is the fix", source="telegram", sender_id="resonate",
+                                        chat_id=row[1], direction=OUTBOUND,
+                                        timestamp=parse_time(row[0]) + timedelta(hours=hours)))
+    return inbox
+
+
+def test_digest_numbers_match_the_hand_built_inbox(replied, tmp_path):
+    data, png = replied.digest(timedelta(days=7), T0 + timedelta(days=14), tmp_path / "digest.md")
+    v = data["volume"]
+    assert (v["messages"], v["previous"]) == (13, 4) and v["change_pct"] == 225.0
+    assert sum(v["per_day"]) == 13 and sum(v["previous_per_day"]) == 4
+    r = data["response"]
+    assert r["answered"] == 2 and r["median_hours_to_first_reply"] == 3.0
+    assert r["share_answered"] == round(2 / 13, 3) and r["waiting_over_24h"] == 11
+    assert sum(data["sentiment"].values()) == 13
+    assert [t["trend"] for t in data["themes"]] == ["growing", "new"]
+    assert data["ideas"] and all(i["id"] for i in data["ideas"])
+    md = Path(data["file"]).read_text()
+    assert "13 messages" in md and "Median time to first reply: 3.0 h" in md and png.name in md
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html_data, _ = replied.digest(timedelta(days=7), T0 + timedelta(days=14), tmp_path / "digest.html")
+    assert Path(html_data["file"]).read_text().startswith("<!doctype html>")
+
+
+@pytest.fixture
+def fake():
+    server = FakeSlack().start()
+    yield server
+    server.stop()
+
+
+def test_digest_is_posted_as_block_kit_with_buttons_and_the_chart_uploaded(replied, fake, tmp_path):
+    data, png = replied.digest(timedelta(days=7), T0 + timedelta(days=14), tmp_path / "d.md")
+    client = WebClient(token="xoxb-test", base_url=fake.url)
+    digest.post(client, "CDIGEST01", data, png)
+    post = fake.posts_to("CDIGEST01")[0]
+    actions = [b for b in post["blocks"] if b["type"] == "actions"]
+    assert len(actions) == len(data["ideas"]) >= 1
+    assert {e["action_id"] for e in actions[0]["elements"]} == {digest.ACTION_ADOPT, digest.ACTION_DISMISS}
+    assert fake.of("files.getUploadURLExternal")[0].body["filename"] == png.name
+    assert fake.of("upload")[0].body["bytes"] == png.read_bytes()
+    complete = fake.of("files.completeUploadExternal")[0].body
+    assert complete["channel_id"] == "CDIGEST01"
+
+
+def test_the_schedule_posts_once_per_period_even_across_restarts(replied, fake, tmp_path):
+    from bot.bootstrap import App
+    from bot.config import Config
+    from nlp.embeddings import HashingEmbedder
+
+    client = WebClient(token="xoxb-test", base_url=fake.url)
+    schedule = digest.Schedule.parse("mon 09:00", "Europe/Lisbon")
+    monday = datetime(2026, 11, 16, 9, 30, tzinfo=timezone.utc)  # 09:30 in Lisbon (WET = UTC)
+    assert digest.run_due(replied, client, "CDIGEST01", schedule, monday - timedelta(hours=1)) == "2026-W46"
+    assert digest.run_due(replied, client, "CDIGEST01", schedule, monday) == "2026-W47"
+    assert digest.run_due(replied, client, "CDIGEST01", schedule, monday + timedelta(hours=3)) is None
+    restarted = App(replied.config, embedder=HashingEmbedder())  # a new process on the same database
+    try:
+        assert digest.run_due(restarted, client, "CDIGEST01", schedule, monday + timedelta(days=2)) is None
+        assert digest.run_due(restarted, client, "CDIGEST01", schedule, monday + timedelta(days=7)) == "2026-W48"
+    finally:
+        restarted.close()
+    assert len(fake.posts_to("CDIGEST01")) == 3
+
+
+@pytest.mark.model
+def test_sample_inbox_themes_with_the_real_model(tmp_path_factory):
+    """The bundled inbox's last week: Brew Jam Lisbon is new, the Fern Scale battery thread is growing."""
+    from bot.bootstrap import App
+    from bot.channels.files import read_file
+    from bot.config import Config
+    from bot.demo import sample_inbox_path
+    from bot.message import parse_time
+
+    base = tmp_path_factory.mktemp("inbox")
+    app = App(Config(db=base / "inbox.db", cache_dir=base / "cache"))
+    try:
+        app.pipeline.ingest(read_file(sample_inbox_path()).messages)
+        until = parse_time(app.store.summary()["last_message_at"])
+        report = app.themes.find(timedelta(days=7), until)
+        by_text = {t.id: " ".join(q["text"] for q in t.quotes).lower() for t in report.themes}
+        jam = [t for t in report.themes if "brew jam" in by_text[t.id] and "lisbon" in by_text[t.id]]
+        battery = [t for t in report.themes if "scale" in by_text[t.id] and ("2.3" in by_text[t.id]
+                                                                            or "battery" in by_text[t.id])]
+        assert jam and jam[0].trend == "new"
+        assert battery and battery[0].trend == "growing"
+        again = app.themes.find(timedelta(days=7), until)
+        assert [(t.id, t.label, t.size) for t in again.themes] == [(t.id, t.label, t.size) for t in report.themes]
+        ideas = app.campaigns.record_ideas(report)
+        assert {c["kind"] for c in ideas} >= {"faq", "testimonial"}
+    finally:
+        app.close()
