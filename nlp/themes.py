@@ -99,9 +99,6 @@ class AgglomerativeClusterer:
                                         distance_threshold=self.smoothed_threshold if smoothed else
                                         self.distance_threshold)
         return model.fit_predict(x)
-        model = AgglomerativeClustering(n_clusters=None, distance_threshold=self.distance_threshold,
-                                        metric="cosine", linkage="average")
-        return model.fit_predict(x)
 
 
 @dataclass
