@@ -56,3 +56,18 @@ def bench_texts(n: int = 2000) -> tuple[list[str], str]:
         add(f"Hi, {names[k % len(names)]} here. {t} (order #{40000 + k})")
         k += 1
     return out, source
+
+
+def machine() -> dict:
+    """Where and under what load a figure was measured (RESULTS.md records it with each figure)."""
+    import platform
+    import time
+
+    info = {"date": time.strftime("%Y-%m-%d %H:%M"), "python": platform.python_version(),
+            "cores": os.cpu_count(), "load_1_5_15": [round(x, 2) for x in os.getloadavg()]}
+    try:
+        mem = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1]
+        info["memory_gib"] = round(int(mem) / 2**20, 1)
+    except (OSError, IndexError, ValueError):
+        pass
+    return info

@@ -22,6 +22,7 @@ file is exported again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -116,8 +117,9 @@ class OnnxEmbedder:
         return content_hash(EXPORT_VERSION, OPSET, weights_key(self.path), self.max_seq_length,
                             _version("onnx"), _version("onnxruntime"), _version("torch"), _version("transformers"))
 
-    @property
+    @functools.cached_property
     def onnx_path(self) -> Path:
+        """The cached export for the weights as they are now (fixed for the life of this instance)."""
         from nlp.cache import cache_dir
 
         return (self._cache_dir or cache_dir()) / f"embedder-{self.name}-{self.export_key()}.onnx"
