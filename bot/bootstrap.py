@@ -49,9 +49,7 @@ class App:
             from nlp.embeddings import HashingEmbedder
 
             return HashingEmbedder()
-        from nlp.embeddings import SentenceTransformerEmbedder
-
-        return SentenceTransformerEmbedder(self.config.model)
+        return make_embedder(self.config)
 
     @cached_property
     def intents(self):
@@ -194,6 +192,27 @@ class App:
             self.slack.stop()
         if "store" in self.__dict__:
             self.store.close()
+
+
+def make_embedder(config: Config):
+    """The configured sentence-transformers model on the configured backend (onnx by default, torch the reference)."""
+    backend = config.embedding_backend
+    if backend == "auto":
+        from nlp.onnx_embedder import available
+
+        backend = "onnx" if available() else "torch"
+    if backend == "onnx":
+        from nlp.onnx_embedder import OnnxEmbedder, available
+
+        if not available():
+            from bot.errors import ConfigError
+
+            raise ConfigError("embedding_backend", "onnx needs onnxruntime and tokenizers: pip install onnxruntime "
+                                                   "(or set RESONATE_EMBEDDING_BACKEND=torch)")
+        return OnnxEmbedder(config.model, threads=config.embedding_threads, cache_dir=config.cache_dir)
+    from nlp.embeddings import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(config.model)
 
 
 def train_intents(embedder, playbook_set: PlaybookSet, config: Config, ts=None):

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from bot.errors import ConfigError
 
 EMBEDDERS = ("sentence-transformers", "hashing")
+EMBEDDING_BACKENDS = ("auto", "onnx", "torch")  # auto: onnx when onnxruntime is installed, else torch
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")  # what BotFather gives: 123456789:AAH...
@@ -50,6 +51,8 @@ class Config:
     playbooks: Path | None = None  # default: the shipped playbooks
     model: str | None = None  # embedding model: a local sentence-transformers folder; default packaged MiniLM
     embedder: str = "sentence-transformers"  # or "hashing" (tests, no model)
+    embedding_backend: str = "auto"  # how the sentence-transformers model runs: onnx (onnxruntime) or torch
+    embedding_threads: int = 2  # CPU threads of the onnx backend
     spacy_model: str | None = None  # a full spaCy pipeline to use if installed, e.g. en_core_web_sm
     min_confidence: float = 0.45  # below this calibrated confidence the intent is "unknown"
     min_similarity: float = 0.35  # cosine to the nearest playbook example below which the intent is "unknown"
@@ -108,6 +111,11 @@ class Config:
         cfg = replace(self, **converted)
         if cfg.embedder not in EMBEDDERS:
             raise ConfigError("embedder", f"{cfg.embedder!r} is not one of {', '.join(EMBEDDERS)}")
+        if cfg.embedding_backend not in EMBEDDING_BACKENDS:
+            raise ConfigError("embedding_backend",
+                              f"{cfg.embedding_backend!r} is not one of {', '.join(EMBEDDING_BACKENDS)}")
+        if not 1 <= cfg.embedding_threads <= 256:
+            raise ConfigError("embedding_threads", f"{cfg.embedding_threads} is not between 1 and 256")
         for name in ("min_confidence", "min_similarity", "auto_reply_threshold"):
             value = getattr(cfg, name)
             if not 0.0 <= value <= 1.0:
@@ -167,6 +175,7 @@ def _check_telegram(cfg: Config) -> None:
 
 _FLOATS = {"min_confidence", "min_similarity", "auto_reply_threshold"}
 _BOOLS = {"auto_reply"}
+_INTS = {"embedding_threads"}
 _PATHS = {"db", "playbooks", "cache_dir", "campaign_rules"}
 _LISTS = {"watch_channels"}
 
@@ -187,6 +196,13 @@ def _convert(name: str, raw: Any) -> Any:
             return float(raw)
         except (TypeError, ValueError):
             raise ConfigError(name, f"{raw!r} is not a number") from None
+    if name in _INTS:
+        try:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError
+            return int(str(raw).strip()) if isinstance(raw, str) else int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(name, f"{raw!r} is not a whole number") from None
     if name in _BOOLS:
         if isinstance(raw, bool):
             return raw

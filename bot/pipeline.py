@@ -35,7 +35,7 @@ class Pipeline:
     """Needs a store and *providers* of the analyzer and suggester, so a model loads only when used."""
 
     def __init__(self, store: Store, analyzer: Callable[[], object], suggester: Callable[[], Suggester],
-                 batch_size: int = 64, before_analysis: Callable[[], object] | None = None):
+                 batch_size: int = 256, before_analysis: Callable[[], object] | None = None):
         self.store = store
         self._before_analysis = before_analysis
         self._analyzer = analyzer
@@ -104,11 +104,14 @@ class Pipeline:
         analyses = self.analyzer.analyze_many(texts)
         model = getattr(self.analyzer.embedder, "name", "")
         out = []
-        for mid, analysis in zip(ids, analyses):
-            self.store.save_analysis(mid, analysis, embedding_model=model)
-            suggestions = self.suggester.suggest(analysis, self.context_for(mid))
-            self.store.save_suggestions(mid, suggestions)
-            out.append((analysis, suggestions))
+        # One transaction per batch rather than two commits per message (4 s of a 2,000-message import here);
+        # a crash loses at most this batch's analyses, which analyse_pending() redoes.
+        with self.store.db.atomic():
+            for mid, analysis in zip(ids, analyses):
+                self.store.save_analysis(mid, analysis, embedding_model=model)
+                suggestions = self.suggester.suggest(analysis, self.context_for(mid))
+                self.store.save_suggestions(mid, suggestions)
+                out.append((analysis, suggestions))
         return out
 
     def context_for(self, message_id: int) -> ReplyContext:

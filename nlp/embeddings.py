@@ -62,7 +62,9 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model on local disk, loaded on first use."""
+    """A sentence-transformers model on local disk, loaded on first use (the reference backend: torch)."""
+
+    backend = "torch"
 
     def __init__(self, model: str | os.PathLike | None = None, *, device: str | None = None,
                  batch_size: int = 64):

@@ -48,6 +48,28 @@ _RULER_PATTERNS = [
 ]
 
 
+def _import_spacy(allow_torch: bool):
+    """``import spacy``, without letting thinc import torch (2-3 s) when this process has not loaded it.
+
+    thinc (spaCy's machine-learning layer) imports torch whenever it is installed, for GPU and PyTorch-wrapper
+    features that a blank pipeline with rules never uses; an absent torch is a supported case of thinc's. A
+    full pipeline (``spacy_model``) may need those features, so then torch is allowed.
+    """
+    import sys
+
+    if allow_torch or "spacy" in sys.modules or "torch" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` raise ImportError
+    try:
+        import spacy
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+    return spacy
+
+
 @dataclass(frozen=True)
 class Entity:
     label: str
@@ -82,7 +104,7 @@ class EntityExtractor:
             return self._nlp
 
     def _build(self):
-        import spacy
+        spacy = _import_spacy(allow_torch=bool(self.spacy_model))
 
         if self.spacy_model:
             nlp = spacy.load(self.spacy_model, exclude=["lemmatizer", "textcat"])
@@ -98,10 +120,11 @@ class EntityExtractor:
         return nlp
 
     def extract(self, texts: Sequence[str]) -> list[list[Entity]]:
+        nlp = self.nlp  # first: it imports spaCy its own way
         from spacy.util import filter_spans
 
         results = []
-        for doc in self.nlp.pipe(texts, batch_size=256):
+        for doc in nlp.pipe(texts, batch_size=256):
             spans = [e for e in doc.ents if e.label_ in LABELS]
             for label, pattern in REGEXES:
                 for m in pattern.finditer(doc.text):

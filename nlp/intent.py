@@ -21,6 +21,7 @@ into some intent. Without texts (embeddings only) the TF-IDF blocks are left out
 from __future__ import annotations
 
 import io
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -43,11 +44,63 @@ class IntentPrediction:
     similarity: float = 0.0  # cosine to the closest training example overall
 
 
-class _Text:
-    """The TF-IDF blocks: fitted on training texts, or rebuilt from a saved vocabulary and idf."""
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 
-    def __init__(self, word=None, char=None):
-        self.word, self.char = word, char
+
+def _word_terms(text: str) -> list[str]:
+    """Words and word bigrams of the lower-cased text, as TfidfVectorizer(ngram_range=(1, 2)) makes them."""
+    words = _TOKEN.findall(text.lower())
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
+def _char_terms(text: str) -> list[str]:
+    """Character 2-5-grams inside space-padded words, as TfidfVectorizer(analyzer="char_wb") makes them."""
+    out = []
+    for w in text.lower().split():
+        w = f" {w} "
+        size = len(w)
+        for n in range(2, 6):
+            if size <= n:  # a short word counts once, whole
+                out.append(w)
+                break
+            out.extend(w[i:i + n] for i in range(size - n + 1))
+    return out
+
+
+class _Block:
+    """One TF-IDF block over a fixed vocabulary: sublinear tf times idf, L2-normalised per text."""
+
+    def __init__(self, terms: Sequence[str], idf: np.ndarray, analyzer: Callable[[str], list[str]]):
+        self.vocabulary = {t: i for i, t in enumerate(terms)}
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.analyzer = analyzer
+
+    def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices and values of one text's row (the columns in order of first appearance)."""
+        counts: dict[int, int] = {}
+        vocab = self.vocabulary
+        for term in self.analyzer(text):
+            j = vocab.get(term)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        values = (np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts))) + 1.0) * self.idf[cols]
+        return cols, values / np.sqrt(values @ values)
+
+
+class _Text:
+    """The TF-IDF blocks of words (1-2 grams) and characters (2-5 grams within words), scaled by 1/sqrt(2).
+
+    Fitting uses scikit-learn's TfidfVectorizer for the vocabulary and idf; transforming is done here with
+    numpy (the same numbers, checked by a test), so a saved model predicts without importing scikit-learn.
+    """
+
+    def __init__(self, word_terms, word_idf, char_terms, char_idf):
+        self.word = _Block(word_terms, word_idf, _word_terms)
+        self.char = _Block(char_terms, char_idf, _char_terms)
+        self.width = len(word_terms) + len(char_terms)
 
     @classmethod
     def fit(cls, texts: Sequence[str]) -> "_Text":
@@ -58,33 +111,49 @@ class _Text:
                                min_df=2 if len(texts) >= 50 else 1)
         word.fit(texts)
         char.fit(texts)
-        return cls(word, char)
+        terms = [sorted(v.vocabulary_, key=v.vocabulary_.get) for v in (word, char)]
+        return cls(terms[0], word.idf_, terms[1], char.idf_)
+
+    def rows(self, texts: Sequence[str]):
+        """Per text: the column indices and values of its row of the combined (words, characters) matrix."""
+        offset, scale = len(self.word.vocabulary), 1.0 / np.sqrt(2)
+        for text in texts:
+            wc, wv = self.word.row(text)
+            cc, cv = self.char.row(text)
+            yield np.concatenate([wc, cc + offset]), np.concatenate([wv, cv]) * scale
 
     def transform(self, texts: Sequence[str]):
-        from scipy.sparse import hstack
+        """The combined TF-IDF matrix (scipy CSR), for training."""
+        from scipy.sparse import csr_matrix
 
-        return hstack([self.word.transform(texts), self.char.transform(texts)]) / np.sqrt(2)
+        indptr, cols, vals = [0], [], []
+        for c, v in self.rows(texts):
+            cols.append(c)
+            vals.append(v)
+            indptr.append(indptr[-1] + len(c))
+        matrix = csr_matrix((np.concatenate(vals), np.concatenate(cols), indptr), shape=(len(texts), self.width))
+        matrix.sort_indices()  # as scikit-learn leaves it
+        return matrix
+
+    def scores(self, texts: Sequence[str], coef: np.ndarray) -> np.ndarray:
+        """``transform(texts) @ coef.T`` without building the matrix: ``coef`` has one row per class."""
+        out = np.zeros((len(texts), coef.shape[0]))
+        for i, (c, v) in enumerate(self.rows(texts)):
+            if len(c):
+                out[i] = coef[:, c] @ v
+        return out
 
     def state(self, prefix: str) -> dict[str, np.ndarray]:
         out = {}
-        for name, vec in (("word", self.word), ("char", self.char)):
-            terms = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
-            out[f"{prefix}{name}_terms"] = np.array(terms, dtype=str)
-            out[f"{prefix}{name}_idf"] = vec.idf_.astype(np.float64)
+        for name, block in (("word", self.word), ("char", self.char)):
+            out[f"{prefix}{name}_terms"] = np.array(list(block.vocabulary), dtype=str)
+            out[f"{prefix}{name}_idf"] = block.idf
         return out
 
     @classmethod
     def from_state(cls, z, prefix: str) -> "_Text":
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        vecs = []
-        for name, kwargs in (("word", {"ngram_range": (1, 2)}),
-                             ("char", {"analyzer": "char_wb", "ngram_range": (2, 5)})):
-            terms = [str(t) for t in z[f"{prefix}{name}_terms"]]
-            vec = TfidfVectorizer(sublinear_tf=True, vocabulary={t: i for i, t in enumerate(terms)}, **kwargs)
-            vec.idf_ = z[f"{prefix}{name}_idf"]
-            vecs.append(vec)
-        return cls(*vecs)
+        return cls(*[z[f"{prefix}{name}_{part}"].tolist() if part == "terms" else z[f"{prefix}{name}_{part}"]
+                     for name in ("word", "char") for part in ("terms", "idf")])
 
 
 @dataclass
@@ -129,7 +198,7 @@ class IntentClassifier:
         extra_y = np.array(self.classes, dtype=object)[: len(extra_t)]
         if len(self.classes) == 1:
             self._text = _Text.fit(texts) if use_text else None
-            dim = (self._text.transform(texts[:1]).shape[1] if use_text else 0) + X.shape[1]
+            dim = (self._text.width if use_text else 0) + X.shape[1]
             self.coef, self.intercept = np.zeros((1, dim), np.float32), np.zeros(1, np.float32)
         else:
             counts = np.unique(y, return_counts=True)[1]
@@ -192,8 +261,15 @@ class IntentClassifier:
         return float(np.exp(minimize_scalar(nll, bounds=(-3, 5), method="bounded").x))
 
     def _scores(self, text_model, coef, intercept, X, texts):
-        F = self._features(text_model, X, texts)
-        return np.asarray(F @ coef.T) + intercept
+        """Class scores: the same as ``_features(...) @ coef.T + intercept``, in numpy without the sparse matrix."""
+        width = 0
+        out = np.zeros((len(X), coef.shape[0]))
+        if text_model is not None:
+            if texts is None:
+                raise ValueError("this intent model uses the message texts as well as their embeddings")
+            width = text_model.width
+            out += text_model.scores(texts, coef[:, :width])
+        return out + (X * self.embedding_weight) @ coef[:, width:].T + intercept
 
     # -- prediction ---------------------------------------------------------------
     def probabilities(self, vectors: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:

@@ -1,0 +1,100 @@
+"""The ONNX backend against the torch reference, with the real packaged MiniLM (marked ``model``)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.bootstrap import App, train_intents
+from bot.config import Config
+from bot.demo import sample_inbox_path
+from nlp.embeddings import SentenceTransformerEmbedder
+from nlp.onnx_embedder import OnnxEmbedder
+
+pytestmark = pytest.mark.model
+REPO = Path(__file__).resolve().parent.parent
+
+ODD = [
+    "", " ", "\n\t", "?", "ok", "🙂", "🔥🔥🔥 love it!!! 😍", "WHERE IS MY ORDER", "où est ma commande ?",
+    "Где мой заказ? Уже две недели жду", "我的订单在哪里？", "注文はどこですか", "طلبي لم يصل بعد", "שלום, איפה ההזמנה",
+    "Crème brûlée à l'été — naïve café", "FB-20431 #88123 anna@example.com +44 7700 900123 https://x.example/a?b=1",
+    "lol ur app is sooooo slowwww smh", "word " * 600,  # far past 256 tokens: both paths truncate alike
+    "Dear Fernbrew,\n\n" + "My grinder stopped working after two weeks. " * 40 + "\n\nKind regards,\nJonas",
+]
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    torch_one = SentenceTransformerEmbedder(device="cpu")
+    onnx_one = OnnxEmbedder(cache_dir=tmp_path_factory.mktemp("onnx-cache"))
+    return torch_one, onnx_one
+
+
+def test_onnx_embeddings_equal_the_reference_for_every_message(both):
+    torch_one, onnx_one = both
+    texts = [json.loads(line)["text"] for line in sample_inbox_path().read_text().splitlines()] + ODD
+    texts += ["thanks!", "thanks!", "where is my order"]  # repeats are embedded once and given back to each
+    ref, ours = torch_one.encode(texts), onnx_one.encode(texts)
+    assert ours.shape == ref.shape == (len(texts), 384) and ours.dtype == np.float32
+    cosine = (ours * ref).sum(axis=1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(ref, axis=1))
+    worst = int(cosine.argmin())
+    assert cosine.min() >= 0.999, (texts[worst][:80], float(cosine.min()))
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-5)
+    # One at a time (no padding) gives the same vectors as in a batch.
+    np.testing.assert_allclose(onnx_one.encode([texts[5]])[0], ours[5], atol=1e-5)
+
+
+def test_second_start_reuses_the_export(both, tmp_path):
+    _, onnx_one = both
+    onnx_one.load()
+    again = OnnxEmbedder(cache_dir=onnx_one.onnx_path.parent)
+    again.encode(["hello"])
+    assert not again.exported and again.onnx_path == onnx_one.onnx_path
+
+
+def test_two_processes_exporting_at_once_both_work(tmp_path):
+    code = ("import sys; sys.path.insert(0, %r)\nfrom nlp.onnx_embedder import OnnxEmbedder\n"
+            "e = OnnxEmbedder(cache_dir=%r)\nv = e.encode(['where is my order?'])\nprint(e.exported, v.shape)"
+            % (str(REPO), str(tmp_path / "cache")))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e[-2000:] for _, e in outs]
+    lines = sorted(o.strip().splitlines()[-1] for o, _ in outs)
+    assert lines == ["False (1, 384)", "True (1, 384)"]  # one exported, the other waited and read it
+    assert len(list((tmp_path / "cache").glob("*.onnx"))) == 1
+    assert not list((tmp_path / "cache").glob("*.tmp*"))
+
+
+def test_analysis_does_not_import_torch_once_the_export_is_cached(real_app, tmp_path):
+    real_app.analyzer.analyze("warm the cache")
+    code = ("import sys; sys.argv = ['resonate', 'analyze', 'where is my order?']\nfrom bot.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers', 'sklearn') if m in sys.modules))")
+    env = {**os.environ, "RESONATE_CACHE_DIR": str(real_app.config.cache_dir), "RESONATE_DB": str(tmp_path / "a.db"),
+           "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "order_status" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_reference_backend_by_configuration(tmp_path):
+    app = App(Config.load(env={"RESONATE_EMBEDDING_BACKEND": "torch"}, db=tmp_path / "t.db",
+                          cache_dir=tmp_path / "cache"))
+    result = app.analyzer.analyze("hey, where's my package? ordered FB-20431 two weeks ago")
+    assert isinstance(app.embedder, SentenceTransformerEmbedder) and result.intent == "order_status"
+    onnx_app = App(Config.load(env={}, db=tmp_path / "o.db", cache_dir=tmp_path / "cache"))
+    assert isinstance(onnx_app.embedder, OnnxEmbedder)
+    # The intent models are cached apart: each backend's is trained on its own embeddings.
+    _, torch_key = train_intents(app.embedder, app.playbooks, app.config)
+    _, onnx_key = train_intents(onnx_app.embedder, onnx_app.playbooks, onnx_app.config)
+    assert torch_key != onnx_key
+    assert onnx_app.analyzer.analyze("hey, where's my package? ordered FB-20431 two weeks ago").intent == "order_status"
+    app.close()
+    onnx_app.close()
