@@ -39,7 +39,7 @@ class Relay:
                  on_change: Callable[[int], None] | None = None, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic):
         self.store = store
-        self.senders = dict(senders)
+        self.senders = senders  # shared, not copied: a connector added later is seen at once
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.per_channel_interval = per_channel_interval

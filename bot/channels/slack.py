@@ -151,7 +151,7 @@ class SlackConnector:
         self.board = SlackBoard(self.client, cfg.review_channel)
         self.desk = ReviewDesk(app.store, lambda: app.suggester, lambda: app.playbooks, self.board,
                                on_queued=self.kick)
-        self.relay = Relay(app.store, self.senders(), on_change=self.refresh_card)
+        self.relay = Relay(app.store, self._senders, on_change=self.refresh_card)
         self._relay_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._names: dict[str, str] = {}
@@ -161,16 +161,10 @@ class SlackConnector:
         if hasattr(app, "add_relay_kicker"):
             app.add_relay_kicker(self.kick)  # automatic answers are queued outside a click
 
-    def senders(self) -> dict[str, Any]:
-        """Senders by source: Slack's, and any another connector adds (``add_sender``)."""
-        return dict(self._senders)
-
     def add_sender(self, source: str, sender) -> None:
-        """Let the relay send replies to messages from ``source`` (the Telegram connector calls this)."""
+        """Let the relays send replies to messages from ``source`` (the Telegram connector calls this); both
+        relays share this one map of senders by source."""
         self._senders[source] = sender
-        self.relay.senders[source] = sender
-        if self._relay_thread is not None:
-            self._thread_relay.senders[source] = sender
 
     # -- wiring ---------------------------------------------------------------------------------------------------
     def _build_bolt(self):
@@ -321,7 +315,7 @@ class SlackConnector:
         from bot.outbox import Relay
         from bot.store import Store
 
-        self._thread_relay = Relay(Store(self.config.db_path), self.senders(), on_change=self.refresh_card)
+        self._thread_relay = Relay(Store(self.config.db_path), self._senders, on_change=self.refresh_card)
         self._relay_thread = threading.Thread(target=self._thread_relay.run_forever, args=(self._stop,),
                                               name="resonate-outbox", daemon=True)
         self._relay_thread.start()
@@ -356,16 +350,6 @@ class SlackConnector:
             self._thread_relay.kick()
             self._relay_thread.join(timeout=5)
 
-    def serve_http(self, port: int, host: str = "0.0.0.0", ready=None):
-        """Serve ``POST /slack/events`` (events, interactivity, slash commands) until interrupted."""
-        server = make_http_server(self.bolt, port, host)
-        if ready:
-            ready(server)
-        try:
-            server.serve_forever()
-        finally:
-            server.server_close()
-
     def serve_socket_mode(self) -> None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -384,9 +368,9 @@ class SlackWsgi:
         return self.handler(environ, start_response)
 
 
-def serve_wsgi(routes: dict, port: int, host: str = "0.0.0.0", ready=None) -> None:
-    """Serve ``POST`` on each path of ``routes`` (path -> WSGI app) until interrupted: Slack and Telegram's
-    webhook share one port."""
+def make_wsgi_server(routes: dict, port: int, host: str = "0.0.0.0"):
+    """A threaded WSGI server answering ``POST`` on each path of ``routes`` (path -> WSGI app), 404 elsewhere:
+    Slack's events and Telegram's webhook can share one port."""
     from socketserver import ThreadingMixIn
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -401,10 +385,15 @@ def serve_wsgi(routes: dict, port: int, host: str = "0.0.0.0", ready=None) -> No
         target = routes.get(environ.get("PATH_INFO"))
         if target is None or environ.get("REQUEST_METHOD") != "POST":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"Not found\n"]
+            return [f"Not found: POST to {', '.join(routes)}\n".encode()]
         return target(environ, start_response)
 
-    server = make_server(host, port, wsgi_app, server_class=Server, handler_class=QuietHandler)
+    return make_server(host, port, wsgi_app, server_class=Server, handler_class=QuietHandler)
+
+
+def serve_wsgi(routes: dict, port: int, host: str = "0.0.0.0", ready=None) -> None:
+    """Serve ``routes`` (see :func:`make_wsgi_server`) until interrupted."""
+    server = make_wsgi_server(routes, port, host)
     if ready:
         ready(server)
     try:
@@ -414,21 +403,5 @@ def serve_wsgi(routes: dict, port: int, host: str = "0.0.0.0", ready=None) -> No
 
 
 def make_http_server(bolt, port: int, host: str = "0.0.0.0"):
-    """A small WSGI server around bolt's WSGI adapter; only ``POST /slack/events`` is served."""
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
-
-    handler = SlackRequestHandler(bolt, path=EVENTS_PATH)
-
-    class QuietHandler(WSGIRequestHandler):
-        def log_message(self, fmt, *args):
-            log.info("%s %s", self.address_string(), fmt % args)
-
-    def wsgi_app(environ, start_response):
-        if environ.get("PATH_INFO") != EVENTS_PATH or environ.get("REQUEST_METHOD") != "POST":
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"Not found: Slack posts to /slack/events\n"]
-        return handler(environ, start_response)
-
-    return make_server(host, port, wsgi_app, server_class=WSGIServer, handler_class=QuietHandler)
+    """A server for Slack alone: only ``POST /slack/events`` is served."""
+    return make_wsgi_server({EVENTS_PATH: SlackWsgi(bolt)}, port, host)
