@@ -165,8 +165,9 @@ class App:
 
         return CampaignDesk(self.store, self.campaign_rules)
 
-    def digest(self, since=None, until=None, out=None):
+    def digest(self, since=None, until=None, out=None, report=None):
         """Themes, ideas and figures of the week ending ``until``; with ``out``, written there with its chart.
+        ``report``: that window's themes when the caller already found them.
 
         Returns (digest data, chart path or None)."""
         from datetime import timedelta
@@ -175,7 +176,7 @@ class App:
 
         from bot import digest
 
-        report = self.themes.find(since or timedelta(days=7), until)
+        report = report or self.themes.find(since or timedelta(days=7), until)
         ideas = self.campaigns.record_ideas(report)
         ideas = [c for c in ideas if c["state"] == "idea"]
         data = digest.build(self.store, report, ideas, self.campaigns.list(("adopted",)), self.campaigns.due())

@@ -606,7 +606,7 @@ def reply(app, message_id, n, text, as_json):
     """Send suggestion N (1-3) of MESSAGE_ID, or --text TEXT, to the customer; the first decision wins."""
     import getpass
 
-    from bot.desk import ReviewDesk
+    from bot.desk import NoBoard, ReviewDesk
     from bot.errors import ResonateError
 
     if (n is None) == (text is None):
@@ -614,7 +614,7 @@ def reply(app, message_id, n, text, as_json):
     message = app.store.message(message_id)
     if message is None or message["direction"] != "in":
         raise ResonateError(f"there is no inbound message {message_id} (see resonate inbox)")
-    desk = ReviewDesk(app.store, lambda: app.suggester, lambda: app.playbooks, _NoBoard())
+    desk = ReviewDesk(app.store, lambda: app.suggester, lambda: app.playbooks, NoBoard())
     app.store.open_card(message_id)
     actor = f"cli:{getpass.getuser()}"
     if text is not None:
@@ -637,16 +637,6 @@ def reply(app, message_id, n, text, as_json):
         click.echo(f"Queued, not sent yet ({row['state']}: {row['last_error'] or 'a running resonate run sends it'})")
     if row["state"] in ("failed", "stuck"):
         sys.exit(1)
-
-
-class _NoBoard:
-    """No Slack here: the card, if Slack posted one, is refreshed by the running connector's relay."""
-
-    def post(self, blocks, text):
-        return "", ""
-
-    def update(self, channel, ts, blocks, text):
-        pass
 
 
 def _deliver(app, message_id: int) -> dict:

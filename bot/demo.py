@@ -73,8 +73,8 @@ def run_demo(db: Path | None = None, *, model: str | None = None, as_json: bool 
         from bot.message import parse_time
 
         until = parse_time(summary["last_message_at"])
-        digest, _ = app.digest(timedelta(days=7), until, path.parent / "demo-digest.md")
         themes = app.themes.find(timedelta(days=7), until)
+        digest, _ = app.digest(timedelta(days=7), until, path.parent / "demo-digest.md", report=themes)
         result = {"db": str(path), "ingest": report.__dict__, "rejected": len(read.errors), "summary": summary,
                   "examples": examples, "themes": themes.to_dict(),
                   "campaign_ideas": app.campaigns.list(("idea",)), "digest": {"file": digest["file"],

@@ -27,6 +27,17 @@ class CardBoard(Protocol):
     def update(self, channel: str, ts: str, blocks: list[dict], text: str) -> None: ...
 
 
+class NoBoard:
+    """No review channel in this process (``resonate reply``): a card Slack posted is refreshed by the running
+    connector's relay."""
+
+    def post(self, blocks, text):
+        return "", ""
+
+    def update(self, channel, ts, blocks, text):
+        pass
+
+
 @dataclass(frozen=True)
 class Outcome:
     ok: bool

@@ -155,18 +155,21 @@ class ThemeFinder:
         result = self.engine.find([r["text"] for r in rows], matrix)
         themes = []
         used: set[int] = set()
+        # read once: a theme this window creates or moves is in ``used``, so later clusters never need it
+        stored = list(self.store.db.query(
+            "SELECT id, label, dimension, centroid, last_seen_at FROM themes ORDER BY id"))
         for cluster in result.clusters:
             members = [rows[i] for i in cluster.members]
-            theme_id, label = self._identify(cluster, window, used)
+            theme_id, label = self._identify(cluster, window, used, stored)
             used.add(theme_id)
             themes.append(_describe(theme_id, label, cluster, members, matrix[cluster.members]))
         return themes, len(rows), result.left_out
 
     # -- identity -----------------------------------------------------------------------------------------------
-    def _identify(self, cluster, window: Window, used: set[int]) -> tuple[int, str]:
+    def _identify(self, cluster, window: Window, used: set[int], stored: list[dict]) -> tuple[int, str]:
         """The stored theme this cluster continues (centroid cosine >= match_similarity), or a new one."""
         best, best_sim = None, self.match_similarity
-        for row in self.store.db.query("SELECT id, label, dimension, centroid, last_seen_at FROM themes ORDER BY id"):
+        for row in stored:
             if row["id"] in used or row["dimension"] != cluster.centroid.shape[0]:
                 continue
             centroid = np.frombuffer(row["centroid"], dtype=np.float32)

@@ -265,9 +265,7 @@ class SlackConnector:
                     else f"Dismissed #{campaign_id}.")
         except ResonateError as exc:
             note = str(exc)
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-        if channel:
-            client.chat_postEphemeral(channel=channel, user=user, text=note)
+        self._whisper(client, body, note)
 
     # -- helpers --------------------------------------------------------------------------------------------------
     def _has_card(self, message_id: int) -> bool:
@@ -275,11 +273,15 @@ class SlackConnector:
         return bool(card and card.get("ts"))
 
     def _tell(self, client, body, outcome) -> None:
-        if outcome.ok or not outcome.note:
-            return
+        if not outcome.ok and outcome.note:
+            self._whisper(client, body, outcome.note)
+
+    @staticmethod
+    def _whisper(client, body, text: str) -> None:
+        """An ephemeral note to the person who clicked, in the channel of the click."""
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
         if channel:
-            client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=outcome.note)
+            client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
 
     def _name_of(self, client, user: str | None) -> str:
         if not user:
