@@ -11,9 +11,10 @@ import itertools
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.fake_http import LocalServer, QuietHandler
 
 BOT_USER_ID, BOT_ID, TEAM_ID = "UBOT0001", "BBOT0001", "T00000001"
 
@@ -27,7 +28,7 @@ class Call:
     ok: bool = True  # what the fake answered
 
 
-class FakeSlack:
+class FakeSlack(LocalServer):
     def __init__(self):
         self.calls: list[Call] = []
         self._lock = threading.Lock()
@@ -36,7 +37,7 @@ class FakeSlack:
         self.users = {"U0CUSTOMER": {"real_name": "Anna Kowalski", "display_name": "anna"}}
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length) if length else b""
@@ -60,34 +61,12 @@ class FakeSlack:
                 method = self.path.rsplit("/", 1)[-1]
                 status, payload, headers = fake._answer(method, body)
                 fake._record(Call(method, body, dict(self.headers), status, bool(payload.get("ok"))))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, payload, headers)
 
             do_GET = do_POST
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
+        super().__init__(Handler)
         self.url = f"http://127.0.0.1:{self.port}/api/"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-
-    def start(self) -> "FakeSlack":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     # -- configuring -------------------------------------------------------------------------------------------
     def fail_next(self, method: str, *, status: int = 200, error: str = "internal_error",

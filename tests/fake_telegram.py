@@ -15,9 +15,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.fake_http import LocalServer, QuietHandler
 
 TOKEN = "123456789:TEST-token_abcdefghijklmnopqrstu"
 BOT = {"id": 123456789, "is_bot": True, "first_name": "Fernbrew", "username": "fernbrew_bot",
@@ -32,7 +33,7 @@ class Call:
     status: int = 200
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     def __init__(self, token: str = TOKEN):
         self.token = token
         self.calls: list[Call] = []
@@ -42,7 +43,7 @@ class FakeTelegram:
         self._ids = itertools.count(1000)
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -52,31 +53,12 @@ class FakeTelegram:
                 status, payload = fake._answer(token, method, params)
                 with fake._lock:
                     fake.calls.append(Call(method, params, status))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, payload)
 
             do_GET = do_POST
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/bot"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-
-    def start(self) -> "FakeTelegram":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
+        self.url = f"http://127.0.0.1:{self.port}/bot"
 
     # -- configuring -------------------------------------------------------------------------------------------
     def push(self, update: dict) -> None:
