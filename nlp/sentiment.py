@@ -79,6 +79,11 @@ SIGN_OFFS = re.compile(r"\b(?:(?:kind|best|warm|many) (?:regards|wishes|thanks)|
 POLITENESS = re.compile(r"\b(?:thanks+|thank you|thx|ty|please|pls|plz|appreciate(?: it)?|cheers|kind regards|regards|hi|hello|hey)\b", re.I)
 
 
+def problem_adjustment(text: str) -> float:
+    """How strongly a message reports a problem: the sum of the matching PROBLEM_PHRASES weights (<= 0)."""
+    return sum(weight for pattern, weight in PROBLEM_PHRASES if pattern.search(text))
+
+
 class LexiconSentiment:
     """VADER plus a customer-service layer. Deterministic and fast: also the test implementation."""
 
@@ -93,7 +98,7 @@ class LexiconSentiment:
         self._vader.lexicon.update(SERVICE_LEXICON)
 
     def score_one(self, text: str) -> SentimentResult:
-        adjust = sum(weight for pattern, weight in PROBLEM_PHRASES if pattern.search(text))
+        adjust = problem_adjustment(text)
         basis = SIGN_OFFS.sub(" ", text)
         basis = POLITENESS.sub(" ", basis) if adjust < 0 else basis
         compound = self._vader.polarity_scores(basis)["compound"] if basis.strip() else 0.0
@@ -138,12 +143,15 @@ class EmbeddingSentiment:
         rows = []
         for t in texts:
             scores = lexicon._vader.polarity_scores(t)
-            adjust = sum(weight for pattern, weight in PROBLEM_PHRASES if pattern.search(t))
+            adjust = problem_adjustment(t)
             rows.append([scores["compound"], scores["pos"], scores["neg"], adjust])
-        return 2.0 * np.asarray(rows, dtype=np.float32)
+        return 2.0 * np.asarray(rows, dtype=np.float64).reshape(-1, 4)  # float64: exact when halved back
 
-    def probabilities(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
-        X = np.hstack([np.asarray(vectors, dtype=np.float32), self.lexicon_features(self.lexicon, texts)])
+    def probabilities(self, texts: Sequence[str], vectors: np.ndarray,
+                      features: np.ndarray | None = None) -> np.ndarray:
+        if features is None:
+            features = self.lexicon_features(self.lexicon, texts)
+        X = np.hstack([np.asarray(vectors, dtype=np.float32), features.astype(np.float32)])
         z = X @ self.coef.T + self.intercept
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
@@ -152,13 +160,13 @@ class EmbeddingSentiment:
     def score(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[SentimentResult]:
         if vectors is None or len(texts) == 0:
             return self.lexicon.score(texts)
-        probs = self.probabilities(texts, vectors)
+        features = self.lexicon_features(self.lexicon, texts)
+        probs = self.probabilities(texts, vectors, features)
         neg, pos = self.labels.index(NEGATIVE), self.labels.index(POSITIVE)
         out = []
-        for text, p in zip(texts, probs):
+        for p, problem in zip(probs, features[:, 3] / 2.0):  # column 3: problem_adjustment, scaled by 2
             label = self.labels[int(p.argmax())]
             value = float(p[pos] - p[neg])
-            problem = sum(w for pattern, w in PROBLEM_PHRASES if pattern.search(text))
             if problem <= -0.3 and label != NEGATIVE:  # "still waiting", "never arrived": a complaint in an inbox
                 label, value = NEGATIVE, min(value, -0.3)
             out.append(SentimentResult(label, round(value, 4)))
