@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import threading
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Sequence
@@ -247,7 +248,10 @@ def export_onnx(model_dir: Path, target: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
     os.close(fd)
     try:
-        with torch.no_grad():
+        # The tracer warns about data-dependent branches of the attention mask code; the exported graph is checked
+        # against the torch model (tests/test_onnx.py), so the warnings only alarm a first-time user.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 wrapper, (sample, torch.ones_like(sample), torch.zeros_like(sample)), tmp, dynamo=False,
                 input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["sentence_embedding"],
