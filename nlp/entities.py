@@ -1,18 +1,27 @@
 """Entities: order numbers, emails, phone numbers, URLs, money, dates, product names.
 
-A spaCy pipeline: the blank English tokenizer (no download) or, when one is
-installed and asked for, a full English pipeline, plus an entity ruler with the
-playbooks' product names (matched case-insensitively), money and date patterns,
-and regular expressions for the shapes a tokenizer splits (order ids, phone
-numbers, emails, URLs, numeric dates). Longer matches win over shorter ones.
+Rules over English tokens: token patterns for money and dates, the playbooks'
+product names (matched case-insensitively), and regular expressions for the
+shapes a tokenizer splits (order ids, phone numbers, emails, URLs, numeric
+dates). Longer matches win over shorter ones.
+
+By default the rules run in plain Python over :mod:`nlp.tokenizer`'s tokens,
+which are spaCy's blank English tokens, with the semantics of spaCy's entity
+ruler; importing spaCy would cost about a second of start-up. When a full spaCy
+pipeline is asked for (``spacy_model``), the same rules run as a spaCy entity
+ruler in that pipeline, before its statistical entity recogniser.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
+
+from nlp.tokenizer import Token, tokenize
 
 LABELS = ("ORDER_ID", "EMAIL", "PHONE", "URL", "MONEY", "DATE", "PRODUCT")
 
@@ -46,6 +55,99 @@ _RULER_PATTERNS = [
     {"label": "DATE", "pattern": [{"TEXT": {"REGEX": r"^\d{1,2}(st|nd|rd|th)$"}}, {"LOWER": "of", "OP": "?"},
                                   {"LOWER": {"IN": _MONTHS}}]},
 ]
+
+
+# Regex shapes (order id, email, URL, phone) are exact; they win over ruler guesses of equal length.
+_EXACT = ("ORDER_ID", "EMAIL", "URL", "PHONE")
+
+# spaCy's English LIKE_NUM (spacy/lang/en/lex_attrs.py)
+_NUM_WORDS = frozenset("""zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred
+    thousand million billion trillion quadrillion quintillion sextillion septillion octillion nonillion decillion
+    gajillion bazillion""".split())
+_ORDINAL_WORDS = frozenset("""first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
+    thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth fortieth
+    fiftieth sixtieth seventieth eightieth ninetieth hundredth thousandth millionth billionth trillionth
+    quadrillionth quintillionth sextillionth septillionth octillionth nonillionth decillionth gajillionth
+    bazillionth""".split())
+
+
+def _like_num(text: str) -> bool:
+    if text.startswith(("+", "-", "±", "~")):
+        text = text[1:]
+    text = text.replace(",", "").replace(".", "")
+    if text.isdigit():
+        return True
+    if text.count("/") == 1:
+        num, denom = text.split("/")
+        if num.isdigit() and denom.isdigit():
+            return True
+    lower = text.lower()
+    return (lower in _NUM_WORDS or lower in _ORDINAL_WORDS
+            or (lower.endswith(("st", "nd", "rd", "th")) and lower[:-2].isdigit()))
+
+
+def _is_currency(text: str) -> bool:
+    return all(unicodedata.category(c) == "Sc" for c in text)
+
+
+def _token_test(spec: dict) -> Callable[[str, str], bool]:
+    """One token of a ruler pattern as a predicate of (text, lower-cased text), with the spaCy Matcher's
+    meaning of each key."""
+    tests: list[Callable[[str, str], bool]] = []
+    for key, want in spec.items():
+        if key == "OP":
+            continue
+        if key == "IS_CURRENCY":
+            tests.append(lambda t, low, w=want: _is_currency(t) == w)
+        elif key == "LIKE_NUM":
+            tests.append(lambda t, low, w=want: _like_num(t) == w)
+        elif key == "IS_DIGIT":
+            tests.append(lambda t, low, w=want: t.isdigit() == w)
+        elif key == "LOWER" and isinstance(want, str):
+            tests.append(lambda t, low, w=want: low == w)
+        elif key == "LOWER" and isinstance(want, dict) and set(want) == {"IN"}:
+            tests.append(lambda t, low, w=frozenset(want["IN"]): low in w)
+        elif key == "TEXT" and isinstance(want, dict) and set(want) == {"REGEX"}:
+            tests.append(lambda t, low, search=re.compile(want["REGEX"]).search: search(t) is not None)
+        else:
+            raise ValueError(f"entity pattern token {spec}: {key}={want!r} is not supported by the plain-Python rules")
+    if spec.get("OP", "?") != "?":
+        raise ValueError(f"entity pattern token {spec}: only OP '?' is supported by the plain-Python rules")
+    if len(tests) == 1:
+        return tests[0]
+    return lambda t, low: all(test(t, low) for test in tests)
+
+
+def _compile_patterns(patterns: list[dict]):
+    """The token patterns as (label, [(test number, optional)]) over one list of distinct token tests."""
+    numbers: dict[str, int] = {}
+    tests = []
+    compiled = []
+    for p in patterns:
+        steps = []
+        for spec in p["pattern"]:
+            key = repr({k: v for k, v in spec.items() if k != "OP"})
+            if key not in numbers:
+                numbers[key] = len(tests)
+                tests.append(_token_test(spec))
+            steps.append((numbers[key], spec.get("OP") == "?"))
+        compiled.append((p["label"], steps))
+    return tests, compiled
+
+
+_TESTS, _PATTERNS = _compile_patterns(_RULER_PATTERNS)
+
+
+def _filter_spans(spans: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """spacy.util.filter_spans on (label, start, end) token spans: longest first, then leftmost; a span
+    overlapping one kept already is dropped. Among equal spans the earlier in ``spans`` wins."""
+    kept, seen = [], set()
+    for span in sorted(spans, key=lambda s: (s[2] - s[1], -s[1]), reverse=True):
+        if span[1] not in seen and span[2] - 1 not in seen:
+            kept.append(span)
+            seen.update(range(span[1], span[2]))
+    return sorted(kept, key=lambda s: s[1])
 
 
 def _import_spacy(allow_torch: bool):
@@ -85,16 +187,79 @@ class Entity:
 
 
 class EntityExtractor:
-    """spaCy rules over a blank (or installed full) English pipeline; built on first use."""
+    """The rules in plain Python or, given ``spacy_model``, in that spaCy pipeline (built on first use)."""
 
     name = "rules-1"
 
     def __init__(self, products: Iterable[str] = (), spacy_model: str | None = None):
         self.products = sorted({p.strip() for p in products if p and p.strip()})
         self._canonical = {p.lower(): p for p in self.products}
+        self._product_tokens = [tuple(t.text.lower() for t in tokenize(p)) for p in self.products]
         self.spacy_model = spacy_model
         self._nlp = None
         self._lock = threading.Lock()
+
+    def extract(self, texts: Sequence[str]) -> list[list[Entity]]:
+        if self.spacy_model:
+            return self._extract_spacy(texts)
+        return [self._extract_one(text) for text in texts]
+
+    # -- plain Python ----------------------------------------------------------------------------------------
+
+    def _extract_one(self, text: str) -> list[Entity]:
+        tokens = tokenize(text)
+        spans = self._ruler_spans(tokens)
+        starts = [t.idx for t in tokens]
+        for label, pattern in REGEXES:
+            for m in pattern.finditer(text):
+                # spaCy's doc.char_span(..., alignment_mode="expand"): every token the match touches
+                first = bisect_right(starts, m.start()) - 1
+                if m.start() == starts[first] + len(tokens[first].text):  # in the space after a token
+                    first += 1
+                spans.append((label, first, bisect_right(starts, m.end() - 1)))
+        spans.sort(key=lambda s: 0 if s[0] in _EXACT else 1)
+        found = []
+        for label, first, end in _filter_spans(spans):
+            start, stop = tokens[first].idx, tokens[end - 1].idx + len(tokens[end - 1].text)
+            found.append(self._make(label, text[start:stop], start, stop))
+        return found
+
+    def _ruler_spans(self, tokens: list[Token]) -> list[tuple[str, int, int]]:
+        """What spaCy's entity ruler (overwrite_ents, LOWER phrase matching) puts in ``doc.ents``: every match
+        of every pattern (all ways around an optional token), then longest first, then leftmost, without
+        overlaps."""
+        n = len(tokens)
+        texts = [t.text for t in tokens]
+        lowers = [t.lower() for t in texts]
+        holds = [[test(t, low) for t, low in zip(texts, lowers)] for test in _TESTS]
+        # Products first: where a product name is exactly a money or date phrase ("Today"), the product wins.
+        # (spaCy's ruler keeps whichever its set of matches happens to list first.)
+        matches: dict[tuple[str, int, int], None] = {}
+        for seq in self._product_tokens:
+            for start in range(n - len(seq) + 1):
+                if tuple(lowers[start:start + len(seq)]) == seq:
+                    matches["PRODUCT", start, start + len(seq)] = None
+        for label, steps in _PATTERNS:
+            first, first_optional = steps[0]
+            for start in range(n):
+                if not first_optional and not holds[first][start]:
+                    continue
+                ends = {start}
+                for test, optional in steps:
+                    ends = {j for j in ends if optional} | {j + 1 for j in ends if j < n and holds[test][j]}
+                    if not ends:
+                        break
+                for end in sorted(ends):
+                    if end > start:
+                        matches[label, start, end] = None
+        ents, seen = [], set()
+        for label, start, end in sorted(matches, key=lambda m: (m[2] - m[1], -m[1]), reverse=True):
+            if start not in seen and end - 1 not in seen:
+                ents.append((label, start, end))
+                seen.update(range(start, end))
+        return sorted(ents, key=lambda e: e[1])
+
+    # -- spaCy -----------------------------------------------------------------------------------------------
 
     @property
     def nlp(self):
@@ -119,7 +284,7 @@ class EntityExtractor:
         ruler.add_patterns(patterns)
         return nlp
 
-    def extract(self, texts: Sequence[str]) -> list[list[Entity]]:
+    def _extract_spacy(self, texts: Sequence[str]) -> list[list[Entity]]:
         nlp = self.nlp  # first: it imports spaCy its own way
         from spacy.util import filter_spans
 
@@ -131,14 +296,12 @@ class EntityExtractor:
                     span = doc.char_span(m.start(), m.end(), label=label, alignment_mode="expand")
                     if span is not None:
                         spans.append(span)
-            # Regex shapes (order id, email, URL) are exact; prefer them over ruler guesses of equal length.
-            spans.sort(key=lambda s: 0 if s.label_ in ("ORDER_ID", "EMAIL", "URL", "PHONE") else 1)
+            spans.sort(key=lambda s: 0 if s.label_ in _EXACT else 1)
             kept = sorted(filter_spans(spans), key=lambda s: s.start_char)
-            results.append([self._entity(s) for s in kept])
+            results.append([self._make(s.label_, s.text, s.start_char, s.end_char) for s in kept])
         return results
 
-    def _entity(self, span) -> Entity:
-        text, label = span.text, span.label_
+    def _make(self, label: str, text: str, start: int, end: int) -> Entity:
         if label == "ORDER_ID":
             value = text.upper()
         elif label == "PRODUCT":
@@ -149,4 +312,12 @@ class EntityExtractor:
             value = text.rstrip(".,;:!?")
         else:
             value = text
-        return Entity(label, text, span.start_char, span.end_char, value)
+        return Entity(label, text, start, end, value)
+
+
+class _SpacyBlankExtractor(EntityExtractor):
+    """The same rules as a spaCy entity ruler over ``spacy.blank("en")``, even without ``spacy_model``: the
+    reference that the plain-Python rules are tested against."""
+
+    def extract(self, texts: Sequence[str]) -> list[list[Entity]]:
+        return self._extract_spacy(texts)

@@ -1,0 +1,159 @@
+"""The plain-Python entity rules give what the spaCy entity ruler over ``spacy.blank("en")`` gives.
+
+Run as a script (``python tests/test_entities.py``) to rewrite nlp/data/en_tokenizer.json from the installed spaCy.
+"""
+
+import json
+import random
+import re
+
+import pytest
+
+from bot.demo import sample_inbox_path
+from nlp.entities import EntityExtractor, _SpacyBlankExtractor
+from nlp import tokenizer
+from nlp.tokenizer import TABLES_PATH, tokenize
+
+spacy = pytest.importorskip("spacy")
+
+PRODUCTS = ["Fern Kettle", "Fern Scale", "Fern Grinder", "Fernbrew app", "Bean Club"]
+
+EDGE_CASES = [
+    "", " ", "  leading and trailing  ", "\n\n", "tabs\tand\nnew lines\r\n", "non\xa0breaking",
+    # money
+    "€25", "25€", "€ 25", "25 EUR", "25 eur.", "$19.99", "it was $149.", "(costs $8)", "US$25", "C$ 5", "£3,50",
+    "1,000 dollars", "twenty bucks", "5 pounds", "paid 12.50 euros!", "$", "€€25",
+    # dates
+    "last monday", "Last Monday.", "next week", "this weekend", "on Friday", "since friday's order", "by Sun",
+    "3rd of May", "3rd May", "the 21st of october", "May 3", "May 3pm", "3 May", "Jan. 5", "jan. 5", "Sept 12",
+    "last wed", "on Wed.", "today", "Tonight!", "2026-11-02", "on 2026-11-02.", "12/05", "12/05/2026", "1/2/26",
+    "mid-friday", "friday-ish", "monday/tuesday",
+    # order ids
+    "#12345", "order #12345, please", "FB-20931,", "fb-20931?", "(FB-20931)", "order#12345", "#12345🫠 thanks",
+    "FB-20931-2", "AB-1234 and CD-56789", "see https://shop.example/orders/FB-20931",
+    # emails and URLs
+    "mail anna.k@example.com.", "Anna.K@Example.com, thanks", "<anna@example.com>", "a.b+c@mail.example.co.uk!",
+    "https://fernbrew.example/x?y=1.", "see www.fernbrew.example/help).", "(https://x.example/a-b/c)",
+    "http://fernbrew.example,", "https://fernbrew.example/faq#returns!?",
+    # phones
+    "+351 912 345 678", "call +351 912 345 678.", "+44 (0) 20 7946 0958", "+1-202-555-0143", "tel:+33612345678",
+    # products
+    "my fern scale died", "FERN SCALE", "the Fern  Scale", "fern\nscale", "fern-scale", "Fern Scales",
+    "Fernbrew App crashed", "bean club box", "Bean Club's box",
+    # emoji, emoticons, non-Latin text, odd punctuation
+    "thanks 😀😀", "love it 🫶 €25🎉", "x:) )", "hi:)", ":-) 8)", "<3 25 EUR", "Заказ №12345 от 3 мая",
+    "注文番号 #12345 です", "طلبي رقم #12345", "Ελλάδα FB-20931", "don't can't won't 3am", "U.S.A. e.g. Mr. Smith",
+    "…$5…", "--FB-20931--", "wait...what", "a--b", "5-6 EUR", "°C. 25°C", "C++ and/or w/o",
+]
+
+
+def _inbox_texts() -> list[str]:
+    return [json.loads(line)["text"] for line in sample_inbox_path().read_text(encoding="utf-8").splitlines()]
+
+
+def _fuzz_texts(n: int, seed: int = 0) -> list[str]:
+    """Random strings of pieces the rules care about, glued with and without spaces."""
+    rnd = random.Random(seed)
+    atoms = ["€", "$", "£", "25", "19.99", "3", "2026-11-02", "12/05", "#12345", "FB-20931", ",", ".", "!", "?",
+             " ", " ", " ", "  ", "\n", "last", "on", "monday", "Friday", "wed", "May", "Jan.", "3rd", "of", "EUR",
+             "bucks", "today", "fern", "scale", "Fern Scale", "anna@example.com", "https://x.example/a-b", "+44",
+             "+351 912 345 678", "(", ")", "-", "😀", "🫠", "3pm", "a.m.", "one", ":)", "'s", "’", '"', "Ёлка", "中文"]
+    return ["".join(rnd.choice(atoms) for _ in range(rnd.randint(1, 12))) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    return _inbox_texts() + EDGE_CASES + _fuzz_texts(2000)
+
+
+def test_tokens_are_spacys(texts):
+    nlp = spacy.blank("en")
+    for text in texts:
+        assert [tuple(t) for t in tokenize(text)] == [(t.text, t.idx, bool(t.whitespace_)) for t in nlp(text)], text
+
+
+def test_entities_are_the_spacy_rulers(texts):
+    ours, reference = EntityExtractor(PRODUCTS), _SpacyBlankExtractor(PRODUCTS)
+    found = ours.extract(texts)
+    assert found == reference.extract(texts)
+    assert sum(map(len, found)) > 500  # the comparison is not vacuous
+    assert {e.label for es in found for e in es} == {"ORDER_ID", "EMAIL", "PHONE", "URL", "MONEY", "DATE", "PRODUCT"}
+
+
+def test_regex_shapes_win_ties_as_with_spacy():
+    products = ["FB-20931", "anna@example.com", "Fern Scale"]
+    texts = ["order FB-20931 please", "mail anna@example.com", "fb-20931 for the fern scale"]
+    found = EntityExtractor(products).extract(texts)
+    assert found == _SpacyBlankExtractor(products).extract(texts)
+    assert [[e.label for e in es] for es in found] == [["ORDER_ID"], ["EMAIL"], ["ORDER_ID", "PRODUCT"]]
+
+
+def test_a_product_named_like_a_date_is_a_product():
+    # spaCy's ruler labels such a span by the order of a set: PRODUCT in one message, DATE in the next.
+    found = EntityExtractor(["Today"]).extract(["today!", "friday friday today", "until today"])
+    assert [[(e.label, e.value) for e in es] for es in found] == [
+        [("PRODUCT", "Today")], [("DATE", "friday"), ("DATE", "friday"), ("PRODUCT", "Today")], [("PRODUCT", "Today")]]
+
+
+def test_plain_rules_do_not_import_spacy():
+    import subprocess
+    import sys
+
+    code = ("import sys; from nlp.entities import EntityExtractor; "
+            "print(EntityExtractor(['Fern Scale']).extract(['fern scale for $25 on friday, FB-20931'])); "
+            "print('spacy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "False" and "PRODUCT" in out and "ORDER_ID" in out
+
+
+def test_tables_are_spacys():
+    ours, theirs = json.loads(TABLES_PATH.read_text(encoding="utf-8")), spacy_tables()
+    del ours["spacy"], theirs["spacy"]  # the version they were read from, for the record
+    assert ours == theirs, "spaCy's tokenizer tables changed: rewrite them with `python tests/test_entities.py`"
+
+
+def test_url_pattern_is_spacys():
+    from spacy.lang.char_classes import ALPHA_LOWER
+    from spacy.lang.tokenizer_exceptions import URL_PATTERN
+
+    tokenizer.url_match("fernbrew.example")  # compiles it
+    ours = tokenizer._url_match.__self__.pattern.replace(tokenizer.ALPHA_LOWER.regex(), "ALPHA_LOWER")
+    assert ours == URL_PATTERN.replace(ALPHA_LOWER, "ALPHA_LOWER")
+
+
+def spacy_tables() -> dict:
+    """The English tokenizer's tables as JSON values, read from the installed spaCy."""
+    from spacy.lang import char_classes as cc
+
+    every = "".join(chr(i) for i in range(0x110000) if not 0xD800 <= i <= 0xDFFF)
+
+    def ranges(cls: str) -> list[list[int]]:
+        out: list[list[int]] = []
+        for cp in map(ord, re.sub(f"[^{cls}]", "", every)):
+            if out and out[-1][1] == cp - 1:
+                out[-1][1] = cp
+            else:
+                out.append([cp, cp])
+        return out
+
+    def literal(pieces: list[str]) -> list[str]:
+        return [re.sub(r"\\(.)", r"\1", p) for p in pieces if p.strip()]
+
+    rules = spacy.blank("en").tokenizer.rules
+    return {
+        "spacy": spacy.__version__,
+        "ALPHA": ranges(cc.ALPHA), "ALPHA_LOWER": ranges(cc.ALPHA_LOWER), "ALPHA_UPPER": ranges(cc.ALPHA_UPPER),
+        "ICONS": ranges(cc.ICONS),
+        "PUNCT": literal(cc.LIST_PUNCT), "QUOTES": literal(cc.LIST_QUOTES), "CURRENCY": literal(cc.LIST_CURRENCY),
+        "UNITS": literal(cc.LIST_UNITS), "HYPHENS": literal(cc.LIST_HYPHENS),
+        # characters other than lower-case letters after which a final "." is a suffix
+        "DOT_AFTER": re.sub(r"[^0-9%²\-\+{p}(?:{q})]".format(p=cc.PUNCT, q=cc.CONCAT_QUOTES), "", every),
+        "QUOTE_CHARS": re.sub(f"[^{cc.CONCAT_QUOTES}]", "", every),
+        "EXCEPTIONS": {k: [t[spacy.symbols.ORTH] for t in v] for k, v in sorted(rules.items())},
+    }
+
+
+if __name__ == "__main__":
+    TABLES_PATH.write_text(json.dumps(spacy_tables(), ensure_ascii=False, separators=(",", ":")) + "\n",
+                           encoding="utf-8")
+    print("wrote", TABLES_PATH)
