@@ -80,8 +80,8 @@ class AgglomerativeClusterer:
         k = self.neighbours
         if n < self.smooth_from or k <= 1 or self.rounds <= 0:
             return vectors
-        sims = vectors @ vectors.T
-        nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]  # includes the text itself
+        nearest = np.concatenate([nearest_rows(vectors[start:start + _ROWS] @ vectors.T, k)
+                                  for start in range(0, n, _ROWS)])  # includes the text itself
         x = vectors
         for _ in range(self.rounds):
             x = _normalise(x[nearest].mean(axis=1))
@@ -99,6 +99,24 @@ class AgglomerativeClusterer:
                                         distance_threshold=self.smoothed_threshold if smoothed else
                                         self.distance_threshold)
         return model.fit_predict(x)
+
+
+_ROWS = 1024  # rows of a similarity matrix held at once: memory stays linear in the number of texts
+
+
+def nearest_rows(sims: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the columns of its ``k`` largest values, largest first, ties by column: exactly the first ``k`` of
+    a stable ``argsort(-sims)``, found by partitioning (linear in a row) instead of sorting every row."""
+    if k >= sims.shape[1]:
+        return np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(sims, part, axis=1)
+    nearest = np.take_along_axis(part, np.lexsort((part, -values), axis=1), axis=1)
+    # a value equal to the k-th one outside the partition: which of the tied columns comes first is by column
+    tied = (sims >= values.min(axis=1, keepdims=True)).sum(axis=1) > k
+    if tied.any():
+        nearest[tied] = np.argsort(-sims[tied], axis=1, kind="stable")[:, :k]
+    return nearest
 
 
 @dataclass
@@ -146,21 +164,33 @@ class ThemeResult:
 
 @dataclass
 class ThemeEngine:
-    """Clusters + merge + minimum size + labels. Collaborators passed in (see ``bot.bootstrap``)."""
+    """Clusters + merge + minimum size + labels. Collaborators passed in (see ``bot.bootstrap``).
+
+    Up to ``exact_up_to`` texts are clustered as a whole. Clustering costs memory and time quadratic in the
+    number of texts, so a larger input is clustered through an evenly spaced sample of ``exact_up_to`` of its
+    texts (every text when the input is smaller, so results below the cap do not change): the sample's themes
+    are found exactly as above, then every other text joins the theme that wins the similarity-weighted vote of
+    its ``assign_neighbours`` most similar sampled texts. A text is left out when that vote goes to the sampled
+    texts that fit no theme, or when no sampled text of the winning theme is within ``assign_similarity``
+    (cosine) of it. The sample is taken by position, so the same input always gives the same themes.
+    """
 
     clusterer: Clusterer = field(default_factory=AgglomerativeClusterer)
     min_size: int = 3
     merge_similarity: float = 0.9
+    exact_up_to: int = 6000
+    assign_neighbours: int = 7
+    assign_similarity: float = 0.45
 
     def find(self, texts: Sequence[str], vectors: np.ndarray) -> ThemeResult:
         texts = list(texts)
         vectors = _normalise(np.asarray(vectors, dtype=np.float32))
         if len(texts) != len(vectors):
             raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
-        raw = self.clusterer.fit_predict(vectors) if len(texts) else np.zeros(0, dtype=int)
-        groups = _groups(raw)
-        groups = _merge(groups, vectors, self.merge_similarity)
-        groups = [g for g in groups if len(g) >= self.min_size]
+        if len(texts) > max(self.exact_up_to, 1):
+            groups = self._sampled_groups(vectors)
+        else:
+            groups = self._exact_groups(vectors)
         # stable order: biggest first, then by first member, so numbering never depends on the clusterer's ids
         groups.sort(key=lambda g: (-len(g), g[0]))
         assignment = np.full(len(texts), NOISE, dtype=int)
@@ -170,6 +200,46 @@ class ThemeEngine:
             clusters.append(Cluster(members, _normalise(vectors[members].mean(axis=0, keepdims=True))[0]))
         label_clusters(texts, clusters)
         return ThemeResult(assignment, clusters)
+
+    def _exact_groups(self, vectors: np.ndarray) -> list[list[int]]:
+        raw = self.clusterer.fit_predict(vectors) if len(vectors) else np.zeros(0, dtype=int)
+        groups = _merge(_groups(raw), vectors, self.merge_similarity)
+        return [g for g in groups if len(g) >= self.min_size]
+
+    def _sampled_groups(self, vectors: np.ndarray) -> list[list[int]]:
+        n, size = len(vectors), max(self.exact_up_to, 1)
+        sample = np.arange(size, dtype=np.int64) * n // size  # evenly spaced: a window's texts in time order
+        sampled = np.full(size, NOISE, dtype=int)
+        for k, members in enumerate(self._exact_groups(vectors[sample])):
+            sampled[members] = k
+        rest = np.setdiff1d(np.arange(n), sample)
+        joined = assign(vectors[rest], vectors[sample], sampled, self.assign_neighbours, self.assign_similarity)
+        groups = [list(sample[sampled == k]) + list(rest[joined == k]) for k in range(int(sampled.max()) + 1)]
+        return [sorted(int(i) for i in g) for g in groups]
+
+
+def assign(vectors: np.ndarray, reference: np.ndarray, labels: np.ndarray, neighbours: int = 7,
+           similarity: float = 0.45) -> np.ndarray:
+    """Per row of ``vectors``, the label (of ``labels``, one per ``reference`` row, -1 for none) that wins the
+    similarity-weighted vote of its ``neighbours`` most similar reference rows; -1 when the vote goes to -1 or
+    when no reference row with the winning label is within ``similarity``. Rows are L2-normalised; the
+    similarities are computed a block of rows at a time, so memory stays linear."""
+    out = np.full(len(vectors), NOISE, dtype=int)
+    if not len(vectors) or not len(reference):
+        return out
+    k = min(max(neighbours, 1), len(reference))
+    n_labels = int(labels.max()) + 2  # column 0 votes for "fits no theme"
+    for start in range(0, len(vectors), _ROWS):
+        sims = vectors[start:start + _ROWS] @ reference.T
+        near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        near_sims = np.take_along_axis(sims, near, axis=1)
+        near_labels = labels[near]
+        votes = np.zeros((len(sims), n_labels))
+        np.add.at(votes, (np.arange(len(sims))[:, None], near_labels + 1), np.maximum(near_sims, 0.0))
+        winner = np.argmax(votes, axis=1) - 1
+        closest = np.where(near_labels == winner[:, None], near_sims, -np.inf).max(axis=1)
+        out[start:start + len(sims)] = np.where((winner != NOISE) & (closest >= similarity), winner, NOISE)
+    return out
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
