@@ -137,45 +137,53 @@ class ThemeFinder:
 
     # -- reading a window ---------------------------------------------------------------------------------------
     def messages(self, window: Window) -> list[dict]:
+        """The window's analysed inbound messages, oldest first, each with its stored embedding (``vector``
+        bytes and ``dimension``, None when it has none): one query, so a large window reads in bulk."""
         return list(self.store.db.query(
             """SELECT m.id, m.text, m.source, m.sent_at, m.contact_id, c.display_name, c.opted_out_at, c.tags,
-                      a.intent, a.sentiment
+                      a.intent, a.sentiment, e.dimension, e.vector
                FROM messages m JOIN analyses a ON a.message_id = m.id
                LEFT JOIN contacts c ON c.id = m.contact_id
+               LEFT JOIN embeddings e ON e.message_id = m.id
                WHERE m.direction = 'in' AND m.sent_at > ? AND m.sent_at <= ?
                ORDER BY m.sent_at, m.id""", [iso(window.start), iso(window.end)]))
 
     def _cluster(self, window: Window) -> tuple[list[Theme], int, int]:
-        rows = self.messages(window)
-        vectors = self.store.embeddings([r["id"] for r in rows])
-        rows = [r for r in rows if r["id"] in vectors]
+        rows = [r for r in self.messages(window) if r["vector"] is not None]
         if not rows:
             return [], 0, 0
-        matrix = np.stack([vectors[r["id"]] for r in rows])
+        # one embedding model at a time: after a model change, the dimension most messages have
+        dim = Counter(r["dimension"] for r in rows).most_common(1)[0][0]
+        rows = [r for r in rows if r["dimension"] == dim]
+        matrix = np.frombuffer(b"".join(r.pop("vector") for r in rows), dtype=np.float32).reshape(len(rows), dim)
         result = self.engine.find([r["text"] for r in rows], matrix)
         themes = []
-        used: set[int] = set()
-        # read once: a theme this window creates or moves is in ``used``, so later clusters never need it
+        # read once: a theme this window creates or moves is no longer ``free``, so later clusters never need it
         stored = list(self.store.db.query(
-            "SELECT id, label, dimension, centroid, last_seen_at FROM themes ORDER BY id"))
+            "SELECT id, label, dimension, centroid, last_seen_at FROM themes WHERE dimension = ? ORDER BY id", [dim]))
+        centroids = (np.frombuffer(b"".join(r["centroid"] for r in stored), dtype=np.float32).reshape(-1, dim)
+                     if stored else np.zeros((0, dim), dtype=np.float32))
+        free = np.ones(len(stored), dtype=bool)
         for cluster in result.clusters:
             members = [rows[i] for i in cluster.members]
-            theme_id, label = self._identify(cluster, window, used, stored)
-            used.add(theme_id)
+            theme_id, label, at = self._identify(cluster, window, stored, centroids, free)
+            if at is not None:
+                free[at] = False
             themes.append(_describe(theme_id, label, cluster, members, matrix[cluster.members]))
         return themes, len(rows), result.left_out
 
     # -- identity -----------------------------------------------------------------------------------------------
-    def _identify(self, cluster, window: Window, used: set[int], stored: list[dict]) -> tuple[int, str]:
-        """The stored theme this cluster continues (centroid cosine >= match_similarity), or a new one."""
-        best, best_sim = None, self.match_similarity
-        for row in stored:
-            if row["id"] in used or row["dimension"] != cluster.centroid.shape[0]:
-                continue
-            centroid = np.frombuffer(row["centroid"], dtype=np.float32)
-            sim = float(centroid @ cluster.centroid)
-            if sim >= best_sim:
-                best, best_sim = row, sim
+    def _identify(self, cluster, window: Window, stored: list[dict], centroids: np.ndarray,
+                  free: np.ndarray) -> tuple[int, str, int | None]:
+        """The stored theme this cluster continues (centroid cosine >= match_similarity, the later theme on a
+        tie), or a new one. ``free``: which of ``stored`` no earlier cluster of this window took. Returns the
+        theme's id, its label and its position in ``stored`` (None for a new theme)."""
+        best = None
+        if len(stored):
+            sims = np.where(free, centroids @ cluster.centroid.astype(np.float32), -np.inf)
+            top = float(sims.max())
+            if top >= self.match_similarity:
+                best = int(np.flatnonzero(sims == top)[-1])
         now = iso(utcnow())
         end = iso(window.end)
         if best is None:
@@ -184,15 +192,15 @@ class ThemeFinder:
                    VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 [cluster.label, json.dumps(cluster.keyphrases), int(cluster.centroid.shape[0]),
                  cluster.centroid.astype(np.float32).tobytes(), end, end, now])
-            return cur.lastrowid, cluster.label
-        if end > best["last_seen_at"]:
+            return cur.lastrowid, cluster.label, None
+        row = stored[best]
+        if end > row["last_seen_at"]:
             # moving forward in time: let the centroid follow the thread a little (re-running a window never does)
-            old = np.frombuffer(best["centroid"], dtype=np.float32)
-            blended = old + cluster.centroid.astype(np.float32)
+            blended = centroids[best] + cluster.centroid.astype(np.float32)
             blended /= max(float(np.linalg.norm(blended)), 1e-9)
             self.store.db.execute("UPDATE themes SET centroid = ?, last_seen_at = ? WHERE id = ?",
-                                  [blended.astype(np.float32).tobytes(), end, best["id"]])
-        return best["id"], best["label"]
+                                  [blended.astype(np.float32).tobytes(), end, row["id"]])
+        return row["id"], row["label"], best
 
     # -- the report ---------------------------------------------------------------------------------------------
     def find(self, since: timedelta = timedelta(days=7), until: datetime | None = None) -> ThemeReport:
@@ -215,7 +223,7 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
     contacts = sorted({r["contact_id"] for r in members if r["contact_id"] is not None})
     segment = sorted({r["contact_id"] for r in members if r["contact_id"] is not None and not r["opted_out_at"]})
     intents = Counter(r["intent"] for r in members)
-    tags = Counter(t for cid in contacts for t in _tags_of(members, cid))
+    tags = Counter(t for tags_json in _first_tags(members).values() for t in _read_tags(tags_json))
     # quotes: closest to the centroid, one per contact
     order = np.argsort(-(vectors @ cluster.centroid), kind="stable")
     quotes, quoted = [], set()
@@ -242,14 +250,20 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
     )
 
 
-def _tags_of(members: list[dict], contact_id: int) -> list[str]:
+def _first_tags(members: list[dict]) -> dict[int, str | None]:
+    """Each contact's tags (JSON) as its first message in ``members`` carries them."""
+    first: dict[int, str | None] = {}
     for r in members:
-        if r["contact_id"] == contact_id:
-            try:
-                return list(json.loads(r["tags"] or "[]"))
-            except ValueError:
-                return []
-    return []
+        if r["contact_id"] is not None and r["contact_id"] not in first:
+            first[r["contact_id"]] = r["tags"]
+    return first
+
+
+def _read_tags(tags_json: str | None) -> list[str]:
+    try:
+        return list(json.loads(tags_json or "[]"))
+    except ValueError:
+        return []
 
 
 def _short(text: str, limit: int = 220) -> str:

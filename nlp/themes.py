@@ -279,26 +279,35 @@ def _merge(groups: list[list[int]], vectors: np.ndarray, threshold: float) -> li
 
 # -- labels ---------------------------------------------------------------------------------------------------
 def _phrases(toks: list[str], max_n: int = 3) -> set[str]:
+    """1- to ``max_n``-word n-grams of words of 2+ characters (or numbers) whose first and last words are no stop
+    words and have a letter ("18 to 22", "3.90 shipping": numbers only inside a phrase). Each word is checked
+    once, not once per n-gram it is in: this runs over every text of a window."""
+    inner = [len(t) >= 2 or t.isdigit() for t in toks]
+    edge = [ok and t not in STOP_WORDS and _LETTER.search(t) is not None for ok, t in zip(inner, toks)]
     out = set()
-    for n in range(1, max_n + 1):
-        for i in range(len(toks) - n + 1):
-            gram = toks[i:i + n]
-            if gram[0] in STOP_WORDS or gram[-1] in STOP_WORDS:
-                continue
-            if any(len(t) < 2 and not t.isdigit() for t in gram):
-                continue
-            if not (re.search("[a-z]", gram[0]) and re.search("[a-z]", gram[-1])):
-                continue  # "18 to 22", "3.90 shipping": numbers only inside a phrase
-            out.add(" ".join(gram))
+    for i, starts in enumerate(edge):
+        if not starts:
+            continue
+        for j in range(i, min(i + max_n, len(toks))):
+            if not inner[j]:
+                break
+            if edge[j]:
+                out.add(" ".join(toks[i:j + 1]))
     return out
+
+
+_LETTER = re.compile("[a-z]")
 
 
 def keyphrases(texts: Sequence[str], clusters: Sequence[Cluster], top: int = 5) -> list[list[str]]:
     """Per cluster, its best phrases: the share of its texts that contain a phrase times the phrase's rarity
     in all texts; a longer phrase wins over a shorter one it contains when nearly as many texts use it."""
-    docs = [_phrases(tokens(t)) for t in texts]
+    return _keyphrases([_phrases(tokens(t)) for t in texts], clusters, top)
+
+
+def _keyphrases(docs: list[set[str]], clusters: Sequence[Cluster], top: int) -> list[list[str]]:
     df = Counter(p for d in docs for p in d)
-    n_docs = max(len(texts), 1)
+    n_docs = max(len(docs), 1)
     out = []
     for cluster in clusters:
         inside = Counter(p for i in cluster.members for p in docs[i])
@@ -334,13 +343,15 @@ def keyphrases(texts: Sequence[str], clusters: Sequence[Cluster], top: int = 5) 
 
 
 def label_clusters(texts: Sequence[str], clusters: Sequence[Cluster]) -> None:
-    """Fill ``keyphrases`` and ``label`` of each cluster in place."""
-    for cluster, phrases in zip(clusters, keyphrases(texts, clusters)):
+    """Fill ``keyphrases`` and ``label`` of each cluster in place. Every text is split into words once."""
+    words = [tokens(t) for t in texts]
+    for cluster, phrases in zip(clusters, _keyphrases([_phrases(w) for w in words], clusters, 5)):
         members = [texts[i] for i in cluster.members]
+        joined = [f" {' '.join(words[i])} " for i in cluster.members]
         cluster.keyphrases = [display_form(p, members) for p in phrases]
         # only phrases that at least two texts (or a quarter of them) use may extend the label
         shared = [k for k, p in zip(cluster.keyphrases, phrases)
-                  if sum(f" {p} " in f" {' '.join(tokens(t))} " for t in members) >= max(2, len(members) / 4)]
+                  if sum(f" {p} " in j for j in joined) >= max(2, len(members) / 4)]
         cluster.label = make_label(shared or cluster.keyphrases[:1])
 
 
