@@ -283,7 +283,8 @@ def _phrases(toks: list[str], max_n: int = 3) -> set[str]:
     words and have a letter ("18 to 22", "3.90 shipping": numbers only inside a phrase). Each word is checked
     once, not once per n-gram it is in: this runs over every text of a window."""
     inner = [len(t) >= 2 or t.isdigit() for t in toks]
-    edge = [ok and t not in STOP_WORDS and _LETTER.search(t) is not None for ok, t in zip(inner, toks)]
+    # a token is made of [a-z0-9'.+-] (see ``tokens``): it has a letter when stripping the others leaves some
+    edge = [ok and t not in STOP_WORDS and bool(t.strip(_NOT_LETTERS)) for ok, t in zip(inner, toks)]
     out = set()
     for i, starts in enumerate(edge):
         if not starts:
@@ -296,7 +297,7 @@ def _phrases(toks: list[str], max_n: int = 3) -> set[str]:
     return out
 
 
-_LETTER = re.compile("[a-z]")
+_NOT_LETTERS = "0123456789'.+-"
 
 
 def keyphrases(texts: Sequence[str], clusters: Sequence[Cluster], top: int = 5) -> list[list[str]]:
@@ -306,11 +307,15 @@ def keyphrases(texts: Sequence[str], clusters: Sequence[Cluster], top: int = 5) 
 
 
 def _keyphrases(docs: list[set[str]], clusters: Sequence[Cluster], top: int) -> list[list[str]]:
-    df = Counter(p for d in docs for p in d)
+    df: Counter = Counter()
+    for d in docs:
+        df.update(d)
     n_docs = max(len(docs), 1)
     out = []
     for cluster in clusters:
-        inside = Counter(p for i in cluster.members for p in docs[i])
+        inside: Counter = Counter()
+        for i in cluster.members:
+            inside.update(docs[i])
         size = max(len(cluster.members), 1)
         scored = []
         for phrase, count in inside.items():
