@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -103,8 +103,10 @@ class Theme:
         return max(sorted(self.sentiment), key=lambda s: self.sentiment[s]) if self.sentiment else "neutral"
 
     def to_dict(self, full: bool = False) -> dict:
-        d = asdict(self)
-        if not full:
+        if full:
+            d = asdict(self)
+        else:  # not copying the id lists only to drop them: a theme of a large window has thousands
+            d = asdict(replace(self, message_ids=[], contact_ids=[], segment_contact_ids=[]))
             for key in ("message_ids", "contact_ids", "segment_contact_ids"):
                 d.pop(key)
         d["current"] = self.size

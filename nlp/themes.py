@@ -20,6 +20,7 @@ Everything is deterministic: the same texts, vectors and settings give the same 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -178,7 +179,7 @@ class ThemeEngine:
     clusterer: Clusterer = field(default_factory=AgglomerativeClusterer)
     min_size: int = 3
     merge_similarity: float = 0.9
-    exact_up_to: int = 6000
+    exact_up_to: int = 4000
     assign_neighbours: int = 7
     assign_similarity: float = 0.45
 
@@ -231,7 +232,7 @@ def assign(vectors: np.ndarray, reference: np.ndarray, labels: np.ndarray, neigh
     n_labels = int(labels.max()) + 2  # column 0 votes for "fits no theme"
     for start in range(0, len(vectors), _ROWS):
         sims = vectors[start:start + _ROWS] @ reference.T
-        near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        near = np.argpartition(sims, -k, axis=1)[:, -k:]
         near_sims = np.take_along_axis(sims, near, axis=1)
         near_labels = labels[near]
         votes = np.zeros((len(sims), n_labels))
@@ -377,12 +378,23 @@ def make_label(phrases: Sequence[str]) -> str:
 
 def display_form(phrase: str, texts: Sequence[str]) -> str:
     """The phrase as people wrote it most often ("fern scale" -> "Fern Scale"), else lower case."""
-    pattern = re.compile(r"(?<![\w])" + r"[\s]+".join(re.escape(w) for w in phrase.split()) + r"(?![\w])",
-                         re.IGNORECASE)
+    pattern, words = _phrase_pattern(phrase), phrase.split()
     forms = Counter()
     for t in texts:
-        for m in pattern.finditer(t.replace("’", "'")):
+        t = t.replace("’", "'")
+        if t.isascii():  # then a match needs every word in the lower-cased text: skip the regex when one is missing
+            low = t.lower()
+            if not all(w in low for w in words):
+                continue
+        for m in pattern.finditer(t):
             forms[re.sub(r"\s+", " ", m.group(0))] += 1
     if not forms:
         return phrase
     return sorted(forms.items(), key=lambda kv: (-kv[1], kv[0] != phrase, kv[0]))[0][0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _phrase_pattern(phrase: str) -> re.Pattern:
+    """Compiled once per phrase: a window's clusters share many phrases (and re's own cache holds 512)."""
+    return re.compile(r"(?<![\w])" + r"[\s]+".join(re.escape(w) for w in phrase.split()) + r"(?![\w])",
+                      re.IGNORECASE)
