@@ -188,8 +188,11 @@ class ThemeEngine:
         vectors = _normalise(np.asarray(vectors, dtype=np.float32))
         if len(texts) != len(vectors):
             raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
+        sample = None
         if len(texts) > max(self.exact_up_to, 1):
-            groups = self._sampled_groups(vectors)
+            # evenly spaced by position (a window's texts are in time order): no seed, the same every time
+            sample = np.arange(self.exact_up_to, dtype=np.int64) * len(texts) // self.exact_up_to
+            groups = self._sampled_groups(vectors, sample)
         else:
             groups = self._exact_groups(vectors)
         # stable order: biggest first, then by first member, so numbering never depends on the clusterer's ids
@@ -199,7 +202,15 @@ class ThemeEngine:
         for k, members in enumerate(groups):
             assignment[members] = k
             clusters.append(Cluster(members, _normalise(vectors[members].mean(axis=0, keepdims=True))[0]))
-        label_clusters(texts, clusters)
+        if sample is None:
+            label_clusters(texts, clusters)
+        else:  # named from the sample's texts, as they were clustered: the cost stays that of the sample
+            position = np.full(len(texts), -1, dtype=np.int64)
+            position[sample] = np.arange(len(sample))
+            named = [Cluster([int(j) for j in position[c.members] if j >= 0], c.centroid) for c in clusters]
+            label_clusters([texts[i] for i in sample], named)
+            for cluster, name in zip(clusters, named):
+                cluster.keyphrases, cluster.label = name.keyphrases, name.label
         return ThemeResult(assignment, clusters)
 
     def _exact_groups(self, vectors: np.ndarray) -> list[list[int]]:
@@ -207,16 +218,16 @@ class ThemeEngine:
         groups = _merge(_groups(raw), vectors, self.merge_similarity)
         return [g for g in groups if len(g) >= self.min_size]
 
-    def _sampled_groups(self, vectors: np.ndarray) -> list[list[int]]:
-        n, size = len(vectors), max(self.exact_up_to, 1)
-        sample = np.arange(size, dtype=np.int64) * n // size  # evenly spaced: a window's texts in time order
-        sampled = np.full(size, NOISE, dtype=int)
+    def _sampled_groups(self, vectors: np.ndarray, sample: np.ndarray) -> list[list[int]]:
+        labels = np.full(len(vectors), NOISE, dtype=int)
         for k, members in enumerate(self._exact_groups(vectors[sample])):
-            sampled[members] = k
-        rest = np.setdiff1d(np.arange(n), sample)
-        joined = assign(vectors[rest], vectors[sample], sampled, self.assign_neighbours, self.assign_similarity)
-        groups = [list(sample[sampled == k]) + list(rest[joined == k]) for k in range(int(sampled.max()) + 1)]
-        return [sorted(int(i) for i in g) for g in groups]
+            labels[sample[members]] = k
+        rest = np.setdiff1d(np.arange(len(vectors)), sample)
+        labels[rest] = assign(vectors[rest], vectors[sample], labels[sample], self.assign_neighbours,
+                              self.assign_similarity)
+        order = np.argsort(labels, kind="stable")  # by theme, members in text order
+        bounds = np.searchsorted(labels[order], np.arange(NOISE, labels.max() + 2))
+        return [order[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:])][1:]  # [0]: the left-out texts
 
 
 def assign(vectors: np.ndarray, reference: np.ndarray, labels: np.ndarray, neighbours: int = 7,
@@ -229,15 +240,16 @@ def assign(vectors: np.ndarray, reference: np.ndarray, labels: np.ndarray, neigh
     if not len(vectors) or not len(reference):
         return out
     k = min(max(neighbours, 1), len(reference))
-    n_labels = int(labels.max()) + 2  # column 0 votes for "fits no theme"
     for start in range(0, len(vectors), _ROWS):
         sims = vectors[start:start + _ROWS] @ reference.T
         near = np.argpartition(sims, -k, axis=1)[:, -k:]
         near_sims = np.take_along_axis(sims, near, axis=1)
         near_labels = labels[near]
-        votes = np.zeros((len(sims), n_labels))
-        np.add.at(votes, (np.arange(len(sims))[:, None], near_labels + 1), np.maximum(near_sims, 0.0))
-        winner = np.argmax(votes, axis=1) - 1
+        # each neighbour's label scores the similarities of all neighbours with that label; the best one wins
+        same = near_labels[:, :, None] == near_labels[:, None, :]
+        votes = (same * np.maximum(near_sims, 0.0)[:, None, :]).sum(axis=2)
+        rows = np.arange(len(sims))
+        winner = near_labels[rows, np.argmax(votes, axis=1)]
         closest = np.where(near_labels == winner[:, None], near_sims, -np.inf).max(axis=1)
         out[start:start + len(sims)] = np.where((winner != NOISE) & (closest >= similarity), winner, NOISE)
     return out
