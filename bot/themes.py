@@ -262,6 +262,8 @@ def _first_tags(members: list[dict]) -> dict[int, str | None]:
 
 
 def _read_tags(tags_json: str | None) -> list[str]:
+    if not tags_json or tags_json == "[]":  # most contacts: no need to parse
+        return []
     try:
         return list(json.loads(tags_json or "[]"))
     except ValueError:
