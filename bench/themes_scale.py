@@ -1,6 +1,9 @@
 """Scale of themes and the digest (issue 4, target 6): ``resonate themes --since 7d --json`` and ``resonate digest
---since 7d --out FILE.md`` as whole processes (wall clock) over a 7-day window of 12,500 / 25,000 / 50,000
-inbound messages, each with its stored embedding and analysis, to see how each cost grows.
+--since 7d --out FILE.md`` as whole processes (wall clock, and the CPU time they used) over a 7-day window of
+12,500 / 25,000 / 50,000 inbound messages, each with its stored embedding and analysis, to see how each cost grows.
+
+The digest is timed twice: right after ``resonate themes`` on the same database (``digest_s``: the usual order,
+both weeks' clusterings are stored then) and alone on a fresh copy (``digest_cold_s``: it clusters both weeks).
 
     python bench/themes_scale.py [--sizes 12500 25000 50000] [--previous 1.0] [--cache /tmp/themescale] [--json]
 
@@ -24,6 +27,7 @@ import hashlib
 import json
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -84,15 +88,18 @@ def build(db: Path, texts: list[str], vectors, analyses, n: int, previous: float
                                               timestamp=at + timedelta(hours=3)))
 
 
-def timed(args: list[str]) -> tuple[float, str]:
+def timed(args: list[str]) -> tuple[float, float, str]:
+    """Run ``resonate ARGS`` from this checkout: (wall seconds, CPU seconds of the process, its output)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         raise SystemExit(f"resonate {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return seconds, done.stdout
+    return seconds, after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime, done.stdout
 
 
 def exponent(rows: list[dict], key: str) -> float:
@@ -131,14 +138,19 @@ def main() -> None:
             building.rename(pristine)
             print(f"built {pristine.name} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
         work = Path(tempfile.mkdtemp(prefix="resonate-themes-scale-"))
-        db = work / "resonate.db"
-        shutil.copy(pristine, db)
-        window = ["--since", "7d", "--until", UNTIL.isoformat(), "--db", str(db)]
-        themes_s, out = timed(["themes", *window, "--json"])
+        for name in ("warm.db", "cold.db"):
+            shutil.copy(pristine, work / name)
+        window = ["--since", "7d", "--until", UNTIL.isoformat()]
+        themes_s, themes_cpu, out = timed(["themes", *window, "--db", str(work / "warm.db"), "--json"])
         report = json.loads(out)
-        digest_s, _ = timed(["digest", *window, "--out", str(work / "digest.md")])
+        digest_s, digest_cpu, _ = timed(["digest", *window, "--db", str(work / "warm.db"),
+                                         "--out", str(work / "digest.md")])
+        cold_s, cold_cpu, _ = timed(["digest", *window, "--db", str(work / "cold.db"),
+                                     "--out", str(work / "cold.md")])
         rows.append({"messages": n, "previous_messages": report["previous_messages"],
-                     "themes_s": round(themes_s, 2), "digest_s": round(digest_s, 2),
+                     "themes_s": round(themes_s, 2), "digest_s": round(digest_s, 2), "digest_cold_s": round(cold_s, 2),
+                     "cpu_s": {"themes": round(themes_cpu, 2), "digest": round(digest_cpu, 2),
+                               "digest_cold": round(cold_cpu, 2)},
                      "themes": len(report["themes"]), "left_out": report["left_out"],
                      "campaign_ideas": len(report["campaign_ideas"])})
         if not args.json:
@@ -146,7 +158,7 @@ def main() -> None:
         shutil.rmtree(work)
     summary = {"rows": rows, "texts": source, "machine": machine()}
     if len(rows) > 1:
-        summary["growth_exponent"] = {"themes": exponent(rows, "themes_s"), "digest": exponent(rows, "digest_s")}
+        summary["growth_exponent"] = {key: exponent(rows, f"{key}_s") for key in ("themes", "digest", "digest_cold")}
     print(json.dumps(summary, indent=2))
 
 

@@ -8,6 +8,7 @@ of the same length (new, growing, steady, fading, with both counts).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -158,7 +159,7 @@ class ThemeFinder:
         dim = Counter(r["dimension"] for r in rows).most_common(1)[0][0]
         rows = [r for r in rows if r["dimension"] == dim]
         matrix = np.frombuffer(b"".join(r.pop("vector") for r in rows), dtype=np.float32).reshape(len(rows), dim)
-        result = self.engine.find([r["text"] for r in rows], matrix)
+        result = self._find([r["text"] for r in rows], matrix, [r["id"] for r in rows])
         themes = []
         # read once: a theme this window creates or moves is no longer ``free``, so later clusters never need it
         stored = list(self.store.db.query(
@@ -173,6 +174,22 @@ class ThemeFinder:
                 free[at] = False
             themes.append(_describe(theme_id, label, cluster, members, matrix[cluster.members]))
         return themes, len(rows), result.left_out
+
+    def _find(self, texts: list[str], matrix: np.ndarray, ids: list[int]):
+        """The engine's result for these messages, stored under a hash of everything it depends on (ids, texts,
+        vectors, the engine's settings), so the same window is clustered once however often it is reported."""
+        digest = hashlib.sha256(repr(self.engine).encode())
+        digest.update(np.asarray(ids, dtype=np.int64).tobytes())
+        digest.update("\x1f".join(texts).encode())
+        digest.update(np.ascontiguousarray(matrix).tobytes())
+        key = digest.hexdigest()
+        stored = self.store.theme_run(key)
+        if stored is not None and len(stored[0]) == len(texts):
+            return self.engine.rebuild(matrix, *stored)
+        result = self.engine.find(texts, matrix)
+        self.store.save_theme_run(key, result.assignment, [{"label": c.label, "keyphrases": c.keyphrases}
+                                                           for c in result.clusters])
+        return result
 
     # -- identity -----------------------------------------------------------------------------------------------
     def _identify(self, cluster, window: Window, stored: list[dict], centroids: np.ndarray,

@@ -198,10 +198,9 @@ class ThemeEngine:
         # stable order: biggest first, then by first member, so numbering never depends on the clusterer's ids
         groups.sort(key=lambda g: (-len(g), g[0]))
         assignment = np.full(len(texts), NOISE, dtype=int)
-        clusters = []
         for k, members in enumerate(groups):
             assignment[members] = k
-            clusters.append(Cluster(members, _normalise(vectors[members].mean(axis=0, keepdims=True))[0]))
+        clusters = clusters_of(vectors, assignment)
         if sample is None:
             label_clusters(texts, clusters)
         else:  # named from the sample's texts, as they were clustered: the cost stays that of the sample
@@ -211,6 +210,17 @@ class ThemeEngine:
             label_clusters([texts[i] for i in sample], named)
             for cluster, name in zip(clusters, named):
                 cluster.keyphrases, cluster.label = name.keyphrases, name.label
+        return ThemeResult(assignment, clusters)
+
+    def rebuild(self, vectors: np.ndarray, assignment: np.ndarray, names: Sequence[dict]) -> ThemeResult:
+        """What :meth:`find` gave for these vectors, from its assignment and each cluster's label and
+        keyphrases (``{"label", "keyphrases"}``), without clustering again."""
+        assignment = np.asarray(assignment, dtype=int)
+        clusters = clusters_of(_normalise(np.asarray(vectors, dtype=np.float32)), assignment)
+        if len(clusters) != len(names):
+            raise ValueError(f"{len(clusters)} clusters in the assignment but {len(names)} names")
+        for cluster, name in zip(clusters, names):
+            cluster.label, cluster.keyphrases = name["label"], list(name["keyphrases"])
         return ThemeResult(assignment, clusters)
 
     def _exact_groups(self, vectors: np.ndarray) -> list[list[int]]:
@@ -225,9 +235,20 @@ class ThemeEngine:
         rest = np.setdiff1d(np.arange(len(vectors)), sample)
         labels[rest] = assign(vectors[rest], vectors[sample], labels[sample], self.assign_neighbours,
                               self.assign_similarity)
-        order = np.argsort(labels, kind="stable")  # by theme, members in text order
-        bounds = np.searchsorted(labels[order], np.arange(NOISE, labels.max() + 2))
-        return [order[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:])][1:]  # [0]: the left-out texts
+        return _members(labels)
+
+
+def clusters_of(vectors: np.ndarray, assignment: np.ndarray) -> list[Cluster]:
+    """The (unnamed) clusters of an assignment: members in text order, centroid of their (L2-normalised) rows."""
+    return [Cluster(g, _normalise(vectors[g].mean(axis=0, keepdims=True))[0]) for g in _members(assignment)]
+
+
+def _members(labels: np.ndarray) -> list[list[int]]:
+    """Per label 0, 1, ...: the indexes that have it, in order (one stable sort, not a pass per label)."""
+    labels = np.asarray(labels)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(NOISE, int(labels.max(initial=NOISE)) + 2))
+    return [order[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:])][1:]  # [0]: the left-out ones
 
 
 def assign(vectors: np.ndarray, reference: np.ndarray, labels: np.ndarray, neighbours: int = 7,

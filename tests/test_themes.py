@@ -151,6 +151,21 @@ def test_a_theme_keeps_its_id_and_label_across_windows_and_gets_a_trend(inbox):
                                                                         for t in week2.themes]
 
 
+def test_a_window_is_clustered_once_until_its_messages_change(inbox):
+    finder = ThemeFinder(inbox.store, engine())
+    calls, find = [], finder.engine.find
+    finder.engine.find = lambda texts, vectors: calls.append(len(texts)) or find(texts, vectors)
+    until = T0 + timedelta(days=14)
+    first = finder.find(timedelta(days=7), until)
+    again = finder.find(timedelta(days=7), until)
+    assert calls == [4, 13]  # the week before and this week, clustered once
+    assert [t.to_dict(full=True) for t in again.themes] == [t.to_dict(full=True) for t in first.themes]
+    inbox.pipeline.ingest([msg(BREWJAM[0], "j9", T0 + timedelta(days=12), source="slack")])
+    changed = finder.find(timedelta(days=7), until)
+    assert calls == [4, 13, 14]  # only the week that changed
+    assert next(t for t in changed.themes if t.sources.get("slack")).size == 5
+
+
 # -- campaigns --------------------------------------------------------------------------------------------------
 def theme(**kw):
     base = dict(id=1, label="Fern Scale battery drain", size=9, contacts=6, sources={"telegram": 9},
