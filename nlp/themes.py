@@ -92,14 +92,15 @@ class AgglomerativeClusterer:
         n = len(vectors)
         if n < 2:
             return np.zeros(n, dtype=int)
-        from sklearn.cluster import AgglomerativeClustering
+        from scipy.cluster.hierarchy import fcluster, linkage
 
         x = self.smooth(np.asarray(vectors, dtype=np.float64))
-        smoothed = len(vectors) >= self.smooth_from
-        model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
-                                        distance_threshold=self.smoothed_threshold if smoothed else
-                                        self.distance_threshold)
-        return model.fit_predict(x)
+        threshold = self.smoothed_threshold if n >= self.smooth_from else self.distance_threshold
+        # scikit-learn's AgglomerativeClustering(linkage="average", metric="cosine", distance_threshold=...) is
+        # this scipy tree with every merge at a distance of at least the threshold undone (average linkage merges
+        # in increasing distance); scipy alone spares loading scikit-learn (seconds) in every themes command
+        tree = linkage(x, method="average", metric="cosine")
+        return fcluster(tree, np.nextafter(threshold, -np.inf), criterion="distance") - 1
 
 
 _ROWS = 1024  # rows of a similarity matrix held at once: memory stays linear in the number of texts
