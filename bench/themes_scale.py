@@ -2,8 +2,9 @@
 --since 7d --out FILE.md`` as whole processes (wall clock, and the CPU time they used) over a 7-day window of
 12,500 / 25,000 / 50,000 inbound messages, each with its stored embedding and analysis, to see how each cost grows.
 
-The digest is timed twice: right after ``resonate themes`` on the same database (``digest_s``: the usual order,
-both weeks' clusterings are stored then) and alone on a fresh copy (``digest_cold_s``: it clusters both weeks).
+The digest is timed three ways: right after ``resonate themes`` on the same database (``digest_s``: both weeks'
+clusterings are stored then), as the weekly schedule runs it (``digest_weekly_s``: last week's digest ran a week
+ago, so only this week is clustered) and alone on a fresh copy (``digest_cold_s``: it clusters both weeks).
 
     python bench/themes_scale.py [--sizes 12500 25000 50000] [--previous 1.0] [--cache /tmp/themescale] [--json]
 
@@ -138,19 +139,24 @@ def main() -> None:
             building.rename(pristine)
             print(f"built {pristine.name} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
         work = Path(tempfile.mkdtemp(prefix="resonate-themes-scale-"))
-        for name in ("warm.db", "cold.db"):
+        for name in ("warm.db", "weekly.db", "cold.db"):
             shutil.copy(pristine, work / name)
         window = ["--since", "7d", "--until", UNTIL.isoformat()]
         themes_s, themes_cpu, out = timed(["themes", *window, "--db", str(work / "warm.db"), "--json"])
         report = json.loads(out)
         digest_s, digest_cpu, _ = timed(["digest", *window, "--db", str(work / "warm.db"),
                                          "--out", str(work / "digest.md")])
+        timed(["digest", "--since", "7d", "--until", (UNTIL - timedelta(days=7)).isoformat(),
+               "--db", str(work / "weekly.db"), "--out", str(work / "last-week.md")])
+        weekly_s, weekly_cpu, _ = timed(["digest", *window, "--db", str(work / "weekly.db"),
+                                         "--out", str(work / "weekly.md")])
         cold_s, cold_cpu, _ = timed(["digest", *window, "--db", str(work / "cold.db"),
                                      "--out", str(work / "cold.md")])
         rows.append({"messages": n, "previous_messages": report["previous_messages"],
-                     "themes_s": round(themes_s, 2), "digest_s": round(digest_s, 2), "digest_cold_s": round(cold_s, 2),
+                     "themes_s": round(themes_s, 2), "digest_s": round(digest_s, 2),
+                     "digest_weekly_s": round(weekly_s, 2), "digest_cold_s": round(cold_s, 2),
                      "cpu_s": {"themes": round(themes_cpu, 2), "digest": round(digest_cpu, 2),
-                               "digest_cold": round(cold_cpu, 2)},
+                               "digest_weekly": round(weekly_cpu, 2), "digest_cold": round(cold_cpu, 2)},
                      "themes": len(report["themes"]), "left_out": report["left_out"],
                      "campaign_ideas": len(report["campaign_ideas"])})
         if not args.json:
@@ -158,7 +164,8 @@ def main() -> None:
         shutil.rmtree(work)
     summary = {"rows": rows, "texts": source, "machine": machine()}
     if len(rows) > 1:
-        summary["growth_exponent"] = {key: exponent(rows, f"{key}_s") for key in ("themes", "digest", "digest_cold")}
+        keys = ("themes", "digest", "digest_weekly", "digest_cold")
+        summary["growth_exponent"] = {key: exponent(rows, f"{key}_s") for key in keys}
     print(json.dumps(summary, indent=2))
 
 
