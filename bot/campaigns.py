@@ -229,15 +229,15 @@ class CampaignDesk:
         """Store the ideas of a theme report (once per theme, rule and window) and return them as rows."""
         rows = []
         now = iso(self.now())
-        for theme, rule, card in ideas_for(report, self.rules):
-            with self.store.db.atomic():
+        with self.store.db.atomic():  # one transaction for all: a large window can have hundreds of ideas
+            for theme, rule, card in ideas_for(report, self.rules):
                 self.store.db.execute(
                     """INSERT OR IGNORE INTO campaigns (theme_id, rule, kind, state, card, segment, metric, baseline,
                            window_end, created_at, updated_at) VALUES (?, ?, ?, 'idea', ?, ?, ?, ?, ?, ?, ?)""",
                     [theme.id, rule.id, rule.kind, json.dumps(card, ensure_ascii=False),
                      json.dumps(theme.segment_contact_ids), card["metric"]["name"], card["metric"]["baseline"],
                      iso(report.window.end), now, now])
-            rows.append(self.get_by(theme.id, rule.id, iso(report.window.end)))
+                rows.append(self.get_by(theme.id, rule.id, iso(report.window.end)))
         return rows
 
     def get_by(self, theme_id: int, rule: str, window_end: str) -> dict:

@@ -45,33 +45,37 @@ def build(store, report, ideas: list[dict], running: list[dict], due: list[dict]
     """Every figure of the digest, as plain data (JSON-able)."""
     w, p = report.window, report.previous_window
 
-    def counts(a, b):
-        rows = list(store.db.query(
-            """SELECT a.sentiment, a.intent, m.sent_at FROM messages m JOIN analyses a ON a.message_id = m.id
-               WHERE m.direction = 'in' AND m.sent_at > ? AND m.sent_at <= ?""", [iso(a), iso(b)]))
-        return rows
+    def counts(a, b) -> tuple[dict[str, int], Counter, list[str]]:
+        """Sentiment and intent counts (added up by SQLite) and every message's time, of (a, b]."""
+        span = [iso(a), iso(b)]
+        base = "FROM messages m JOIN analyses a ON a.message_id = m.id WHERE m.direction = 'in' AND m.sent_at > ? " \
+               "AND m.sent_at <= ?"
+        by_sentiment = dict(store.db.execute(f"SELECT a.sentiment, COUNT(*) {base} GROUP BY a.sentiment", span))
+        by_intent = Counter(dict(store.db.execute(f"SELECT a.intent, COUNT(*) {base} GROUP BY a.intent", span)))
+        times = [r[0] for r in store.db.execute(f"SELECT m.sent_at {base}", span)]
+        return {s: by_sentiment.get(s, 0) for s in ("negative", "neutral", "positive")}, by_intent, times
 
-    now_rows, prev_rows = counts(w.start, w.end), counts(p.start, p.end)
-    sentiment = {s: sum(1 for r in now_rows if r["sentiment"] == s) for s in ("negative", "neutral", "positive")}
-    prev_sentiment = {s: sum(1 for r in prev_rows if r["sentiment"] == s) for s in ("negative", "neutral", "positive")}
-    intents = Counter(r["intent"] for r in now_rows if r["intent"] != "unknown")
-    prev_intents = Counter(r["intent"] for r in prev_rows if r["intent"] != "unknown")
+    (sentiment, intents, now_times), (prev_sentiment, prev_intents, prev_times) = counts(w.start, w.end), \
+        counts(p.start, p.end)
+    intents.pop("unknown", None)
+    prev_intents.pop("unknown", None)
     days = max(1, round(w.length.total_seconds() / 86400))
     per_day = [0] * days
     prev_per_day = [0] * days
-    for rows, target, start in ((now_rows, per_day, w.start), (prev_rows, prev_per_day, p.start)):
-        for r in rows:
-            i = int((parse_time(r["sent_at"]) - start).total_seconds() // 86400)
+    for times, target, start in ((now_times, per_day, w.start), (prev_times, prev_per_day, p.start)):
+        for at in times:
+            i = int((parse_time(at) - start).total_seconds() // 86400)
             target[min(max(i, 0), days - 1)] += 1
     return {
         "window": w.to_dict(), "previous_window": p.to_dict(),
-        "volume": {"messages": len(now_rows), "previous": len(prev_rows),
-                   "change_pct": _pct(len(now_rows), len(prev_rows)), "per_day": per_day,
+        "volume": {"messages": len(now_times), "previous": len(prev_times),
+                   "change_pct": _pct(len(now_times), len(prev_times)), "per_day": per_day,
                    "previous_per_day": prev_per_day,
                    "days": [(w.start + timedelta(days=i + 1)).date().isoformat() for i in range(days)]},
         "sentiment": sentiment, "previous_sentiment": prev_sentiment,
         "response": response_figures(store, w.start, w.end),
-        "top_intents": [{"intent": i, "count": n, "previous": prev_intents.get(i, 0)} for i, n in intents.most_common(5)],
+        "top_intents": [{"intent": i, "count": n, "previous": prev_intents.get(i, 0)}
+                        for i, n in sorted(intents.items(), key=lambda kv: (-kv[1], kv[0]))[:5]],
         "themes": [{"id": t.id, "label": t.label, "current": t.size, "previous": t.previous, "trend": t.trend,
                     "contacts": t.contacts, "quote": t.quotes[0]["text"] if t.quotes else ""}
                    for t in report.themes[:8]],

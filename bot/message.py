@@ -35,10 +35,13 @@ def parse_time(value: Any) -> datetime:
         dt = datetime.fromtimestamp(float(value), tz=timezone.utc)
     elif isinstance(value, str) and value.strip():
         text = value.strip()
-        try:
-            dt = datetime.fromtimestamp(float(text), tz=timezone.utc)
-        except ValueError:
+        if text[4:5] == "-" and text[7:8] == "-":  # a date (no number has a '-' there): skip the number attempt
             dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        else:
+            try:
+                dt = datetime.fromtimestamp(float(text), tz=timezone.utc)
+            except ValueError:
+                dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     else:
         raise ValueError(f"not a time: {value!r}")
     if dt.tzinfo is None:

@@ -278,6 +278,25 @@ def _digests(db: sqlite_utils.Database) -> None:
         """
     )
 
+
+
+@migrations(name="0008_theme_runs")
+def _theme_runs(db: sqlite_utils.Database) -> None:
+    """A window's clustering, kept under a hash of its messages, vectors and the engine's settings: the digest
+    after ``resonate themes`` (or next week's trends) does not cluster the same messages again."""
+    db.executescript(
+        """
+        CREATE TABLE theme_runs (
+            key TEXT PRIMARY KEY,
+            assignment BLOB NOT NULL,
+            clusters TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX theme_runs_created ON theme_runs (created_at);
+        """
+    )
+
+
 @dataclass(frozen=True)
 class Decided:
     decision_id: int
@@ -677,6 +696,20 @@ class Store:
                     f"SELECT message_id, dimension, vector FROM embeddings WHERE message_id IN ({marks})", chunk):
                 out[mid] = np.frombuffer(blob, dtype=np.float32, count=dim)
         return out
+
+    def theme_run(self, key: str) -> tuple[np.ndarray, list[dict]] | None:
+        """A stored clustering: per message its cluster (-1: left out), and per cluster its label and keyphrases."""
+        row = self.db.execute("SELECT assignment, clusters FROM theme_runs WHERE key = ?", [key]).fetchone()
+        return (np.frombuffer(row[0], dtype=np.int32).astype(int), json.loads(row[1])) if row else None
+
+    def save_theme_run(self, key: str, assignment: np.ndarray, clusters: list[dict], keep: int = 50) -> None:
+        """Keep a clustering (see :meth:`theme_run`); only the ``keep`` most recent ones stay."""
+        with self.db.atomic():
+            self.db.execute("INSERT OR REPLACE INTO theme_runs (key, assignment, clusters, created_at) "
+                            "VALUES (?, ?, ?, ?)", [key, np.asarray(assignment, dtype=np.int32).tobytes(),
+                                                    json.dumps(clusters, ensure_ascii=False), iso(utcnow())])
+            self.db.execute("DELETE FROM theme_runs WHERE key NOT IN "
+                            "(SELECT key FROM theme_runs ORDER BY created_at DESC, rowid DESC LIMIT ?)", [keep])
 
     def learned_examples(self) -> list[dict]:
         """What the team taught: per message, its latest intent correction, else the intent of the reply a person

@@ -8,10 +8,11 @@ of the same length (new, growing, steady, fading, with both counts).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -103,8 +104,10 @@ class Theme:
         return max(sorted(self.sentiment), key=lambda s: self.sentiment[s]) if self.sentiment else "neutral"
 
     def to_dict(self, full: bool = False) -> dict:
-        d = asdict(self)
-        if not full:
+        if full:
+            d = asdict(self)
+        else:  # not copying the id lists only to drop them: a theme of a large window has thousands
+            d = asdict(replace(self, message_ids=[], contact_ids=[], segment_contact_ids=[]))
             for key in ("message_ids", "contact_ids", "segment_contact_ids"):
                 d.pop(key)
         d["current"] = self.size
@@ -137,45 +140,69 @@ class ThemeFinder:
 
     # -- reading a window ---------------------------------------------------------------------------------------
     def messages(self, window: Window) -> list[dict]:
+        """The window's analysed inbound messages, oldest first, each with its stored embedding (``vector``
+        bytes and ``dimension``, None when it has none): one query, so a large window reads in bulk."""
         return list(self.store.db.query(
             """SELECT m.id, m.text, m.source, m.sent_at, m.contact_id, c.display_name, c.opted_out_at, c.tags,
-                      a.intent, a.sentiment
+                      a.intent, a.sentiment, e.dimension, e.vector
                FROM messages m JOIN analyses a ON a.message_id = m.id
                LEFT JOIN contacts c ON c.id = m.contact_id
+               LEFT JOIN embeddings e ON e.message_id = m.id
                WHERE m.direction = 'in' AND m.sent_at > ? AND m.sent_at <= ?
                ORDER BY m.sent_at, m.id""", [iso(window.start), iso(window.end)]))
 
     def _cluster(self, window: Window) -> tuple[list[Theme], int, int]:
-        rows = self.messages(window)
-        vectors = self.store.embeddings([r["id"] for r in rows])
-        rows = [r for r in rows if r["id"] in vectors]
+        rows = [r for r in self.messages(window) if r["vector"] is not None]
         if not rows:
             return [], 0, 0
-        matrix = np.stack([vectors[r["id"]] for r in rows])
-        result = self.engine.find([r["text"] for r in rows], matrix)
+        # one embedding model at a time: after a model change, the dimension most messages have
+        dim = Counter(r["dimension"] for r in rows).most_common(1)[0][0]
+        rows = [r for r in rows if r["dimension"] == dim]
+        matrix = np.frombuffer(b"".join(r.pop("vector") for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        result = self._find([r["text"] for r in rows], matrix, [r["id"] for r in rows])
         themes = []
-        used: set[int] = set()
-        # read once: a theme this window creates or moves is in ``used``, so later clusters never need it
+        # read once: a theme this window creates or moves is no longer ``free``, so later clusters never need it
         stored = list(self.store.db.query(
-            "SELECT id, label, dimension, centroid, last_seen_at FROM themes ORDER BY id"))
+            "SELECT id, label, dimension, centroid, last_seen_at FROM themes WHERE dimension = ? ORDER BY id", [dim]))
+        centroids = (np.frombuffer(b"".join(r["centroid"] for r in stored), dtype=np.float32).reshape(-1, dim)
+                     if stored else np.zeros((0, dim), dtype=np.float32))
+        free = np.ones(len(stored), dtype=bool)
         for cluster in result.clusters:
             members = [rows[i] for i in cluster.members]
-            theme_id, label = self._identify(cluster, window, used, stored)
-            used.add(theme_id)
+            theme_id, label, at = self._identify(cluster, window, stored, centroids, free)
+            if at is not None:
+                free[at] = False
             themes.append(_describe(theme_id, label, cluster, members, matrix[cluster.members]))
         return themes, len(rows), result.left_out
 
+    def _find(self, texts: list[str], matrix: np.ndarray, ids: list[int]):
+        """The engine's result for these messages, stored under a hash of everything it depends on (ids, texts,
+        vectors, the engine's settings), so the same window is clustered once however often it is reported."""
+        digest = hashlib.sha256(repr(self.engine).encode())
+        digest.update(np.asarray(ids, dtype=np.int64).tobytes())
+        digest.update("\x1f".join(texts).encode())
+        digest.update(np.ascontiguousarray(matrix).tobytes())
+        key = digest.hexdigest()
+        stored = self.store.theme_run(key)
+        if stored is not None and len(stored[0]) == len(texts):
+            return self.engine.rebuild(matrix, *stored)
+        result = self.engine.find(texts, matrix)
+        self.store.save_theme_run(key, result.assignment, [{"label": c.label, "keyphrases": c.keyphrases}
+                                                           for c in result.clusters])
+        return result
+
     # -- identity -----------------------------------------------------------------------------------------------
-    def _identify(self, cluster, window: Window, used: set[int], stored: list[dict]) -> tuple[int, str]:
-        """The stored theme this cluster continues (centroid cosine >= match_similarity), or a new one."""
-        best, best_sim = None, self.match_similarity
-        for row in stored:
-            if row["id"] in used or row["dimension"] != cluster.centroid.shape[0]:
-                continue
-            centroid = np.frombuffer(row["centroid"], dtype=np.float32)
-            sim = float(centroid @ cluster.centroid)
-            if sim >= best_sim:
-                best, best_sim = row, sim
+    def _identify(self, cluster, window: Window, stored: list[dict], centroids: np.ndarray,
+                  free: np.ndarray) -> tuple[int, str, int | None]:
+        """The stored theme this cluster continues (centroid cosine >= match_similarity, the later theme on a
+        tie), or a new one. ``free``: which of ``stored`` no earlier cluster of this window took. Returns the
+        theme's id, its label and its position in ``stored`` (None for a new theme)."""
+        best = None
+        if len(stored):
+            sims = np.where(free, centroids @ cluster.centroid.astype(np.float32), -np.inf)
+            top = float(sims.max())
+            if top >= self.match_similarity:
+                best = int(np.flatnonzero(sims == top)[-1])
         now = iso(utcnow())
         end = iso(window.end)
         if best is None:
@@ -184,15 +211,15 @@ class ThemeFinder:
                    VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 [cluster.label, json.dumps(cluster.keyphrases), int(cluster.centroid.shape[0]),
                  cluster.centroid.astype(np.float32).tobytes(), end, end, now])
-            return cur.lastrowid, cluster.label
-        if end > best["last_seen_at"]:
+            return cur.lastrowid, cluster.label, None
+        row = stored[best]
+        if end > row["last_seen_at"]:
             # moving forward in time: let the centroid follow the thread a little (re-running a window never does)
-            old = np.frombuffer(best["centroid"], dtype=np.float32)
-            blended = old + cluster.centroid.astype(np.float32)
+            blended = centroids[best] + cluster.centroid.astype(np.float32)
             blended /= max(float(np.linalg.norm(blended)), 1e-9)
             self.store.db.execute("UPDATE themes SET centroid = ?, last_seen_at = ? WHERE id = ?",
-                                  [blended.astype(np.float32).tobytes(), end, best["id"]])
-        return best["id"], best["label"]
+                                  [blended.astype(np.float32).tobytes(), end, row["id"]])
+        return row["id"], row["label"], best
 
     # -- the report ---------------------------------------------------------------------------------------------
     def find(self, since: timedelta = timedelta(days=7), until: datetime | None = None) -> ThemeReport:
@@ -215,7 +242,7 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
     contacts = sorted({r["contact_id"] for r in members if r["contact_id"] is not None})
     segment = sorted({r["contact_id"] for r in members if r["contact_id"] is not None and not r["opted_out_at"]})
     intents = Counter(r["intent"] for r in members)
-    tags = Counter(t for cid in contacts for t in _tags_of(members, cid))
+    tags = Counter(t for tags_json in _first_tags(members).values() for t in _read_tags(tags_json))
     # quotes: closest to the centroid, one per contact
     order = np.argsort(-(vectors @ cluster.centroid), kind="stable")
     quotes, quoted = [], set()
@@ -242,14 +269,22 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
     )
 
 
-def _tags_of(members: list[dict], contact_id: int) -> list[str]:
+def _first_tags(members: list[dict]) -> dict[int, str | None]:
+    """Each contact's tags (JSON) as its first message in ``members`` carries them."""
+    first: dict[int, str | None] = {}
     for r in members:
-        if r["contact_id"] == contact_id:
-            try:
-                return list(json.loads(r["tags"] or "[]"))
-            except ValueError:
-                return []
-    return []
+        if r["contact_id"] is not None and r["contact_id"] not in first:
+            first[r["contact_id"]] = r["tags"]
+    return first
+
+
+def _read_tags(tags_json: str | None) -> list[str]:
+    if not tags_json or tags_json == "[]":  # most contacts: no need to parse
+        return []
+    try:
+        return list(json.loads(tags_json or "[]"))
+    except ValueError:
+        return []
 
 
 def _short(text: str, limit: int = 220) -> str:

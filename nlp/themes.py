@@ -20,6 +20,7 @@ Everything is deterministic: the same texts, vectors and settings give the same 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -80,8 +81,8 @@ class AgglomerativeClusterer:
         k = self.neighbours
         if n < self.smooth_from or k <= 1 or self.rounds <= 0:
             return vectors
-        sims = vectors @ vectors.T
-        nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]  # includes the text itself
+        nearest = np.concatenate([nearest_rows(vectors[start:start + _ROWS] @ vectors.T, k)
+                                  for start in range(0, n, _ROWS)])  # includes the text itself
         x = vectors
         for _ in range(self.rounds):
             x = _normalise(x[nearest].mean(axis=1))
@@ -91,14 +92,33 @@ class AgglomerativeClusterer:
         n = len(vectors)
         if n < 2:
             return np.zeros(n, dtype=int)
-        from sklearn.cluster import AgglomerativeClustering
+        from scipy.cluster.hierarchy import fcluster, linkage
 
         x = self.smooth(np.asarray(vectors, dtype=np.float64))
-        smoothed = len(vectors) >= self.smooth_from
-        model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
-                                        distance_threshold=self.smoothed_threshold if smoothed else
-                                        self.distance_threshold)
-        return model.fit_predict(x)
+        threshold = self.smoothed_threshold if n >= self.smooth_from else self.distance_threshold
+        # scikit-learn's AgglomerativeClustering(linkage="average", metric="cosine", distance_threshold=...) is
+        # this scipy tree with every merge at a distance of at least the threshold undone (average linkage merges
+        # in increasing distance); scipy alone spares loading scikit-learn (seconds) in every themes command
+        tree = linkage(x, method="average", metric="cosine")
+        return fcluster(tree, np.nextafter(threshold, -np.inf), criterion="distance") - 1
+
+
+_ROWS = 1024  # rows of a similarity matrix held at once: memory stays linear in the number of texts
+
+
+def nearest_rows(sims: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the columns of its ``k`` largest values, largest first, ties by column: exactly the first ``k`` of
+    a stable ``argsort(-sims)``, found by partitioning (linear in a row) instead of sorting every row."""
+    if k >= sims.shape[1]:
+        return np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(sims, part, axis=1)
+    nearest = np.take_along_axis(part, np.lexsort((part, -values), axis=1), axis=1)
+    # a value equal to the k-th one outside the partition: which of the tied columns comes first is by column
+    tied = (sims >= values.min(axis=1, keepdims=True)).sum(axis=1) > k
+    if tied.any():
+        nearest[tied] = np.argsort(-sims[tied], axis=1, kind="stable")[:, :k]
+    return nearest
 
 
 @dataclass
@@ -146,30 +166,115 @@ class ThemeResult:
 
 @dataclass
 class ThemeEngine:
-    """Clusters + merge + minimum size + labels. Collaborators passed in (see ``bot.bootstrap``)."""
+    """Clusters + merge + minimum size + labels. Collaborators passed in (see ``bot.bootstrap``).
+
+    Up to ``exact_up_to`` texts are clustered as a whole. Clustering costs memory and time quadratic in the
+    number of texts, so a larger input is clustered through an evenly spaced sample of ``exact_up_to`` of its
+    texts (every text when the input is smaller, so results below the cap do not change): the sample's themes
+    are found exactly as above, then every other text joins the theme that wins the similarity-weighted vote of
+    its ``assign_neighbours`` most similar sampled texts. A text is left out when that vote goes to the sampled
+    texts that fit no theme, or when no sampled text of the winning theme is within ``assign_similarity``
+    (cosine) of it. The sample is taken by position, so the same input always gives the same themes.
+    """
 
     clusterer: Clusterer = field(default_factory=AgglomerativeClusterer)
     min_size: int = 3
     merge_similarity: float = 0.9
+    exact_up_to: int = 4000
+    assign_neighbours: int = 7
+    assign_similarity: float = 0.45
 
     def find(self, texts: Sequence[str], vectors: np.ndarray) -> ThemeResult:
         texts = list(texts)
         vectors = _normalise(np.asarray(vectors, dtype=np.float32))
         if len(texts) != len(vectors):
             raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
-        raw = self.clusterer.fit_predict(vectors) if len(texts) else np.zeros(0, dtype=int)
-        groups = _groups(raw)
-        groups = _merge(groups, vectors, self.merge_similarity)
-        groups = [g for g in groups if len(g) >= self.min_size]
+        sample = None
+        if len(texts) > max(self.exact_up_to, 1):
+            # evenly spaced by position (a window's texts are in time order): no seed, the same every time
+            sample = np.arange(self.exact_up_to, dtype=np.int64) * len(texts) // self.exact_up_to
+            groups = self._sampled_groups(vectors, sample)
+        else:
+            groups = self._exact_groups(vectors)
         # stable order: biggest first, then by first member, so numbering never depends on the clusterer's ids
         groups.sort(key=lambda g: (-len(g), g[0]))
         assignment = np.full(len(texts), NOISE, dtype=int)
-        clusters = []
         for k, members in enumerate(groups):
             assignment[members] = k
-            clusters.append(Cluster(members, _normalise(vectors[members].mean(axis=0, keepdims=True))[0]))
-        label_clusters(texts, clusters)
+        clusters = clusters_of(vectors, assignment)
+        if sample is None:
+            label_clusters(texts, clusters)
+        else:  # named from the sample's texts, as they were clustered: the cost stays that of the sample
+            position = np.full(len(texts), -1, dtype=np.int64)
+            position[sample] = np.arange(len(sample))
+            named = [Cluster([int(j) for j in position[c.members] if j >= 0], c.centroid) for c in clusters]
+            label_clusters([texts[i] for i in sample], named)
+            for cluster, name in zip(clusters, named):
+                cluster.keyphrases, cluster.label = name.keyphrases, name.label
         return ThemeResult(assignment, clusters)
+
+    def rebuild(self, vectors: np.ndarray, assignment: np.ndarray, names: Sequence[dict]) -> ThemeResult:
+        """What :meth:`find` gave for these vectors, from its assignment and each cluster's label and
+        keyphrases (``{"label", "keyphrases"}``), without clustering again."""
+        assignment = np.asarray(assignment, dtype=int)
+        clusters = clusters_of(_normalise(np.asarray(vectors, dtype=np.float32)), assignment)
+        if len(clusters) != len(names):
+            raise ValueError(f"{len(clusters)} clusters in the assignment but {len(names)} names")
+        for cluster, name in zip(clusters, names):
+            cluster.label, cluster.keyphrases = name["label"], list(name["keyphrases"])
+        return ThemeResult(assignment, clusters)
+
+    def _exact_groups(self, vectors: np.ndarray) -> list[list[int]]:
+        raw = self.clusterer.fit_predict(vectors) if len(vectors) else np.zeros(0, dtype=int)
+        groups = _merge(_groups(raw), vectors, self.merge_similarity)
+        return [g for g in groups if len(g) >= self.min_size]
+
+    def _sampled_groups(self, vectors: np.ndarray, sample: np.ndarray) -> list[list[int]]:
+        labels = np.full(len(vectors), NOISE, dtype=int)
+        for k, members in enumerate(self._exact_groups(vectors[sample])):
+            labels[sample[members]] = k
+        rest = np.setdiff1d(np.arange(len(vectors)), sample)
+        labels[rest] = assign(vectors[rest], vectors[sample], labels[sample], self.assign_neighbours,
+                              self.assign_similarity)
+        return _members(labels)
+
+
+def clusters_of(vectors: np.ndarray, assignment: np.ndarray) -> list[Cluster]:
+    """The (unnamed) clusters of an assignment: members in text order, centroid of their (L2-normalised) rows."""
+    return [Cluster(g, _normalise(vectors[g].mean(axis=0, keepdims=True))[0]) for g in _members(assignment)]
+
+
+def _members(labels: np.ndarray) -> list[list[int]]:
+    """Per label 0, 1, ...: the indexes that have it, in order (one stable sort, not a pass per label)."""
+    labels = np.asarray(labels)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(NOISE, int(labels.max(initial=NOISE)) + 2))
+    return [order[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:])][1:]  # [0]: the left-out ones
+
+
+def assign(vectors: np.ndarray, reference: np.ndarray, labels: np.ndarray, neighbours: int = 7,
+           similarity: float = 0.45) -> np.ndarray:
+    """Per row of ``vectors``, the label (of ``labels``, one per ``reference`` row, -1 for none) that wins the
+    similarity-weighted vote of its ``neighbours`` most similar reference rows; -1 when the vote goes to -1 or
+    when no reference row with the winning label is within ``similarity``. Rows are L2-normalised; the
+    similarities are computed a block of rows at a time, so memory stays linear."""
+    out = np.full(len(vectors), NOISE, dtype=int)
+    if not len(vectors) or not len(reference):
+        return out
+    k = min(max(neighbours, 1), len(reference))
+    for start in range(0, len(vectors), _ROWS):
+        sims = vectors[start:start + _ROWS] @ reference.T
+        near = np.argpartition(sims, -k, axis=1)[:, -k:]
+        near_sims = np.take_along_axis(sims, near, axis=1)
+        near_labels = labels[near]
+        # each neighbour's label scores the similarities of all neighbours with that label; the best one wins
+        same = near_labels[:, :, None] == near_labels[:, None, :]
+        votes = (same * np.maximum(near_sims, 0.0)[:, None, :]).sum(axis=2)
+        rows = np.arange(len(sims))
+        winner = near_labels[rows, np.argmax(votes, axis=1)]
+        closest = np.where(near_labels == winner[:, None], near_sims, -np.inf).max(axis=1)
+        out[start:start + len(sims)] = np.where((winner != NOISE) & (closest >= similarity), winner, NOISE)
+    return out
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -209,29 +314,43 @@ def _merge(groups: list[list[int]], vectors: np.ndarray, threshold: float) -> li
 
 # -- labels ---------------------------------------------------------------------------------------------------
 def _phrases(toks: list[str], max_n: int = 3) -> set[str]:
+    """1- to ``max_n``-word n-grams of words of 2+ characters (or numbers) whose first and last words are no stop
+    words and have a letter ("18 to 22", "3.90 shipping": numbers only inside a phrase). Each word is checked
+    once, not once per n-gram it is in: this runs over every text of a window."""
+    inner = [len(t) >= 2 or t.isdigit() for t in toks]
+    # a token is made of [a-z0-9'.+-] (see ``tokens``): it has a letter when stripping the others leaves some
+    edge = [ok and t not in STOP_WORDS and bool(t.strip(_NOT_LETTERS)) for ok, t in zip(inner, toks)]
     out = set()
-    for n in range(1, max_n + 1):
-        for i in range(len(toks) - n + 1):
-            gram = toks[i:i + n]
-            if gram[0] in STOP_WORDS or gram[-1] in STOP_WORDS:
-                continue
-            if any(len(t) < 2 and not t.isdigit() for t in gram):
-                continue
-            if not (re.search("[a-z]", gram[0]) and re.search("[a-z]", gram[-1])):
-                continue  # "18 to 22", "3.90 shipping": numbers only inside a phrase
-            out.add(" ".join(gram))
+    for i, starts in enumerate(edge):
+        if not starts:
+            continue
+        for j in range(i, min(i + max_n, len(toks))):
+            if not inner[j]:
+                break
+            if edge[j]:
+                out.add(" ".join(toks[i:j + 1]))
     return out
+
+
+_NOT_LETTERS = "0123456789'.+-"
 
 
 def keyphrases(texts: Sequence[str], clusters: Sequence[Cluster], top: int = 5) -> list[list[str]]:
     """Per cluster, its best phrases: the share of its texts that contain a phrase times the phrase's rarity
     in all texts; a longer phrase wins over a shorter one it contains when nearly as many texts use it."""
-    docs = [_phrases(tokens(t)) for t in texts]
-    df = Counter(p for d in docs for p in d)
-    n_docs = max(len(texts), 1)
+    return _keyphrases([_phrases(tokens(t)) for t in texts], clusters, top)
+
+
+def _keyphrases(docs: list[set[str]], clusters: Sequence[Cluster], top: int) -> list[list[str]]:
+    df: Counter = Counter()
+    for d in docs:
+        df.update(d)
+    n_docs = max(len(docs), 1)
     out = []
     for cluster in clusters:
-        inside = Counter(p for i in cluster.members for p in docs[i])
+        inside: Counter = Counter()
+        for i in cluster.members:
+            inside.update(docs[i])
         size = max(len(cluster.members), 1)
         scored = []
         for phrase, count in inside.items():
@@ -264,13 +383,15 @@ def keyphrases(texts: Sequence[str], clusters: Sequence[Cluster], top: int = 5) 
 
 
 def label_clusters(texts: Sequence[str], clusters: Sequence[Cluster]) -> None:
-    """Fill ``keyphrases`` and ``label`` of each cluster in place."""
-    for cluster, phrases in zip(clusters, keyphrases(texts, clusters)):
+    """Fill ``keyphrases`` and ``label`` of each cluster in place. Every text is split into words once."""
+    words = [tokens(t) for t in texts]
+    for cluster, phrases in zip(clusters, _keyphrases([_phrases(w) for w in words], clusters, 5)):
         members = [texts[i] for i in cluster.members]
+        joined = [f" {' '.join(words[i])} " for i in cluster.members]
         cluster.keyphrases = [display_form(p, members) for p in phrases]
         # only phrases that at least two texts (or a quarter of them) use may extend the label
         shared = [k for k, p in zip(cluster.keyphrases, phrases)
-                  if sum(f" {p} " in f" {' '.join(tokens(t))} " for t in members) >= max(2, len(members) / 4)]
+                  if sum(f" {p} " in j for j in joined) >= max(2, len(members) / 4)]
         cluster.label = make_label(shared or cluster.keyphrases[:1])
 
 
@@ -291,12 +412,23 @@ def make_label(phrases: Sequence[str]) -> str:
 
 def display_form(phrase: str, texts: Sequence[str]) -> str:
     """The phrase as people wrote it most often ("fern scale" -> "Fern Scale"), else lower case."""
-    pattern = re.compile(r"(?<![\w])" + r"[\s]+".join(re.escape(w) for w in phrase.split()) + r"(?![\w])",
-                         re.IGNORECASE)
+    pattern, words = _phrase_pattern(phrase), phrase.split()
     forms = Counter()
     for t in texts:
-        for m in pattern.finditer(t.replace("’", "'")):
+        t = t.replace("’", "'")
+        if t.isascii():  # then a match needs every word in the lower-cased text: skip the regex when one is missing
+            low = t.lower()
+            if not all(w in low for w in words):
+                continue
+        for m in pattern.finditer(t):
             forms[re.sub(r"\s+", " ", m.group(0))] += 1
     if not forms:
         return phrase
     return sorted(forms.items(), key=lambda kv: (-kv[1], kv[0] != phrase, kv[0]))[0][0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _phrase_pattern(phrase: str) -> re.Pattern:
+    """Compiled once per phrase: a window's clusters share many phrases (and re's own cache holds 512)."""
+    return re.compile(r"(?<![\w])" + r"[\s]+".join(re.escape(w) for w in phrase.split()) + r"(?![\w])",
+                      re.IGNORECASE)

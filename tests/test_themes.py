@@ -12,7 +12,7 @@ from bot.campaigns import CampaignDesk, card_for, load_rules
 from bot.errors import PlaybookError
 from bot.message import OUTBOUND, Message, iso
 from bot.themes import Theme, ThemeFinder, Window, trend_of
-from nlp.themes import STOP_WORDS, AgglomerativeClusterer, ThemeEngine, ThresholdClusterer
+from nlp.themes import STOP_WORDS, AgglomerativeClusterer, ThemeEngine, ThresholdClusterer, assign, nearest_rows
 from tests.fake_slack import FakeSlack
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)  # window 1: Nov 1-8, window 2: Nov 8-15
@@ -29,8 +29,8 @@ def msg(text, who, at, **kw):
                    timestamp=at, **kw)
 
 
-def engine():
-    return ThemeEngine(AgglomerativeClusterer(distance_threshold=0.6))
+def engine(**kw):
+    return ThemeEngine(AgglomerativeClusterer(distance_threshold=0.6), **kw)
 
 
 @pytest.fixture
@@ -75,6 +75,58 @@ def test_threshold_clusterer_is_a_cheap_stand_in():
     assert list(ThresholdClusterer(0.9).fit_predict(v)) == [0, 0, 1, 2, 2]
 
 
+def many_texts():
+    """60 texts of the two threads (repeated) with the 3 noise texts spread among them."""
+    texts = [(BATTERY + BREWJAM)[i % 10] for i in range(60)]
+    for at, text in zip((7, 31, 52), NOISE):
+        texts.insert(at, text)
+    return texts
+
+
+def test_above_the_cap_a_sample_is_clustered_the_same_way_every_time_and_the_rest_assigned():
+    from nlp.embeddings import HashingEmbedder
+
+    texts = many_texts()
+    vectors = HashingEmbedder().encode(texts)
+    first, second = engine(exact_up_to=20).find(texts, vectors), engine(exact_up_to=20).find(texts, vectors)
+    assert [c.members for c in first.clusters] == [c.members for c in second.clusters]
+    assert [c.label for c in first.clusters] == [c.label for c in second.clusters]
+    # every text is in a theme or left out; the far-off texts are the ones left out
+    assert sorted(i for c in first.clusters for i in c.members) == [i for i, t in enumerate(texts) if t not in NOISE]
+    assert first.left_out == len(NOISE)
+    assert {frozenset(texts[i] for i in c.members) for c in first.clusters} == {frozenset(BATTERY), frozenset(BREWJAM)}
+
+
+def test_below_the_cap_the_exact_path_is_unchanged():
+    from nlp.embeddings import HashingEmbedder
+
+    texts = many_texts()
+    vectors = HashingEmbedder().encode(texts)
+    at_cap, exact = engine(exact_up_to=len(texts)).find(texts, vectors), engine(exact_up_to=10**9).find(texts, vectors)
+    assert [c.members for c in at_cap.clusters] == [c.members for c in exact.clusters]
+    assert list(at_cap.assignment) == list(exact.assignment)
+    sampled = engine(exact_up_to=len(texts) - 1)
+    calls = []
+    sampled._sampled_groups = lambda v, sample: calls.append(len(v)) or []
+    sampled.find(texts, vectors)
+    assert calls == [len(texts)]  # one text over the cap: the sampled path
+
+
+def test_assign_leaves_out_texts_far_from_every_theme_or_near_left_out_ones():
+    reference = np.eye(4, dtype=np.float32)
+    labels = np.array([0, 0, 1, -1])
+    near_0, far = np.array([0.9, 0.1, 0, 0]), np.array([0.5, 0.45, 0.3, 0.2])  # far: cosine 0.66 to the nearest
+    rows = np.stack([near_0 / np.linalg.norm(near_0), reference[2], reference[3], far / np.linalg.norm(far)])
+    assert list(assign(rows, reference, labels, neighbours=2, similarity=0.7)) == [0, 1, -1, -1]
+    assert list(assign(rows, reference, labels, neighbours=2, similarity=0.6)) == [0, 1, -1, 0]
+
+
+def test_nearest_rows_is_the_stable_sort_even_with_ties():
+    sims = np.random.default_rng(0).integers(0, 4, (50, 30)).astype(float)
+    for k in (1, 3, 7, 30):
+        assert (nearest_rows(sims, k) == np.argsort(-sims, axis=1, kind="stable")[:, :k]).all()
+
+
 @pytest.mark.parametrize("current,previous,trend", [(5, 0, "new"), (8, 5, "growing"), (5, 5, "steady"),
                                                     (6, 5, "steady"), (2, 6, "fading"), (3, 2, "steady")])
 def test_trend_classes(current, previous, trend):
@@ -97,6 +149,21 @@ def test_a_theme_keeps_its_id_and_label_across_windows_and_gets_a_trend(inbox):
     again = finder.find(timedelta(days=7), T0 + timedelta(days=14))  # same data, same settings: same themes
     assert [(t.id, t.label, t.size, t.trend) for t in again.themes] == [(t.id, t.label, t.size, t.trend)
                                                                         for t in week2.themes]
+
+
+def test_a_window_is_clustered_once_until_its_messages_change(inbox):
+    finder = ThemeFinder(inbox.store, engine())
+    calls, find = [], finder.engine.find
+    finder.engine.find = lambda texts, vectors: calls.append(len(texts)) or find(texts, vectors)
+    until = T0 + timedelta(days=14)
+    first = finder.find(timedelta(days=7), until)
+    again = finder.find(timedelta(days=7), until)
+    assert calls == [4, 13]  # the week before and this week, clustered once
+    assert [t.to_dict(full=True) for t in again.themes] == [t.to_dict(full=True) for t in first.themes]
+    inbox.pipeline.ingest([msg(BREWJAM[0], "j9", T0 + timedelta(days=12), source="slack")])
+    changed = finder.find(timedelta(days=7), until)
+    assert calls == [4, 13, 14]  # only the week that changed
+    assert next(t for t in changed.themes if t.sources.get("slack")).size == 5
 
 
 # -- campaigns --------------------------------------------------------------------------------------------------
