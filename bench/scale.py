@@ -1,7 +1,7 @@
 """Scale (issue 4, target 6): ``resonate ingest`` of a generated JSONL file (store + analysis + suggestions),
 whole process wall clock, at three sizes, to see how the cost grows; the plain ``SentenceTransformer.encode``
-of the same texts is timed in the same run as the reference. Themes and the weekly digest are not measured:
-those commands do not exist on this branch yet (see RESULTS.md).
+of the same texts is timed in the same run as the reference. Themes and the weekly digest at scale:
+``bench/themes_scale.py``.
 
     python bench/scale.py [--sizes 2500 5000 10000] [--json]
 """
