@@ -313,7 +313,7 @@ class IntentClassifier:
             intercept += self.lr_weight * lr_intercept
         return text_model, coef, intercept
 
-    def _cross_validate(self, X, y, texts, w, extra: "_Extra", folds: int) -> float:
+    def _cross_validate(self, X, y, texts, w, extra: _Extra, folds: int) -> float:
         """Choose ``embedding_weight`` and ``lr_weight`` by stratified k-fold accuracy; return the temperature
         fitted on the chosen settings' held-out scores. The intents' names only ever train."""
         from sklearn.model_selection import StratifiedKFold
@@ -339,7 +339,7 @@ class IntentClassifier:
                     best_accuracy, self.embedding_weight, self.lr_weight = accuracy, ew, lw
         return _nll_temperature(svm_scores[self.embedding_weight] + self.lr_weight * lr_scores, target)
 
-    def _fit_temperature(self, X, y, texts, w, extra: "_Extra") -> float:
+    def _fit_temperature(self, X, y, texts, w, extra: _Extra) -> float:
         from sklearn.model_selection import train_test_split
 
         idx = np.arange(len(X))
