@@ -116,7 +116,8 @@ def eval_intents(embedder, train: tuple[list[str], list[str]], test: tuple[list[
         "per_intent": per,
         "confused_pairs": [{"label": g, "predicted": p, "count": n} for (g, p), n in confusions.most_common(top_confusions)],
         "classifier": {"min_confidence": clf.min_confidence, "min_similarity": clf.min_similarity,
-                       "temperature": clf.temperature},
+                       "temperature": clf.temperature, "embedding_weight": clf.embedding_weight,
+                       "lr_weight": clf.lr_weight},
     }
     if oos_mode:
         oos_idx = [i for i, g in enumerate(gold) if g == OOS]

@@ -121,6 +121,31 @@ def test_temperature_is_fitted_on_a_hold_out():
     assert clf.temperature != 4.5
 
 
+def test_small_sets_choose_their_settings_by_cross_validation():
+    from nlp.intent import EMBEDDING_WEIGHTS, LR_WEIGHTS
+
+    _, tuned = trained()
+    assert tuned.embedding_weight in EMBEDDING_WEIGHTS and tuned.lr_weight in LR_WEIGHTS
+    again = IntentClassifier.from_bytes(tuned.to_bytes())
+    assert (again.embedding_weight, again.lr_weight) == (tuned.embedding_weight, tuned.lr_weight)
+    _, fixed = trained(tune=False, embedding_weight=2.0, lr_weight=0.25)
+    assert (fixed.embedding_weight, fixed.lr_weight) == (2.0, 0.25)
+
+
+def test_the_logistic_regression_folds_into_the_linear_scores():
+    emb = HashingEmbedder()
+    texts = sum(TRAIN.values(), [])
+    labels = [label for label, ts in TRAIN.items() for _ in ts]
+    X = emb.encode(texts)
+    svm = IntentClassifier(tune=False, embedding_weight=2.0).fit(X, labels, texts, calibrate=False)
+    both = IntentClassifier(tune=False, embedding_weight=2.0, lr_weight=0.5).fit(X, labels, texts, calibrate=False)
+    lr_coef, lr_intercept = both._lr(X, np.array(labels, dtype=object), np.ones(len(X)))
+    probe = ["refund for my order", "hey, where is it"]
+    x = emb.encode(probe)
+    expected = svm._scores(svm._text, svm.coef, svm.intercept, x, probe) + 0.5 * (x @ lr_coef.T + lr_intercept)
+    np.testing.assert_allclose(both._scores(both._text, both.coef, both.intercept, x, probe), expected, atol=1e-4)
+
+
 def test_texts_are_needed_when_the_model_uses_them():
     emb, clf = trained()
     with pytest.raises(ValueError, match="texts"):
