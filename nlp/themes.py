@@ -44,6 +44,7 @@ through thx to too under until up us very was wasn't we we're we've were weren't
 while who why will with won't would wouldn't yes yet you you're your yours yourself hi hello hey dear guys
 team folks anyone someone something know think want wanted would could also again ok okay lol just any way
 already since via per re fyi btw best regards cheers sent iphone android im ive dont cant doesnt didnt
+least nothing everything everyone everybody nobody none thing things stuff lot lots bit kind sort
 """.split())
 
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'’.+-]*[a-z0-9]|[a-z0-9]")
