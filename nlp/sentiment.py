@@ -72,6 +72,11 @@ PROBLEM_PHRASES = [
     (re.compile(r"\b(?:nobody|no one|no-one) (?:called|answered|replied|responded|got back|helped|showed up)\b"
                 r"|\bwas promised\b|\bstill no\b", re.I), -0.4),
     (re.compile(r"\bexpected (?:better|more)\b|\b(?:chipping|peeling|rusting|scratched|wobbly|rattles?)\b", re.I), -0.45),
+    # the same thing again and again: "I've unsubscribed 3 times and still get your newsletter"
+    (re.compile(r"\b(?:asked|tried|unsubscribed|called|emailed|written|wrote|reset it|contacted (?:you|support))"
+                r" (?:\d+|two|three|four|five|several|multiple|many) times\b"
+                r"|\bstill (?:get|getting|receive|receiving|being charged|charged)\b", re.I), -0.35),
+    (re.compile(r"\b(?:flat|empty|dead|drained) (?:every|each) (?:single )?(?:morning|day|night|time)\b", re.I), -0.35),
 ]
 # Letter furniture carries no feeling: "Kind regards" must not make a complaint positive.
 SIGN_OFFS = re.compile(r"\b(?:(?:kind|best|warm|many) (?:regards|wishes|thanks)|regards|best|cheers|sincerely|"

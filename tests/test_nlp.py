@@ -48,6 +48,8 @@ def test_no_entities_in_plain_text(extractor):
     ("the scale doesn't connect to the app anymore", "negative"),
     ("you charged me twice!", "negative"),
     ("The paint is chipping. For €249 I expected better. Kind regards, Ann", "negative"),
+    ("I've unsubscribed 3 times and still get your newsletter. Remove me please. Thank you!", "negative"),
+    ("Fern Scale + firmware 2.3 = battery empty every single morning. Thanks", "negative"),
     ("where is my order FB-12345?", "neutral"),
     ("How much is the grinder? Kind regards, Vera", "neutral"),
     ("what time does Brew Jam start", "neutral"),
