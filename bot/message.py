@@ -35,13 +35,14 @@ def parse_time(value: Any) -> datetime:
         dt = datetime.fromtimestamp(float(value), tz=timezone.utc)
     elif isinstance(value, str) and value.strip():
         text = value.strip()
-        if text[4:5] == "-" and text[7:8] == "-":  # a date (no number has a '-' there): skip the number attempt
-            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        else:
+        dt = None
+        if text[4:5] != "-" or text[7:8] != "-":  # a date has '-' there (no number does): no number attempt
             try:
                 dt = datetime.fromtimestamp(float(text), tz=timezone.utc)
             except ValueError:
-                dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+                pass
+        if dt is None:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     else:
         raise ValueError(f"not a time: {value!r}")
     if dt.tzinfo is None:

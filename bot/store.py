@@ -279,7 +279,6 @@ def _digests(db: sqlite_utils.Database) -> None:
     )
 
 
-
 @migrations(name="0008_theme_runs")
 def _theme_runs(db: sqlite_utils.Database) -> None:
     """A window's clustering, kept under a hash of its messages, vectors and the engine's settings: the digest

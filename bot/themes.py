@@ -282,7 +282,7 @@ def _read_tags(tags_json: str | None) -> list[str]:
     if not tags_json or tags_json == "[]":  # most contacts: no need to parse
         return []
     try:
-        return list(json.loads(tags_json or "[]"))
+        return list(json.loads(tags_json))
     except ValueError:
         return []
 

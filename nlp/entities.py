@@ -252,12 +252,7 @@ class EntityExtractor:
                 for end in sorted(ends):
                     if end > start:
                         matches[label, start, end] = None
-        ents, seen = [], set()
-        for label, start, end in sorted(matches, key=lambda m: (m[2] - m[1], -m[1]), reverse=True):
-            if start not in seen and end - 1 not in seen:
-                ents.append((label, start, end))
-                seen.update(range(start, end))
-        return sorted(ents, key=lambda e: e[1])
+        return _filter_spans(list(matches))
 
     # -- spaCy -----------------------------------------------------------------------------------------------
 

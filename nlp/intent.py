@@ -182,6 +182,11 @@ def _two_rows(coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.n
     return coef.copy(), intercept.copy()
 
 
+def _pick(texts: Sequence[str] | None, idx: np.ndarray) -> list[str] | None:
+    """The texts at ``idx`` (None when the model uses no texts)."""
+    return [texts[i] for i in idx] if texts is not None else None
+
+
 def _nll_temperature(scores: np.ndarray, target: np.ndarray) -> float:
     """The T for which softmax(T * scores) gives the held-out labels ``target`` the highest likelihood."""
     from scipy.optimize import minimize_scalar
@@ -322,8 +327,8 @@ class IntentClassifier:
         svm_scores = {ew: np.zeros((len(X), len(self.classes))) for ew in EMBEDDING_WEIGHTS}
         lr_scores = np.zeros((len(X), len(self.classes)))
         for a, b in StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y):
-            Xa, ya, ta, wa = extra.join(X[a], y[a], [texts[i] for i in a] if texts is not None else None, w[a])
-            tb = [texts[i] for i in b] if texts is not None else None
+            Xa, ya, ta, wa = extra.join(X[a], y[a], _pick(texts, a), w[a])
+            tb = _pick(texts, b)
             text_model = _Text.fit(ta) if texts is not None else None
             text_matrix = text_model.transform(ta) if text_model is not None else None
             for ew in EMBEDDING_WEIGHTS:
@@ -346,9 +351,8 @@ class IntentClassifier:
         a, b = train_test_split(idx, test_size=HOLDOUT, stratify=y, random_state=0)
         if len(set(y[a])) < len(self.classes):
             return DEFAULT_TEMPERATURE
-        text_model, coef, intercept = self._fit_linear(
-            *extra.join(X[a], y[a], [texts[i] for i in a] if texts is not None else None, w[a]))
-        scores = self._scores(text_model, coef, intercept, X[b], [texts[i] for i in b] if texts is not None else None)
+        text_model, coef, intercept = self._fit_linear(*extra.join(X[a], y[a], _pick(texts, a), w[a]))
+        scores = self._scores(text_model, coef, intercept, X[b], _pick(texts, b))
         return _nll_temperature(scores, np.searchsorted(np.array(self.classes, dtype=object), y[b]))
 
     def _scores(self, text_model, coef, intercept, X, texts, embedding_weight: float | None = None):

@@ -286,11 +286,8 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 def _groups(raw: np.ndarray) -> list[list[int]]:
-    by: dict[int, list[int]] = {}
-    for i, c in enumerate(raw):
-        if c != NOISE:
-            by.setdefault(int(c), []).append(i)
-    return sorted(by.values(), key=lambda g: g[0])
+    """A clusterer's groups (its ids may have gaps), in order of their first member."""
+    return sorted((g for g in _members(raw) if g), key=lambda g: g[0])
 
 
 def _merge(groups: list[list[int]], vectors: np.ndarray, threshold: float) -> list[list[int]]:
