@@ -121,6 +121,34 @@ def test_assign_leaves_out_texts_far_from_every_theme_or_near_left_out_ones():
     assert list(assign(rows, reference, labels, neighbours=2, similarity=0.6)) == [0, 1, -1, 0]
 
 
+def test_shared_neighbour_distances_are_the_blend_of_cosine_and_shared_neighbourhoods():
+    from scipy.spatial.distance import squareform
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1100, 8))  # more rows than one block of the similarity matrix
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    clusterer = AgglomerativeClusterer(shared_neighbours=5, shared_weight=0.4)
+    sims = x @ x.T
+    hoods = np.zeros_like(sims)
+    np.put_along_axis(hoods, np.argsort(-sims, axis=1, kind="stable")[:, :5], 1.0, axis=1)
+    expected = 1.0 - (0.6 * sims + 0.4 * (hoods @ hoods.T) / 5)
+    np.fill_diagonal(expected, 0.0)
+    assert np.allclose(clusterer.distances(x), squareform(np.clip(expected, 0, None), checks=False), atol=1e-9)
+
+
+def test_a_member_with_no_close_fellow_member_is_left_out():
+    class OneGroup:
+        def fit_predict(self, vectors):
+            return np.zeros(len(vectors), dtype=int)
+
+    tight = np.array([[1.0, 0.0], [0.99, 0.14], [0.99, -0.14], [0.97, 0.24]])
+    off_topic = np.array([[0.3, 0.95]])  # cosine at most 0.53 to the others
+    vectors = np.vstack([tight, off_topic])
+    texts = ["battery drain"] * 4 + ["coffee podcast"]
+    assert list(ThemeEngine(OneGroup(), assign_similarity=0.6).find(texts, vectors).assignment) == [0, 0, 0, 0, -1]
+    assert list(ThemeEngine(OneGroup(), assign_similarity=0.5).find(texts, vectors).assignment) == [0, 0, 0, 0, 0]
+
+
 def test_nearest_rows_is_the_stable_sort_even_with_ties():
     sims = np.random.default_rng(0).integers(0, 4, (50, 30)).astype(float)
     for k in (1, 3, 7, 30):
