@@ -120,7 +120,8 @@ def _token_test(spec: dict) -> Callable[[str, str], bool]:
 
 
 def _compile_patterns(patterns: list[dict]):
-    """The token patterns as (label, [(test number, optional)]) over one list of distinct token tests."""
+    """The token patterns as (label, [(test bit, optional)]) over one list of distinct token tests: bit
+    ``1 << i`` stands for ``tests[i]``, so one integer per token says which tests it passes."""
     numbers: dict[str, int] = {}
     tests = []
     compiled = []
@@ -131,12 +132,29 @@ def _compile_patterns(patterns: list[dict]):
             if key not in numbers:
                 numbers[key] = len(tests)
                 tests.append(_token_test(spec))
-            steps.append((numbers[key], spec.get("OP") == "?"))
+            steps.append((1 << numbers[key], spec.get("OP") == "?"))
         compiled.append((p["label"], steps))
     return tests, compiled
 
 
 _TESTS, _PATTERNS = _compile_patterns(_RULER_PATTERNS)
+_masks: dict[str, int] = {}
+_MASKS_SIZE = 50_000
+
+
+def _token_mask(text: str) -> int:
+    """Which of ``_TESTS`` a token's text passes, as bits. Remembered per text: the same words come back all
+    the time, and the tests (number words, currency symbols, a regex) cost far more than a dict look-up."""
+    mask = _masks.get(text)
+    if mask is None:
+        low = text.lower()
+        mask = 0
+        for i, test in enumerate(_TESTS):
+            if test(text, low):
+                mask |= 1 << i
+        if len(_masks) < _MASKS_SIZE:
+            _masks[text] = mask
+    return mask
 
 
 def _filter_spans(spans: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
@@ -194,7 +212,10 @@ class EntityExtractor:
     def __init__(self, products: Iterable[str] = (), spacy_model: str | None = None):
         self.products = sorted({p.strip() for p in products if p and p.strip()})
         self._canonical = {p.lower(): p for p in self.products}
-        self._product_tokens = [tuple(t.text.lower() for t in tokenize(p)) for p in self.products]
+        self._products_by_first: dict[str, list[tuple[str, ...]]] = {}  # token sequences by their first token
+        for p in self.products:
+            seq = tuple(t.text.lower() for t in tokenize(p))
+            self._products_by_first.setdefault(seq[0], []).append(seq)
         self.spacy_model = spacy_model
         self._nlp = None
         self._lock = threading.Lock()
@@ -229,29 +250,34 @@ class EntityExtractor:
         of every pattern (all ways around an optional token), then longest first, then leftmost, without
         overlaps."""
         n = len(tokens)
-        texts = [t.text for t in tokens]
-        lowers = [t.lower() for t in texts]
-        holds = [[test(t, low) for t, low in zip(texts, lowers)] for test in _TESTS]
+        masks = [_token_mask(t.text) for t in tokens]
         # Products first: where a product name is exactly a money or date phrase ("Today"), the product wins.
         # (spaCy's ruler keeps whichever its set of matches happens to list first.)
         matches: dict[tuple[str, int, int], None] = {}
-        for seq in self._product_tokens:
-            for start in range(n - len(seq) + 1):
-                if tuple(lowers[start:start + len(seq)]) == seq:
-                    matches["PRODUCT", start, start + len(seq)] = None
-        for label, steps in _PATTERNS:
-            first, first_optional = steps[0]
-            for start in range(n):
-                if not first_optional and not holds[first][start]:
-                    continue
-                ends = {start}
-                for test, optional in steps:
-                    ends = {j for j in ends if optional} | {j + 1 for j in ends if j < n and holds[test][j]}
-                    if not ends:
-                        break
-                for end in sorted(ends):
-                    if end > start:
-                        matches[label, start, end] = None
+        by_first = self._products_by_first
+        if by_first:
+            lowers = [t.text.lower() for t in tokens]
+            for start, low in enumerate(lowers):
+                for seq in by_first.get(low, ()):
+                    if tuple(lowers[start:start + len(seq)]) == seq:
+                        matches["PRODUCT", start, start + len(seq)] = None
+        # A match consumes its first token, so it can only start at a token that passes some test.
+        starts = [i for i, m in enumerate(masks) if m]
+        if starts:
+            for label, steps in _PATTERNS:
+                first, first_optional = steps[0]
+                for start in starts:
+                    if not first_optional and not masks[start] & first:
+                        continue
+                    ends = {start}
+                    for test, optional in steps:
+                        ends = ({j for j in ends if optional}
+                                | {j + 1 for j in ends if j < n and masks[j] & test})
+                        if not ends:
+                            break
+                    for end in sorted(ends):
+                        if end > start:
+                            matches[label, start, end] = None
         return _filter_spans(list(matches))
 
     # -- spaCy -----------------------------------------------------------------------------------------------
