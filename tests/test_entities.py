@@ -106,6 +106,13 @@ def test_plain_rules_do_not_import_spacy():
     assert out.splitlines()[-1] == "False" and "PRODUCT" in out and "ORDER_ID" in out
 
 
+def test_alphanumeric_strings_have_no_infixes():
+    """tokenizer.infix_spans skips str.isalnum() strings: no letter or digit anywhere in Unicode is an infix."""
+    every = "".join(chr(i) for i in range(0x110000) if chr(i).isalnum())
+    assert not list(spacy.blank("en").tokenizer.infix_finditer(every))
+    assert tokenizer.infix_spans("a-b") and not tokenizer.infix_spans(every)
+
+
 def test_tables_are_spacys():
     ours, theirs = json.loads(TABLES_PATH.read_text(encoding="utf-8")), spacy_tables()
     del ours["spacy"], theirs["spacy"]  # the version they were read from, for the record
