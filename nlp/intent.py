@@ -35,6 +35,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -74,37 +75,73 @@ def _char_terms(text: str) -> list[str]:
     """Character 2-5-grams inside space-padded words, as TfidfVectorizer(analyzer="char_wb") makes them."""
     out = []
     for w in text.lower().split():
-        w = f" {w} "
-        size = len(w)
-        for n in range(2, 6):
-            if size <= n:  # a short word counts once, whole
-                out.append(w)
-                break
-            out.extend(w[i:i + n] for i in range(size - n + 1))
+        out.extend(_word_char_terms(w))
     return out
 
 
-class _Block:
-    """One TF-IDF block over a fixed vocabulary: sublinear tf times idf, L2-normalised per text."""
+def _word_char_terms(w: str) -> list[str]:
+    """The character n-grams of one lower-cased word: each word's are independent of the others'."""
+    w = f" {w} "
+    size = len(w)
+    out = [w[i:i + n] for n in range(2, min(size, 6)) for i in range(size - n + 1)]
+    if size <= 5:  # a word too short for the longer n-grams counts once, whole
+        out.append(w)
+    return out
 
-    def __init__(self, terms: Sequence[str], idf: np.ndarray, analyzer: Callable[[str], list[str]]):
+
+_WORD_CACHE_SIZE = 50_000  # words whose vocabulary columns a character block remembers
+
+
+class _Block:
+    """One TF-IDF block over a fixed vocabulary: sublinear tf times idf, L2-normalised per text.
+
+    ``per_word``: the analyzer's terms are those of each lower-cased, whitespace-separated word in turn (the
+    character block), so the vocabulary columns of a word are looked up once and remembered.
+    """
+
+    def __init__(self, terms: Sequence[str], idf: np.ndarray, analyzer: Callable[[str], list[str]],
+                 per_word: Callable[[str], list[str]] | None = None):
         self.vocabulary = {t: i for i, t in enumerate(terms)}
         self.idf = np.asarray(idf, dtype=np.float64)
         self.analyzer = analyzer
+        self.per_word = per_word
+        self._word_columns: dict[str, list[int]] = {}
 
-    def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Column indices and values of one text's row (the columns in order of first appearance)."""
-        counts: dict[int, int] = {}
-        vocab = self.vocabulary
-        for term in self.analyzer(text):
-            j = vocab.get(term)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        if not counts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        values = (np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts))) + 1.0) * self.idf[cols]
-        return cols, values / np.sqrt(values @ values)
+    def columns(self, text: str) -> list[int]:
+        """The vocabulary columns of the text's terms, in the analyzer's order (terms outside it left out)."""
+        get = self.vocabulary.get
+        if self.per_word is None:
+            return [j for j in map(get, self.analyzer(text)) if j is not None]
+        known = self._word_columns
+        out: list[int] = []
+        for w in text.lower().split():
+            found = known.get(w)
+            if found is None:
+                found = [j for j in map(get, self.per_word(w)) if j is not None]
+                if len(known) < _WORD_CACHE_SIZE:
+                    known[w] = found
+            out += found
+        return out
+
+    def batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The texts' rows as (row lengths, columns, values), row after row; each row's columns in order of
+        first appearance. The numbers are those of one text at a time: the element-wise steps are the same over
+        the whole batch, and each row's norm is the same dot product over the same values (a test checks)."""
+        cols: list[int] = []
+        counts: list[int] = []
+        sizes = np.zeros(len(texts), dtype=np.int64)
+        for i, text in enumerate(texts):
+            found = Counter(self.columns(text))  # insertion order: first appearance
+            cols += found
+            counts += found.values()
+            sizes[i] = len(found)
+        columns = np.array(cols, dtype=np.int64)
+        values = (np.log(np.array(counts, dtype=np.float64)) + 1.0) * self.idf[columns]
+        ends = np.cumsum(sizes)
+        squares = np.array([values[a:b] @ values[a:b] for a, b in zip((ends - sizes).tolist(), ends.tolist())
+                            if b > a], dtype=np.float64)
+        values /= np.repeat(np.sqrt(squares), sizes[sizes > 0])
+        return sizes, columns, values
 
 
 class _Text:
@@ -116,7 +153,7 @@ class _Text:
 
     def __init__(self, word_terms, word_idf, char_terms, char_idf):
         self.word = _Block(word_terms, word_idf, _word_terms)
-        self.char = _Block(char_terms, char_idf, _char_terms)
+        self.char = _Block(char_terms, char_idf, _char_terms, per_word=_word_char_terms)
         self.width = len(word_terms) + len(char_terms)
 
     @classmethod
@@ -131,33 +168,38 @@ class _Text:
         terms = [sorted(v.vocabulary_, key=v.vocabulary_.get) for v in (word, char)]
         return cls(terms[0], word.idf_, terms[1], char.idf_)
 
-    def rows(self, texts: Sequence[str]):
-        """Per text: the column indices and values of its row of the combined (words, characters) matrix."""
-        offset, scale = len(self.word.vocabulary), 1.0 / np.sqrt(2)
-        for text in texts:
-            wc, wv = self.word.row(text)
-            cc, cv = self.char.row(text)
-            yield np.concatenate([wc, cc + offset]), np.concatenate([wv, cv]) * scale
+    def batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The combined (words, characters) matrix of the texts in CSR form: (row pointers, columns, values);
+        each row is its word columns, then its character columns, in order of first appearance."""
+        w_sizes, w_cols, w_vals = self.word.batch(texts)
+        c_sizes, c_cols, c_vals = self.char.batch(texts)
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(w_sizes + c_sizes, out=indptr[1:])
+        # where each block's values go: its row's start, then after the row's word columns for the characters
+        w_at = np.repeat(indptr[:-1] - (np.cumsum(w_sizes) - w_sizes), w_sizes) + np.arange(len(w_cols))
+        c_at = np.repeat(indptr[:-1] + w_sizes - (np.cumsum(c_sizes) - c_sizes), c_sizes) + np.arange(len(c_cols))
+        cols = np.empty(indptr[-1], dtype=np.int64)
+        vals = np.empty(indptr[-1], dtype=np.float64)
+        cols[w_at], vals[w_at] = w_cols, w_vals
+        cols[c_at], vals[c_at] = c_cols + len(self.word.vocabulary), c_vals
+        return indptr, cols, vals * (1.0 / np.sqrt(2))
 
     def transform(self, texts: Sequence[str]):
         """The combined TF-IDF matrix (scipy CSR), for training."""
         from scipy.sparse import csr_matrix
 
-        indptr, cols, vals = [0], [], []
-        for c, v in self.rows(texts):
-            cols.append(c)
-            vals.append(v)
-            indptr.append(indptr[-1] + len(c))
-        matrix = csr_matrix((np.concatenate(vals), np.concatenate(cols), indptr), shape=(len(texts), self.width))
+        indptr, cols, vals = self.batch(texts)
+        matrix = csr_matrix((vals, cols, indptr), shape=(len(texts), self.width))
         matrix.sort_indices()  # as scikit-learn leaves it
         return matrix
 
     def scores(self, texts: Sequence[str], coef: np.ndarray) -> np.ndarray:
         """``transform(texts) @ coef.T`` without building the matrix: ``coef`` has one row per class."""
         out = np.zeros((len(texts), coef.shape[0]))
-        for i, (c, v) in enumerate(self.rows(texts)):
-            if len(c):
-                out[i] = coef[:, c] @ v
+        indptr, cols, vals = self.batch(texts)
+        for i, (a, b) in enumerate(zip(indptr[:-1].tolist(), indptr[1:].tolist())):
+            if b > a:
+                out[i] = coef[:, cols[a:b]] @ vals[a:b]
         return out
 
     def state(self, prefix: str) -> dict[str, np.ndarray]:
@@ -387,13 +429,18 @@ class IntentClassifier:
         probs = self.probabilities(X, texts)
         sims = X @ self.example_vectors.T
         labels = np.array(self.example_labels)
+        orders = np.argsort(-probs, axis=1)
+        similarities = sims.max(axis=1).tolist()
+        examples: dict[str, np.ndarray] = {}  # each best intent's training examples, found once
         out = []
         for i in range(len(X)):
-            order = np.argsort(-probs[i])
+            order = orders[i]
             best = self.classes[order[0]]
             conf = float(probs[i, order[0]])
-            similarity = float(sims[i].max())
-            own = np.where(labels == best)[0]
+            similarity = similarities[i]
+            own = examples.get(best)
+            if own is None:
+                own = examples[best] = np.where(labels == best)[0]
             nearest = self.example_texts[own[np.argmax(sims[i, own])]] if len(own) else None
             intent = best
             if conf < self.min_confidence or similarity < self.min_similarity:
