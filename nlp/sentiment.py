@@ -89,6 +89,21 @@ def problem_adjustment(text: str) -> float:
     return sum(weight for pattern, weight in PROBLEM_PHRASES if pattern.search(text))
 
 
+_any_problem = None
+_ANY_PROBLEM_FROM = 32  # batch size from which compiling the one-pass search (~2 ms) pays
+
+
+def problem_adjustments(texts: Sequence[str]) -> list[float]:
+    """``problem_adjustment`` of each text. A batch first searches for any phrase at all, in one pass: most
+    messages report no problem, and that pass costs about half as much as the phrases one by one."""
+    global _any_problem
+    if len(texts) < _ANY_PROBLEM_FROM:
+        return [problem_adjustment(t) for t in texts]
+    if _any_problem is None:  # case-insensitive: it finds at least what the phrases find
+        _any_problem = re.compile("|".join(f"(?:{p.pattern})" for p, _ in PROBLEM_PHRASES), re.I).search
+    return [problem_adjustment(t) if _any_problem(t) else 0 for t in texts]
+
+
 class LexiconSentiment:
     """VADER plus a customer-service layer. Deterministic and fast: also the test implementation."""
 
@@ -146,9 +161,8 @@ class EmbeddingSentiment:
     @staticmethod
     def lexicon_features(lexicon: LexiconSentiment, texts: Sequence[str]) -> np.ndarray:
         rows = []
-        for t in texts:
+        for t, adjust in zip(texts, problem_adjustments(texts)):
             scores = lexicon._vader.polarity_scores(t)
-            adjust = problem_adjustment(t)
             rows.append([scores["compound"], scores["pos"], scores["neg"], adjust])
         return 2.0 * np.asarray(rows, dtype=np.float64).reshape(-1, 4)  # float64: exact when halved back
 

@@ -60,6 +60,18 @@ def test_customer_service_sentiment(text, label):
     assert LexiconSentiment().score_one(text).label == label
 
 
+def test_problem_adjustments_of_a_batch_are_those_of_each_text():
+    import json
+
+    from bot.demo import sample_inbox_path
+    from nlp.sentiment import problem_adjustment, problem_adjustments
+
+    texts = [json.loads(line)["text"] for line in sample_inbox_path().read_text(encoding="utf-8").splitlines()]
+    texts += ["STILL WAITING", "It Doesn't Connect", "never arrived", "Double-charged", "dead after 2 hours", ""]
+    found = problem_adjustments(texts)
+    assert found == [problem_adjustment(t) for t in texts] and sum(1 for v in found if v < 0) > 20
+
+
 def test_interfaces_are_runtime_checkable():
     assert isinstance(HashingEmbedder(), Embedder)
     assert isinstance(LexiconSentiment(), SentimentScorer)
