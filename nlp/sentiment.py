@@ -110,11 +110,11 @@ class LexiconSentiment:
     name = "vader-service-1"
 
     def __init__(self, positive_at: float = 0.4, negative_at: float = -0.25):
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+        from nlp.vader import FastVader
 
         self.positive_at = positive_at
         self.negative_at = negative_at
-        self._vader = SentimentIntensityAnalyzer()
+        self._vader = FastVader()
         self._vader.lexicon.update(SERVICE_LEXICON)
 
     def score_one(self, text: str) -> SentimentResult:
