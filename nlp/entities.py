@@ -120,38 +120,46 @@ def _token_test(spec: dict) -> Callable[[str, str], bool]:
 
 
 def _compile_patterns(patterns: list[dict]):
-    """The token patterns as (label, [(test bit, optional)]) over one list of distinct token tests: bit
-    ``1 << i`` stands for ``tests[i]``, so one integer per token says which tests it passes."""
+    """The token patterns as (label, [(test bit, optional)]) over the distinct token tests, bit ``1 << i`` for
+    the i-th, so one integer per token says which tests it passes. The tests that only compare the lower-cased
+    text with words become one dict from word to bits; the others stay predicates (bit, test)."""
     numbers: dict[str, int] = {}
-    tests = []
+    lower_bits: dict[str, int] = {}
+    others = []
     compiled = []
     for p in patterns:
         steps = []
         for spec in p["pattern"]:
-            key = repr({k: v for k, v in spec.items() if k != "OP"})
+            want = {k: v for k, v in spec.items() if k != "OP"}
+            key = repr(want)
             if key not in numbers:
-                numbers[key] = len(tests)
-                tests.append(_token_test(spec))
-            steps.append((1 << numbers[key], spec.get("OP") == "?"))
+                bit = numbers[key] = 1 << len(numbers)
+                test = _token_test(spec)  # also checks that the spec is supported
+                if set(want) == {"LOWER"}:
+                    for word in [want["LOWER"]] if isinstance(want["LOWER"], str) else want["LOWER"]["IN"]:
+                        lower_bits[word] = lower_bits.get(word, 0) | bit
+                else:
+                    others.append((bit, test))
+            steps.append((numbers[key], spec.get("OP") == "?"))
         compiled.append((p["label"], steps))
-    return tests, compiled
+    return lower_bits, others, compiled
 
 
-_TESTS, _PATTERNS = _compile_patterns(_RULER_PATTERNS)
+_LOWER_BITS, _OTHER_TESTS, _PATTERNS = _compile_patterns(_RULER_PATTERNS)
 _masks: dict[str, int] = {}
 _MASKS_SIZE = 50_000
 
 
 def _token_mask(text: str) -> int:
-    """Which of ``_TESTS`` a token's text passes, as bits. Remembered per text: the same words come back all
+    """Which token tests a token's text passes, as bits. Remembered per text: the same words come back all
     the time, and the tests (number words, currency symbols, a regex) cost far more than a dict look-up."""
     mask = _masks.get(text)
     if mask is None:
         low = text.lower()
-        mask = 0
-        for i, test in enumerate(_TESTS):
+        mask = _LOWER_BITS.get(low, 0)
+        for bit, test in _OTHER_TESTS:
             if test(text, low):
-                mask |= 1 << i
+                mask |= bit
         if len(_masks) < _MASKS_SIZE:
             _masks[text] = mask
     return mask
@@ -238,6 +246,8 @@ class EntityExtractor:
                 if m.start() == starts[first] + len(tokens[first].text):  # in the space after a token
                     first += 1
                 spans.append((label, first, bisect_right(starts, m.end() - 1)))
+        if not spans:
+            return []
         spans.sort(key=lambda s: 0 if s[0] in _EXACT else 1)
         found = []
         for label, first, end in _filter_spans(spans):

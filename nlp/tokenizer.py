@@ -290,7 +290,10 @@ def chunk_tokens(chunk: str) -> tuple[str, ...]:
     """The tokens of one run of non-whitespace (or of whitespace) characters, before special cases are merged."""
     found = _cache.get(chunk)
     if found is None:
-        found = tuple(_affix_pieces(chunk, EXCEPTIONS))
+        if chunk.isalpha() and chunk not in EXCEPTIONS:  # no prefix, suffix or infix is made of letters alone
+            found = (chunk,)
+        else:
+            found = tuple(_affix_pieces(chunk, EXCEPTIONS))
         if len(_cache) < _CACHE_SIZE:
             _cache[chunk] = found
     return found

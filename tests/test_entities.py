@@ -113,6 +113,13 @@ def test_alphanumeric_strings_have_no_infixes():
     assert tokenizer.infix_spans("a-b") and not tokenizer.infix_spans(every)
 
 
+def test_words_of_letters_alone_have_no_affixes():
+    """tokenizer.chunk_tokens keeps a str.isalpha() chunk whole unless it is a special case."""
+    assert all(tokenizer._affix_pieces(chr(i), {}) == [chr(i)] for i in range(0x110000) if chr(i).isalpha())
+    assert not any(s.isalpha() for s in tokenizer._SUFFIXES | set(tokenizer._PREFIX_STRINGS))  # the longer ones
+    assert tokenizer._affix_pieces("5kg", {}) == ["5", "kg"]
+
+
 def test_tables_are_spacys():
     ours, theirs = json.loads(TABLES_PATH.read_text(encoding="utf-8")), spacy_tables()
     del ours["spacy"], theirs["spacy"]  # the version they were read from, for the record
