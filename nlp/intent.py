@@ -95,53 +95,36 @@ _WORD_CACHE_SIZE = 50_000  # words whose vocabulary columns a character block re
 class _Block:
     """One TF-IDF block over a fixed vocabulary: sublinear tf times idf, L2-normalised per text.
 
-    ``per_word``: the analyzer's terms are those of each lower-cased, whitespace-separated word in turn (the
-    character block), so the vocabulary columns of a word are looked up once and remembered.
+    ``first_column``: where the block's columns start in the combined matrix. ``per_word``: the analyzer's terms
+    are those of each lower-cased, whitespace-separated word in turn (the character block), so the columns of a
+    word are looked up once and remembered.
     """
 
     def __init__(self, terms: Sequence[str], idf: np.ndarray, analyzer: Callable[[str], list[str]],
-                 per_word: Callable[[str], list[str]] | None = None):
+                 first_column: int = 0, per_word: Callable[[str], list[str]] | None = None):
         self.vocabulary = {t: i for i, t in enumerate(terms)}
         self.idf = np.asarray(idf, dtype=np.float64)
         self.analyzer = analyzer
+        self.first_column = first_column
         self.per_word = per_word
         self._word_columns: dict[str, list[int]] = {}
 
     def columns(self, text: str) -> list[int]:
-        """The vocabulary columns of the text's terms, in the analyzer's order (terms outside it left out)."""
-        get = self.vocabulary.get
+        """The combined matrix's columns of the text's terms, in the analyzer's order (terms outside the
+        vocabulary left out)."""
+        get, shift = self.vocabulary.get, self.first_column
         if self.per_word is None:
-            return [j for j in map(get, self.analyzer(text)) if j is not None]
+            return [j + shift for j in map(get, self.analyzer(text)) if j is not None]
         known = self._word_columns
         out: list[int] = []
         for w in text.lower().split():
             found = known.get(w)
             if found is None:
-                found = [j for j in map(get, self.per_word(w)) if j is not None]
+                found = [j + shift for j in map(get, self.per_word(w)) if j is not None]
                 if len(known) < _WORD_CACHE_SIZE:
                     known[w] = found
             out += found
         return out
-
-    def batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The texts' rows as (row lengths, columns, values), row after row; each row's columns in order of
-        first appearance. The numbers are those of one text at a time: the element-wise steps are the same over
-        the whole batch, and each row's norm is the same dot product over the same values (a test checks)."""
-        cols: list[int] = []
-        counts: list[int] = []
-        sizes = np.zeros(len(texts), dtype=np.int64)
-        for i, text in enumerate(texts):
-            found = Counter(self.columns(text))  # insertion order: first appearance
-            cols += found
-            counts += found.values()
-            sizes[i] = len(found)
-        columns = np.array(cols, dtype=np.int64)
-        values = (np.log(np.array(counts, dtype=np.float64)) + 1.0) * self.idf[columns]
-        ends = np.cumsum(sizes)
-        squares = np.array([values[a:b] @ values[a:b] for a, b in zip((ends - sizes).tolist(), ends.tolist())
-                            if b > a], dtype=np.float64)
-        values /= np.repeat(np.sqrt(squares), sizes[sizes > 0])
-        return sizes, columns, values
 
 
 class _Text:
@@ -153,8 +136,9 @@ class _Text:
 
     def __init__(self, word_terms, word_idf, char_terms, char_idf):
         self.word = _Block(word_terms, word_idf, _word_terms)
-        self.char = _Block(char_terms, char_idf, _char_terms, per_word=_word_char_terms)
+        self.char = _Block(char_terms, char_idf, _char_terms, len(word_terms), per_word=_word_char_terms)
         self.width = len(word_terms) + len(char_terms)
+        self._idf = np.concatenate([self.word.idf, self.char.idf])
 
     @classmethod
     def fit(cls, texts: Sequence[str]) -> "_Text":
@@ -169,20 +153,30 @@ class _Text:
         return cls(terms[0], word.idf_, terms[1], char.idf_)
 
     def batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The combined (words, characters) matrix of the texts in CSR form: (row pointers, columns, values);
-        each row is its word columns, then its character columns, in order of first appearance."""
-        w_sizes, w_cols, w_vals = self.word.batch(texts)
-        c_sizes, c_cols, c_vals = self.char.batch(texts)
-        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(w_sizes + c_sizes, out=indptr[1:])
-        # where each block's values go: its row's start, then after the row's word columns for the characters
-        w_at = np.repeat(indptr[:-1] - (np.cumsum(w_sizes) - w_sizes), w_sizes) + np.arange(len(w_cols))
-        c_at = np.repeat(indptr[:-1] + w_sizes - (np.cumsum(c_sizes) - c_sizes), c_sizes) + np.arange(len(c_cols))
-        cols = np.empty(indptr[-1], dtype=np.int64)
-        vals = np.empty(indptr[-1], dtype=np.float64)
-        cols[w_at], vals[w_at] = w_cols, w_vals
-        cols[c_at], vals[c_at] = c_cols + len(self.word.vocabulary), c_vals
-        return indptr, cols, vals * (1.0 / np.sqrt(2))
+        """The combined matrix of the texts in CSR form: (row pointers, columns, values). A row is its word
+        columns, then its character columns, each block's in order of first appearance.
+
+        The numbers are those of one text at a time: the element-wise steps are the same over the whole batch,
+        and each block of each row is normalised by the same dot product over the same values (a test checks).
+        """
+        cols: list[int] = []
+        counts: list[int] = []
+        sizes: list[int] = []  # per row: the word block's length, then the character block's
+        for text in texts:
+            for block in (self.word, self.char):
+                found = Counter(block.columns(text))  # insertion order: first appearance
+                cols += found
+                counts += found.values()
+                sizes.append(len(found))
+        columns = np.array(cols, dtype=np.int64)
+        values = (np.log(np.array(counts, dtype=np.float64)) + 1.0) * self._idf[columns]
+        lengths = np.array(sizes, dtype=np.int64)
+        ends = np.cumsum(lengths)
+        squares = np.array([values[a:b] @ values[a:b] for a, b in zip((ends - lengths).tolist(), ends.tolist())
+                            if b > a], dtype=np.float64)
+        values /= np.repeat(np.sqrt(squares), lengths[lengths > 0])
+        indptr = np.concatenate([[0], ends[1::2]])
+        return indptr, columns, values * (1.0 / np.sqrt(2))
 
     def transform(self, texts: Sequence[str]):
         """The combined TF-IDF matrix (scipy CSR), for training."""
@@ -282,6 +276,8 @@ class IntentClassifier:
     example_labels: list[str] = field(default_factory=list)
     train_seconds: float = 0.0
     _text: _Text | None = None
+    # predict's np.array(example_labels), with the list it was made from
+    _labels: tuple[list[str], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     # -- training -----------------------------------------------------------------
     def fit(self, vectors: np.ndarray, labels: Sequence[str], texts: Sequence[str] | None = None,
@@ -428,25 +424,28 @@ class IntentClassifier:
             return []
         probs = self.probabilities(X, texts)
         sims = X @ self.example_vectors.T
-        labels = np.array(self.example_labels)
+        if self._labels is None or self._labels[0] is not self.example_labels:  # made again when replaced
+            self._labels = (self.example_labels, np.array(self.example_labels))
+        labels = self._labels[1]
         orders = np.argsort(-probs, axis=1)
-        similarities = sims.max(axis=1).tolist()
-        examples: dict[str, np.ndarray] = {}  # each best intent's training examples, found once
+        best = orders[:, 0]
+        # the closest training example of each message's best intent, a block of messages per intent
+        nearest = np.full(len(X), -1)
+        for k in np.unique(best).tolist():
+            own = np.where(labels == self.classes[k])[0]
+            if len(own):
+                rows = np.where(best == k)[0]
+                nearest[rows] = own[np.argmax(sims[np.ix_(rows, own)], axis=1)]
         out = []
-        for i in range(len(X)):
-            order = orders[i]
-            best = self.classes[order[0]]
-            conf = float(probs[i, order[0]])
-            similarity = similarities[i]
-            own = examples.get(best)
-            if own is None:
-                own = examples[best] = np.where(labels == best)[0]
-            nearest = self.example_texts[own[np.argmax(sims[i, own])]] if len(own) else None
-            intent = best
+        for p, order, near, similarity in zip(probs.tolist(), orders[:, :top].tolist(), nearest.tolist(),
+                                              sims.max(axis=1).tolist()):
+            best_intent, conf = self.classes[order[0]], p[order[0]]
+            intent = best_intent
             if conf < self.min_confidence or similarity < self.min_similarity:
                 intent = UNKNOWN
-            ranking = tuple((self.classes[j], float(probs[i, j])) for j in order[:top])
-            out.append(IntentPrediction(intent, conf, best, ranking, nearest, similarity))
+            ranking = tuple((self.classes[j], p[j]) for j in order)
+            out.append(IntentPrediction(intent, conf, best_intent, ranking,
+                                        self.example_texts[near] if near >= 0 else None, similarity))
         return out
 
     # -- persistence (npz, no pickle) ---------------------------------------------
