@@ -183,9 +183,9 @@ class EmbeddingSentiment:
         probs = self.probabilities(texts, vectors, features)
         neg, pos = self.labels.index(NEGATIVE), self.labels.index(POSITIVE)
         out = []
-        for p, problem in zip(probs, features[:, 3] / 2.0):  # column 3: problem_adjustment, scaled by 2
-            label = self.labels[int(p.argmax())]
-            value = float(p[pos] - p[neg])
+        for best, value, problem in zip(probs.argmax(axis=1).tolist(), (probs[:, pos] - probs[:, neg]).tolist(),
+                                        (features[:, 3] / 2.0).tolist()):  # column 3: problem_adjustment, times 2
+            label = self.labels[best]
             if problem <= -0.3 and label != NEGATIVE:  # "still waiting", "never arrived": a complaint in an inbox
                 label, value = NEGATIVE, min(value, -0.3)
             out.append(SentimentResult(label, round(value, 4)))

@@ -4,14 +4,18 @@ vaderSentiment (3.3.2) walks every character of a message in Python to replace e
 even in a message without any, and lower-cases all of a message's words again each time it looks at the one to
 three words before a sentiment word. This subclass checks for emojis in one C-level pass (a message with an
 emoji goes through VADER's own replacement), lower-cases only the words it looks at, and does not call
-``sentiment_valence`` for the many words outside the lexicon. Everything else is
+``sentiment_valence`` for the many words outside the lexicon nor ``_but_check`` without a "but". Everything else is
 VADER's code; a test compares the two over the sample inbox and many made-up messages.
 """
 
 from __future__ import annotations
 
+import string
+
 from vaderSentiment.vaderSentiment import (BOOSTER_DICT, N_SCALAR, SPECIAL_CASES, SentimentIntensityAnalyzer,
                                            SentiText, negated)
+
+_PUNCTUATION = string.punctuation  # what SentiText strips off the ends of words
 
 
 class FastVader(SentimentIntensityAnalyzer):
@@ -19,14 +23,20 @@ class FastVader(SentimentIntensityAnalyzer):
         if not self.emojis.keys().isdisjoint(text):
             return super().polarity_scores(text)
         text = text.strip()  # what VADER's emoji replacement leaves of a message without emojis
-        # from here on as SentimentIntensityAnalyzer.polarity_scores
-        sentitext = SentiText(text)
+        # from here on as SentimentIntensityAnalyzer.polarity_scores, with SentiText's two steps written out
+        words_and_emoticons = [w if len(s := w.strip(_PUNCTUATION)) <= 2 else s for w in text.split()]
+        sentitext = SentiText.__new__(SentiText)
+        sentitext.text = text
+        sentitext.words_and_emoticons = words_and_emoticons
+        caps = sum(1 for w in words_and_emoticons if w.isupper())
+        sentitext.is_cap_diff = 0 < len(words_and_emoticons) - caps < len(words_and_emoticons)
         sentiments = []
-        words_and_emoticons = sentitext.words_and_emoticons
         lexicon = self.lexicon
+        but = False
         for i, item in enumerate(words_and_emoticons):
             valence = 0
             lower = item.lower()
+            but = but or lower == "but"
             if lower in BOOSTER_DICT:
                 sentiments.append(valence)
                 continue
@@ -38,7 +48,8 @@ class FastVader(SentimentIntensityAnalyzer):
                 sentiments.append(valence)
                 continue
             sentiments = self.sentiment_valence(valence, sentitext, item, i, sentiments)
-        sentiments = self._but_check(words_and_emoticons, sentiments)
+        if but:  # _but_check changes nothing without a "but"
+            sentiments = self._but_check(words_and_emoticons, sentiments)
         return self.score_valence(sentiments, text)
 
     @staticmethod
