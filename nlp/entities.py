@@ -260,13 +260,16 @@ class EntityExtractor:
         of every pattern (all ways around an optional token), then longest first, then leftmost, without
         overlaps."""
         n = len(tokens)
-        masks = [_token_mask(t.text) for t in tokens]
+        texts = [t.text for t in tokens]
+        masks = list(map(_masks.get, texts))
+        if None in masks:
+            masks = [_token_mask(t) if m is None else m for t, m in zip(texts, masks)]
         # Products first: where a product name is exactly a money or date phrase ("Today"), the product wins.
         # (spaCy's ruler keeps whichever its set of matches happens to list first.)
         matches: dict[tuple[str, int, int], None] = {}
         by_first = self._products_by_first
         if by_first:
-            lowers = [t.text.lower() for t in tokens]
+            lowers = [t.lower() for t in texts]
             for start, low in enumerate(lowers):
                 for seq in by_first.get(low, ()):
                     if tuple(lowers[start:start + len(seq)]) == seq:
