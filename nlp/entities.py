@@ -33,6 +33,17 @@ REGEXES = [
     ("DATE", re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b")),
 ]
 
+# What each regex cannot match without, as C-level checks: most messages have no digit, "@", "+" or URL, and
+# these cost a tenth of the searches.
+_DIGIT = re.compile(r"\d").search
+_NEEDS = {
+    "ORDER_ID": lambda text: _DIGIT(text) is not None,
+    "EMAIL": lambda text: "@" in text,
+    "URL": lambda text: "://" in text or "www." in text.lower(),
+    "PHONE": lambda text: "+" in text,
+    "DATE": lambda text: _DIGIT(text) is not None,
+}
+
 _MONTHS = ["jan", "january", "feb", "february", "mar", "march", "apr", "april", "may", "jun", "june", "jul",
            "july", "aug", "august", "sep", "sept", "september", "oct", "october", "nov", "november", "dec",
            "december"]
@@ -240,6 +251,8 @@ class EntityExtractor:
         spans = self._ruler_spans(tokens)
         starts = [t.idx for t in tokens]
         for label, pattern in REGEXES:
+            if not _NEEDS[label](text):
+                continue
             for m in pattern.finditer(text):
                 # spaCy's doc.char_span(..., alignment_mode="expand"): every token the match touches
                 first = bisect_right(starts, m.start()) - 1

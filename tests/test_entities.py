@@ -34,7 +34,7 @@ EDGE_CASES = [
     # emails and URLs
     "mail anna.k@example.com.", "Anna.K@Example.com, thanks", "<anna@example.com>", "a.b+c@mail.example.co.uk!",
     "https://fernbrew.example/x?y=1.", "see www.fernbrew.example/help).", "(https://x.example/a-b/c)",
-    "http://fernbrew.example,", "https://fernbrew.example/faq#returns!?",
+    "http://fernbrew.example,", "WWW.Fernbrew.example", "HTTPS://X.example", "https://fernbrew.example/faq#returns!?",
     # phones
     "+351 912 345 678", "call +351 912 345 678.", "+44 (0) 20 7946 0958", "+1-202-555-0143", "tel:+33612345678",
     # products
