@@ -281,15 +281,15 @@ class EntityExtractor:
         # (spaCy's ruler keeps whichever its set of matches happens to list first.)
         matches: dict[tuple[str, int, int], None] = {}
         by_first = self._products_by_first
-        if by_first:
-            lowers = [t.lower() for t in texts]
+        lowers = list(map(str.lower, texts)) if by_first else []
+        if not by_first.keys().isdisjoint(lowers):
             for start, low in enumerate(lowers):
                 for seq in by_first.get(low, ()):
                     if tuple(lowers[start:start + len(seq)]) == seq:
                         matches["PRODUCT", start, start + len(seq)] = None
         # A match consumes its first token, so it can only start at a token that passes some test.
-        starts = [i for i, m in enumerate(masks) if m]
-        if starts:
+        if any(masks):
+            starts = [i for i, m in enumerate(masks) if m]
             for label, steps in _PATTERNS:
                 first, first_optional = steps[0]
                 for start in starts:
@@ -304,7 +304,7 @@ class EntityExtractor:
                     for end in sorted(ends):
                         if end > start:
                             matches[label, start, end] = None
-        return _filter_spans(list(matches))
+        return _filter_spans(list(matches)) if matches else []
 
     # -- spaCy -----------------------------------------------------------------------------------------------
 

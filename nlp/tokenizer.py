@@ -301,7 +301,7 @@ def chunk_tokens(chunk: str) -> tuple[str, ...]:
 
 # A run of non-whitespace with the one space after it that belongs to its last token, or a run of whitespace
 # that is not such a space (it makes tokens of its own).
-_RUNS = re.compile(r"(\S+)( ?)|\s+")
+_RUNS = re.compile(r"(\S+)( ?)|(\s+)")
 _new_token = partial(tuple.__new__, Token)  # Token(text, idx, space) without namedtuple's Python-level __new__
 
 
@@ -310,20 +310,20 @@ def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     append = tokens.append
     cache = _cache
-    for m in _RUNS.finditer(text):
-        start = m.start()
-        chunk, space = m.groups()
-        if chunk is None:
-            chunk, space = m.group(), ""
+    at = 0
+    for chunk, space, blank in _RUNS.findall(text):  # the runs cover the text, so offsets add up
+        chunk = chunk or blank
         pieces = cache.get(chunk)
         if pieces is None:
             pieces = chunk_tokens(chunk)
         if len(pieces) == 1:
-            append(_new_token((pieces[0], start, space == " ")))
+            append(_new_token((pieces[0], at, bool(space))))
+            at += len(chunk) + len(space)
             continue
         for piece in pieces:
-            append(_new_token((piece, start, False)))
-            start += len(piece)
+            append(_new_token((piece, at, False)))
+            at += len(piece)
         if space:
             tokens[-1] = _new_token((tokens[-1].text, tokens[-1].idx, True))
+            at += 1
     return _merge_special_cases(tokens)
