@@ -158,7 +158,7 @@ def _compile_patterns(patterns: list[dict]):
 
 _LOWER_BITS, _OTHER_TESTS, _PATTERNS = _compile_patterns(_RULER_PATTERNS)
 _masks: dict[str, int] = {}
-_MASKS_SIZE = 50_000
+_MASKS_SIZE = 20_000
 
 
 def _token_mask(text: str) -> int:

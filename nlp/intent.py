@@ -71,16 +71,9 @@ def _word_terms(text: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
 
 
-def _char_terms(text: str) -> list[str]:
-    """Character 2-5-grams inside space-padded words, as TfidfVectorizer(analyzer="char_wb") makes them."""
-    out = []
-    for w in text.lower().split():
-        out.extend(_word_char_terms(w))
-    return out
-
-
 def _word_char_terms(w: str) -> list[str]:
-    """The character n-grams of one lower-cased word: each word's are independent of the others'."""
+    """Character 2-5-grams inside one space-padded, lower-cased word, as TfidfVectorizer(analyzer="char_wb")
+    makes them for each whitespace-separated word of the lower-cased text in turn."""
     w = f" {w} "
     size = len(w)
     out = [w[i:i + n] for n in range(2, min(size, 6)) for i in range(size - n + 1)]
@@ -89,38 +82,38 @@ def _word_char_terms(w: str) -> list[str]:
     return out
 
 
-_WORD_CACHE_SIZE = 50_000  # words whose vocabulary columns a character block remembers
+_WORD_CACHE_SIZE = 20_000  # words whose columns a character block remembers (a few hundred bytes each)
 
 
 class _Block:
     """One TF-IDF block over a fixed vocabulary: sublinear tf times idf, L2-normalised per text.
 
-    ``first_column``: where the block's columns start in the combined matrix. ``per_word``: the analyzer's terms
-    are those of each lower-cased, whitespace-separated word in turn (the character block), so the columns of a
-    word are looked up once and remembered.
+    The terms of a text come from ``analyzer`` or, for the character block, from ``per_word`` applied to each
+    lower-cased, whitespace-separated word in turn: those are independent of the other words, so a word's
+    columns are looked up once and remembered.
     """
 
-    def __init__(self, terms: Sequence[str], idf: np.ndarray, analyzer: Callable[[str], list[str]],
-                 first_column: int = 0, per_word: Callable[[str], list[str]] | None = None):
-        self.vocabulary = {t: i for i, t in enumerate(terms)}
+    def __init__(self, terms: Sequence[str], idf: np.ndarray, first_column: int,
+                 analyzer: Callable[[str], list[str]] | None = None,
+                 per_word: Callable[[str], list[str]] | None = None):
+        # term -> its column in the combined matrix, whose columns of this block start at ``first_column``
+        self.vocabulary = {t: first_column + i for i, t in enumerate(terms)}
         self.idf = np.asarray(idf, dtype=np.float64)
         self.analyzer = analyzer
-        self.first_column = first_column
         self.per_word = per_word
-        self._word_columns: dict[str, list[int]] = {}
+        self._word_columns: dict[str, tuple[int, ...]] = {}
 
     def columns(self, text: str) -> list[int]:
-        """The combined matrix's columns of the text's terms, in the analyzer's order (terms outside the
-        vocabulary left out)."""
-        get, shift = self.vocabulary.get, self.first_column
+        """The columns of the text's terms, in the analyzer's order (terms outside the vocabulary left out)."""
+        get = self.vocabulary.get
         if self.per_word is None:
-            return [j + shift for j in map(get, self.analyzer(text)) if j is not None]
+            return [j for j in map(get, self.analyzer(text)) if j is not None]
         known = self._word_columns
         out: list[int] = []
         for w in text.lower().split():
             found = known.get(w)
             if found is None:
-                found = [j + shift for j in map(get, self.per_word(w)) if j is not None]
+                found = tuple([j for j in map(get, self.per_word(w)) if j is not None])
                 if len(known) < _WORD_CACHE_SIZE:
                     known[w] = found
             out += found
@@ -135,8 +128,8 @@ class _Text:
     """
 
     def __init__(self, word_terms, word_idf, char_terms, char_idf):
-        self.word = _Block(word_terms, word_idf, _word_terms)
-        self.char = _Block(char_terms, char_idf, _char_terms, len(word_terms), per_word=_word_char_terms)
+        self.word = _Block(word_terms, word_idf, 0, analyzer=_word_terms)
+        self.char = _Block(char_terms, char_idf, len(word_terms), per_word=_word_char_terms)
         self.width = len(word_terms) + len(char_terms)
         self._idf = np.concatenate([self.word.idf, self.char.idf])
 
