@@ -2,20 +2,27 @@
 
 vaderSentiment (3.3.2) walks every character of a message in Python to replace emojis by their descriptions,
 even in a message without any, and lower-cases all of a message's words again each time it looks at the one to
-three words before a sentiment word. This subclass checks for emojis in one C-level pass (a message with an
-emoji goes through VADER's own replacement), lower-cases only the words it looks at, and does not call
-``sentiment_valence`` for the many words outside the lexicon nor ``_but_check`` without a "but". Everything else is
-VADER's code; a test compares the two over the sample inbox and many made-up messages.
+three words before a sentiment word, and tests a word for negation by a loop over all negation words. This
+subclass checks for emojis in one C-level pass (a message with an emoji goes through VADER's own replacement),
+lower-cases only the words it looks at, looks negations up in a set, and calls neither ``sentiment_valence`` for
+the many words outside the lexicon nor ``_but_check`` without a "but". Everything else is VADER's code; a test
+compares the two over the sample inbox and many made-up messages.
 """
 
 from __future__ import annotations
 
 import string
 
-from vaderSentiment.vaderSentiment import (BOOSTER_DICT, N_SCALAR, SPECIAL_CASES, SentimentIntensityAnalyzer,
-                                           SentiText, negated)
+from vaderSentiment.vaderSentiment import (BOOSTER_DICT, N_SCALAR, NEGATE, SPECIAL_CASES,
+                                           SentimentIntensityAnalyzer, SentiText)
 
 _PUNCTUATION = string.punctuation  # what SentiText strips off the ends of words
+_NEGATE = frozenset(NEGATE)
+
+
+def _negated(word: str) -> bool:
+    """VADER's ``negated`` of a list of one lower-cased word, without its loop over all the negation words."""
+    return word in _NEGATE or "n't" in word
 
 
 class FastVader(SentimentIntensityAnalyzer):
@@ -59,14 +66,14 @@ class FastVader(SentimentIntensityAnalyzer):
             return str(words_and_emoticons[k]).lower()
 
         if start_i == 0:
-            if negated([low(i - 1)]):
+            if _negated(low(i - 1)):
                 valence = valence * N_SCALAR
         if start_i == 1:
             if low(i - 2) == "never" and (low(i - 1) == "so" or low(i - 1) == "this"):
                 valence = valence * 1.25
             elif low(i - 2) == "without" and low(i - 1) == "doubt":
                 pass
-            elif negated([low(i - 2)]):
+            elif _negated(low(i - 2)):
                 valence = valence * N_SCALAR
         if start_i == 2:
             if (low(i - 3) == "never" and (low(i - 2) == "so" or low(i - 2) == "this")
@@ -74,7 +81,7 @@ class FastVader(SentimentIntensityAnalyzer):
                 valence = valence * 1.25
             elif low(i - 3) == "without" and (low(i - 2) == "doubt" or low(i - 1) == "doubt"):
                 pass
-            elif negated([low(i - 3)]):
+            elif _negated(low(i - 3)):
                 valence = valence * N_SCALAR
         return valence
 
