@@ -35,6 +35,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -70,41 +71,53 @@ def _word_terms(text: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
 
 
-def _char_terms(text: str) -> list[str]:
-    """Character 2-5-grams inside space-padded words, as TfidfVectorizer(analyzer="char_wb") makes them."""
-    out = []
-    for w in text.lower().split():
-        w = f" {w} "
-        size = len(w)
-        for n in range(2, 6):
-            if size <= n:  # a short word counts once, whole
-                out.append(w)
-                break
-            out.extend(w[i:i + n] for i in range(size - n + 1))
+def _word_char_terms(w: str) -> list[str]:
+    """Character 2-5-grams inside one space-padded, lower-cased word, as TfidfVectorizer(analyzer="char_wb")
+    makes them for each whitespace-separated word of the lower-cased text in turn."""
+    w = f" {w} "
+    size = len(w)
+    out = [w[i:i + n] for n in range(2, min(size, 6)) for i in range(size - n + 1)]
+    if size <= 5:  # a word too short for the longer n-grams counts once, whole
+        out.append(w)
     return out
 
 
-class _Block:
-    """One TF-IDF block over a fixed vocabulary: sublinear tf times idf, L2-normalised per text."""
+_WORD_CACHE_SIZE = 20_000  # words whose columns a character block remembers (a few hundred bytes each)
 
-    def __init__(self, terms: Sequence[str], idf: np.ndarray, analyzer: Callable[[str], list[str]]):
-        self.vocabulary = {t: i for i, t in enumerate(terms)}
+
+class _Block:
+    """One TF-IDF block over a fixed vocabulary: sublinear tf times idf, L2-normalised per text.
+
+    The terms of a text come from ``analyzer`` or, for the character block, from ``per_word`` applied to each
+    lower-cased, whitespace-separated word in turn: those are independent of the other words, so a word's
+    columns are looked up once and remembered.
+    """
+
+    def __init__(self, terms: Sequence[str], idf: np.ndarray, first_column: int,
+                 analyzer: Callable[[str], list[str]] | None = None,
+                 per_word: Callable[[str], list[str]] | None = None):
+        # term -> its column in the combined matrix, whose columns of this block start at ``first_column``
+        self.vocabulary = {t: first_column + i for i, t in enumerate(terms)}
         self.idf = np.asarray(idf, dtype=np.float64)
         self.analyzer = analyzer
+        self.per_word = per_word
+        self._word_columns: dict[str, tuple[int, ...]] = {}
 
-    def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Column indices and values of one text's row (the columns in order of first appearance)."""
-        counts: dict[int, int] = {}
-        vocab = self.vocabulary
-        for term in self.analyzer(text):
-            j = vocab.get(term)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        if not counts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        values = (np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts))) + 1.0) * self.idf[cols]
-        return cols, values / np.sqrt(values @ values)
+    def columns(self, text: str) -> list[int]:
+        """The columns of the text's terms, in the analyzer's order (terms outside the vocabulary left out)."""
+        get = self.vocabulary.get
+        if self.per_word is None:
+            return [j for j in map(get, self.analyzer(text)) if j is not None]
+        known = self._word_columns
+        out: list[int] = []
+        for w in text.lower().split():
+            found = known.get(w)
+            if found is None:
+                found = tuple([j for j in map(get, self.per_word(w)) if j is not None])
+                if len(known) < _WORD_CACHE_SIZE:
+                    known[w] = found
+            out += found
+        return out
 
 
 class _Text:
@@ -115,9 +128,10 @@ class _Text:
     """
 
     def __init__(self, word_terms, word_idf, char_terms, char_idf):
-        self.word = _Block(word_terms, word_idf, _word_terms)
-        self.char = _Block(char_terms, char_idf, _char_terms)
+        self.word = _Block(word_terms, word_idf, 0, analyzer=_word_terms)
+        self.char = _Block(char_terms, char_idf, len(word_terms), per_word=_word_char_terms)
         self.width = len(word_terms) + len(char_terms)
+        self._idf = np.concatenate([self.word.idf, self.char.idf])
 
     @classmethod
     def fit(cls, texts: Sequence[str]) -> "_Text":
@@ -131,33 +145,48 @@ class _Text:
         terms = [sorted(v.vocabulary_, key=v.vocabulary_.get) for v in (word, char)]
         return cls(terms[0], word.idf_, terms[1], char.idf_)
 
-    def rows(self, texts: Sequence[str]):
-        """Per text: the column indices and values of its row of the combined (words, characters) matrix."""
-        offset, scale = len(self.word.vocabulary), 1.0 / np.sqrt(2)
+    def batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The combined matrix of the texts in CSR form: (row pointers, columns, values). A row is its word
+        columns, then its character columns, each block's in order of first appearance.
+
+        The numbers are those of one text at a time: the element-wise steps are the same over the whole batch,
+        and each block of each row is normalised by the same dot product over the same values (a test checks).
+        """
+        cols: list[int] = []
+        counts: list[int] = []
+        sizes: list[int] = []  # per row: the word block's length, then the character block's
         for text in texts:
-            wc, wv = self.word.row(text)
-            cc, cv = self.char.row(text)
-            yield np.concatenate([wc, cc + offset]), np.concatenate([wv, cv]) * scale
+            for block in (self.word, self.char):
+                found = Counter(block.columns(text))  # insertion order: first appearance
+                cols += found
+                counts += found.values()
+                sizes.append(len(found))
+        columns = np.array(cols, dtype=np.int64)
+        values = (np.log(np.array(counts, dtype=np.float64)) + 1.0) * self._idf[columns]
+        lengths = np.array(sizes, dtype=np.int64)
+        ends = np.cumsum(lengths)
+        squares = np.array([values[a:b] @ values[a:b] for a, b in zip((ends - lengths).tolist(), ends.tolist())
+                            if b > a], dtype=np.float64)
+        values /= np.repeat(np.sqrt(squares), lengths[lengths > 0])
+        indptr = np.concatenate([[0], ends[1::2]])
+        return indptr, columns, values * (1.0 / np.sqrt(2))
 
     def transform(self, texts: Sequence[str]):
         """The combined TF-IDF matrix (scipy CSR), for training."""
         from scipy.sparse import csr_matrix
 
-        indptr, cols, vals = [0], [], []
-        for c, v in self.rows(texts):
-            cols.append(c)
-            vals.append(v)
-            indptr.append(indptr[-1] + len(c))
-        matrix = csr_matrix((np.concatenate(vals), np.concatenate(cols), indptr), shape=(len(texts), self.width))
+        indptr, cols, vals = self.batch(texts)
+        matrix = csr_matrix((vals, cols, indptr), shape=(len(texts), self.width))
         matrix.sort_indices()  # as scikit-learn leaves it
         return matrix
 
     def scores(self, texts: Sequence[str], coef: np.ndarray) -> np.ndarray:
         """``transform(texts) @ coef.T`` without building the matrix: ``coef`` has one row per class."""
         out = np.zeros((len(texts), coef.shape[0]))
-        for i, (c, v) in enumerate(self.rows(texts)):
-            if len(c):
-                out[i] = coef[:, c] @ v
+        indptr, cols, vals = self.batch(texts)
+        for i, (a, b) in enumerate(zip(indptr[:-1].tolist(), indptr[1:].tolist())):
+            if b > a:
+                out[i] = coef[:, cols[a:b]] @ vals[a:b]
         return out
 
     def state(self, prefix: str) -> dict[str, np.ndarray]:
@@ -240,6 +269,8 @@ class IntentClassifier:
     example_labels: list[str] = field(default_factory=list)
     train_seconds: float = 0.0
     _text: _Text | None = None
+    # predict's np.array(example_labels), with the list it was made from
+    _labels: tuple[list[str], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     # -- training -----------------------------------------------------------------
     def fit(self, vectors: np.ndarray, labels: Sequence[str], texts: Sequence[str] | None = None,
@@ -386,20 +417,28 @@ class IntentClassifier:
             return []
         probs = self.probabilities(X, texts)
         sims = X @ self.example_vectors.T
-        labels = np.array(self.example_labels)
+        if self._labels is None or self._labels[0] is not self.example_labels:  # made again when replaced
+            self._labels = (self.example_labels, np.array(self.example_labels))
+        labels = self._labels[1]
+        orders = np.argsort(-probs, axis=1)
+        best = orders[:, 0]
+        # the closest training example of each message's best intent, a block of messages per intent
+        nearest = np.full(len(X), -1)
+        for k in np.unique(best).tolist():
+            own = np.where(labels == self.classes[k])[0]
+            if len(own):
+                rows = np.where(best == k)[0]
+                nearest[rows] = own[np.argmax(sims[np.ix_(rows, own)], axis=1)]
         out = []
-        for i in range(len(X)):
-            order = np.argsort(-probs[i])
-            best = self.classes[order[0]]
-            conf = float(probs[i, order[0]])
-            similarity = float(sims[i].max())
-            own = np.where(labels == best)[0]
-            nearest = self.example_texts[own[np.argmax(sims[i, own])]] if len(own) else None
-            intent = best
+        for p, order, near, similarity in zip(probs.tolist(), orders[:, :top].tolist(), nearest.tolist(),
+                                              sims.max(axis=1).tolist()):
+            best_intent, conf = self.classes[order[0]], p[order[0]]
+            intent = best_intent
             if conf < self.min_confidence or similarity < self.min_similarity:
                 intent = UNKNOWN
-            ranking = tuple((self.classes[j], float(probs[i, j])) for j in order[:top])
-            out.append(IntentPrediction(intent, conf, best, ranking, nearest, similarity))
+            ranking = tuple((self.classes[j], p[j]) for j in order)
+            out.append(IntentPrediction(intent, conf, best_intent, ranking,
+                                        self.example_texts[near] if near >= 0 else None, similarity))
         return out
 
     # -- persistence (npz, no pickle) ---------------------------------------------

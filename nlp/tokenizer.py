@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_right
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -100,6 +101,8 @@ def suffix_length(s: str) -> int:
 
 def infix_spans(s: str) -> list[tuple[int, int]]:
     """(start, end) of each infix in ``s``, left to right, as spaCy's ``infix_finditer`` finds them."""
+    if s.isalnum():  # every infix starts with punctuation or an icon (checked over all of Unicode by a test)
+        return []
     spans = []
     n, i = len(s), 0
     while i < n:
@@ -225,7 +228,8 @@ class Token(NamedTuple):
     space: bool  # followed by one space that belongs to no token (spaCy's ``whitespace_``)
 
 
-_LONGEST_EXCEPTION = max(map(len, EXCEPTIONS))
+# Every start of a special case's string: a run of tokens that spells none can grow into none.
+_EXCEPTION_PREFIXES = frozenset(s[:i] for s in EXCEPTIONS for i in range(1, len(s) + 1))
 _special_runs: dict[str, tuple[str, ...]] = {}
 
 
@@ -243,11 +247,14 @@ def _merge_special_cases(tokens: list[Token]) -> list[Token]:
     case, longest first, then leftmost, dropping a run that overlaps one already seen; a kept run written without
     spaces becomes the special case's own tokens (one with a space inside, across chunks, stays as it is)."""
     runs = []
+    prefixes = _EXCEPTION_PREFIXES
     for i in range(len(tokens) - 1):
         joined = tokens[i].text
+        if joined not in prefixes:
+            continue
         for j in range(i + 1, len(tokens)):
             joined += tokens[j].text
-            if len(joined) > _LONGEST_EXCEPTION:
+            if joined not in prefixes:
                 break
             if joined in EXCEPTIONS and _is_special_run([t.text for t in tokens[i:j + 1]], joined):
                 runs.append((i, j + 1))
@@ -283,28 +290,40 @@ def chunk_tokens(chunk: str) -> tuple[str, ...]:
     """The tokens of one run of non-whitespace (or of whitespace) characters, before special cases are merged."""
     found = _cache.get(chunk)
     if found is None:
-        found = tuple(_affix_pieces(chunk, EXCEPTIONS))
+        if chunk.isalpha() and chunk not in EXCEPTIONS:  # no prefix, suffix or infix is made of letters alone
+            found = (chunk,)
+        else:
+            found = tuple(_affix_pieces(chunk, EXCEPTIONS))
         if len(_cache) < _CACHE_SIZE:
             _cache[chunk] = found
     return found
 
 
-_RUNS = re.compile(r"\s+|\S+")
+# A run of non-whitespace with the one space after it that belongs to its last token, or a run of whitespace
+# that is not such a space (it makes tokens of its own).
+_RUNS = re.compile(r"(\S+)( ?)|(\s+)")
+_new_token = partial(tuple.__new__, Token)  # Token(text, idx, space) without namedtuple's Python-level __new__
 
 
 def tokenize(text: str) -> list[Token]:
     """spaCy's tokens of ``text``: one space after a token belongs to it; other whitespace makes tokens."""
     tokens: list[Token] = []
-    for m in _RUNS.finditer(text):
-        start, chunk = m.start(), m.group()
-        if chunk[0].isspace():
-            if tokens and chunk[0] == " ":
-                last = tokens[-1]
-                tokens[-1] = last._replace(space=True)
-                start, chunk = start + 1, chunk[1:]
-            if not chunk:
-                continue
-        for piece in chunk_tokens(chunk):
-            tokens.append(Token(piece, start, False))
-            start += len(piece)
+    append = tokens.append
+    cache = _cache
+    at = 0
+    for chunk, space, blank in _RUNS.findall(text):  # the runs cover the text, so offsets add up
+        chunk = chunk or blank
+        pieces = cache.get(chunk)
+        if pieces is None:
+            pieces = chunk_tokens(chunk)
+        if len(pieces) == 1:
+            append(_new_token((pieces[0], at, bool(space))))
+            at += len(chunk) + len(space)
+            continue
+        for piece in pieces:
+            append(_new_token((piece, at, False)))
+            at += len(piece)
+        if space:
+            tokens[-1] = _new_token((tokens[-1].text, tokens[-1].idx, True))
+            at += 1
     return _merge_special_cases(tokens)

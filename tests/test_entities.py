@@ -34,7 +34,7 @@ EDGE_CASES = [
     # emails and URLs
     "mail anna.k@example.com.", "Anna.K@Example.com, thanks", "<anna@example.com>", "a.b+c@mail.example.co.uk!",
     "https://fernbrew.example/x?y=1.", "see www.fernbrew.example/help).", "(https://x.example/a-b/c)",
-    "http://fernbrew.example,", "https://fernbrew.example/faq#returns!?",
+    "http://fernbrew.example,", "WWW.Fernbrew.example", "HTTPS://X.example", "https://fernbrew.example/faq#returns!?",
     # phones
     "+351 912 345 678", "call +351 912 345 678.", "+44 (0) 20 7946 0958", "+1-202-555-0143", "tel:+33612345678",
     # products
@@ -104,6 +104,20 @@ def test_plain_rules_do_not_import_spacy():
             "print('spacy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "False" and "PRODUCT" in out and "ORDER_ID" in out
+
+
+def test_alphanumeric_strings_have_no_infixes():
+    """tokenizer.infix_spans skips str.isalnum() strings: no letter or digit anywhere in Unicode is an infix."""
+    every = "".join(chr(i) for i in range(0x110000) if chr(i).isalnum())
+    assert not list(spacy.blank("en").tokenizer.infix_finditer(every))
+    assert tokenizer.infix_spans("a-b") and not tokenizer.infix_spans(every)
+
+
+def test_words_of_letters_alone_have_no_affixes():
+    """tokenizer.chunk_tokens keeps a str.isalpha() chunk whole unless it is a special case."""
+    assert all(tokenizer._affix_pieces(chr(i), {}) == [chr(i)] for i in range(0x110000) if chr(i).isalpha())
+    assert not any(s.isalpha() for s in tokenizer._SUFFIXES | set(tokenizer._PREFIX_STRINGS))  # the longer ones
+    assert tokenizer._affix_pieces("5kg", {}) == ["5", "kg"]
 
 
 def test_tables_are_spacys():

@@ -60,6 +60,41 @@ def test_customer_service_sentiment(text, label):
     assert LexiconSentiment().score_one(text).label == label
 
 
+def test_problem_adjustments_of_a_batch_are_those_of_each_text():
+    import json
+
+    from bot.demo import sample_inbox_path
+    from nlp.sentiment import problem_adjustment, problem_adjustments
+
+    texts = [json.loads(line)["text"] for line in sample_inbox_path().read_text(encoding="utf-8").splitlines()]
+    texts += ["STILL WAITING", "It Doesn't Connect", "never arrived", "Double-charged", "dead after 2 hours", ""]
+    found = problem_adjustments(texts)
+    assert found == [problem_adjustment(t) for t in texts] and sum(1 for v in found if v < 0) > 20
+
+
+def test_fast_vader_scores_as_vader():
+    import json
+    import random
+
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from bot.demo import sample_inbox_path
+    from nlp.sentiment import SERVICE_LEXICON
+    from nlp.vader import FastVader
+
+    texts = [json.loads(line)["text"] for line in sample_inbox_path().read_text(encoding="utf-8").splitlines()]
+    rnd = random.Random(0)  # the words VADER's rules look for around a sentiment word, in every order
+    words = ["not", "never", "so", "this", "without", "doubt", "no", "or", "nor", "least", "at", "very", "kind",
+             "of", "sort", "but", "good", "GREAT", "bad", "the", "shit", "bomb", "ass", "cut", "mustard", "isn't",
+             "extremely", "barely", "love", "hate", "!", "??", "😀", "🙁", ":)", "LOL", "yeah", "right", "broken",
+             "hardly", "kinda", "don't", "back", "handed", "hand", "to", "mouth", "BUT", "  ", "\n"]
+    texts += ["".join(rnd.choice(words) + rnd.choice(" !,") for _ in range(rnd.randint(0, 14))) for _ in range(5000)]
+    vader, fast = SentimentIntensityAnalyzer(), FastVader()
+    vader.lexicon.update(SERVICE_LEXICON)
+    fast.lexicon.update(SERVICE_LEXICON)
+    assert [fast.polarity_scores(t) for t in texts] == [vader.polarity_scores(t) for t in texts]
+
+
 def test_interfaces_are_runtime_checkable():
     assert isinstance(HashingEmbedder(), Embedder)
     assert isinstance(LexiconSentiment(), SentimentScorer)

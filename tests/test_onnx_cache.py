@@ -206,6 +206,9 @@ def test_numpy_tfidf_equals_scikit_learn():
     assert abs(mine - reference).max() < 1e-12
     coef = np.random.default_rng(0).normal(size=(5, mine.shape[1])).astype(np.float32)
     np.testing.assert_allclose(ours.scores(test, coef), mine @ coef.T.astype(np.float64), rtol=1e-5, atol=1e-6)
+    # the rows of a batch are exactly those of one text at a time (batching must not change a prediction)
+    batch = ours.scores(test, coef)
+    assert all(np.array_equal(ours.scores([t], coef)[0], batch[i]) for i, t in enumerate(test))
 
 
 def test_a_saved_intent_model_predicts_without_scikit_learn(tmp_path):
