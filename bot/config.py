@@ -52,7 +52,7 @@ class Config:
     model: str | None = None  # embedding model: a local sentence-transformers folder; default packaged MiniLM
     embedder: str = "sentence-transformers"  # or "hashing" (tests, no model)
     embedding_backend: str = "auto"  # how the sentence-transformers model runs: onnx (onnxruntime) or torch
-    embedding_threads: int = 2  # CPU threads of the onnx backend
+    embedding_threads: int = 2  # CPU threads of the onnx backend: batches embedded at once
     spacy_model: str | None = None  # a full spaCy pipeline to use if installed, e.g. en_core_web_sm
     min_confidence: float = 0.45  # below this calibrated confidence the intent is "unknown"
     min_similarity: float = 0.35  # cosine to the nearest playbook example below which the intent is "unknown"

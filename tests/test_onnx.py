@@ -48,6 +48,23 @@ def test_onnx_embeddings_equal_the_reference_for_every_message(both):
     np.testing.assert_allclose(onnx_one.encode([texts[5]])[0], ours[5], atol=1e-5)
 
 
+def test_batches_of_similar_length_within_the_token_budget_give_the_same_vectors_on_any_number_of_threads(both):
+    _, onnx_one = both
+    lengths = np.array([3, 40, 5, 5, 300, 12, 7, 3, 60, 9] * 20)
+    embedder = OnnxEmbedder(cache_dir=onnx_one.onnx_path.parent, batch_tokens=64, max_batch=8)
+    batches = embedder._batches(lengths)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))  # each message once
+    for idx in batches:
+        rows, width = len(idx), int(lengths[idx].max())
+        assert rows <= 8 and (rows * width <= 64 or rows == 1)
+        assert width - int(lengths[idx].min()) <= 60  # similar lengths together: little padding
+    texts = [json.loads(line)["text"] for line in sample_inbox_path().read_text().splitlines()][:120]
+    one = OnnxEmbedder(cache_dir=onnx_one.onnx_path.parent, threads=1, batch_tokens=64).encode(texts)
+    three = OnnxEmbedder(cache_dir=onnx_one.onnx_path.parent, threads=3, batch_tokens=64).encode(texts)
+    np.testing.assert_allclose(one, three, atol=1e-6)
+    np.testing.assert_allclose(three, onnx_one.encode(texts), atol=1e-5)
+
+
 def test_second_start_reuses_the_export(both, tmp_path):
     _, onnx_one = both
     onnx_one.load()
