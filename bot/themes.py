@@ -19,6 +19,7 @@ import numpy as np
 
 from bot.errors import ResonateError
 from bot.message import iso, parse_time, utcnow
+from nlp.themes import distinct_label
 
 TRENDS = ("new", "growing", "steady", "fading")
 INTENT_NOUNS = {"praise": "praise", "complaint": "complaints", "technical_problem": "problems",
@@ -167,9 +168,11 @@ class ThemeFinder:
         centroids = (np.frombuffer(b"".join(r["centroid"] for r in stored), dtype=np.float32).reshape(-1, dim)
                      if stored else np.zeros((0, dim), dtype=np.float32))
         free = np.ones(len(stored), dtype=bool)
+        taken = {r["label"].lower() for r in stored}  # a new theme is not named like one the team already saw
         for cluster in result.clusters:
             members = [rows[i] for i in cluster.members]
-            theme_id, label, at = self._identify(cluster, window, stored, centroids, free)
+            theme_id, label, at = self._identify(cluster, window, stored, centroids, free, taken)
+            taken.add(label.lower())
             if at is not None:
                 free[at] = False
             themes.append(_describe(theme_id, label, cluster, members, matrix[cluster.members]))
@@ -193,10 +196,11 @@ class ThemeFinder:
 
     # -- identity -----------------------------------------------------------------------------------------------
     def _identify(self, cluster, window: Window, stored: list[dict], centroids: np.ndarray,
-                  free: np.ndarray) -> tuple[int, str, int | None]:
+                  free: np.ndarray, taken: set[str]) -> tuple[int, str, int | None]:
         """The stored theme this cluster continues (centroid cosine >= match_similarity, the later theme on a
-        tie), or a new one. ``free``: which of ``stored`` no earlier cluster of this window took. Returns the
-        theme's id, its label and its position in ``stored`` (None for a new theme)."""
+        tie), or a new one, named apart from the ``taken`` labels. ``free``: which of ``stored`` no earlier cluster
+        of this window took. Returns the theme's id, its label and its position in ``stored`` (None for a new
+        theme)."""
         best = None
         if len(stored):
             sims = np.where(free, centroids @ cluster.centroid.astype(np.float32), -np.inf)
@@ -206,12 +210,13 @@ class ThemeFinder:
         now = iso(utcnow())
         end = iso(window.end)
         if best is None:
+            label = distinct_label(cluster.label, cluster.keyphrases, taken)
             cur = self.store.db.execute(
                 """INSERT INTO themes (label, keyphrases, dimension, centroid, first_seen_at, last_seen_at, created_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                [cluster.label, json.dumps(cluster.keyphrases), int(cluster.centroid.shape[0]),
+                [label, json.dumps(cluster.keyphrases), int(cluster.centroid.shape[0]),
                  cluster.centroid.astype(np.float32).tobytes(), end, end, now])
-            return cur.lastrowid, cluster.label, None
+            return cur.lastrowid, label, None
         row = stored[best]
         if end > row["last_seen_at"]:
             # moving forward in time: let the centroid follow the thread a little (re-running a window never does)

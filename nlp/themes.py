@@ -465,6 +465,25 @@ def _two_words(word: str, keyphrases: Sequence[str], members: Sequence[str], doc
     return label if " " in label else f"{word} messages"
 
 
+def distinct_label(label: str, keyphrases: Sequence[str], taken: set[str]) -> str:
+    """``label``, or, when another theme already has it (``taken``: lower-cased labels), the label extended by
+    the first of ``keyphrases`` that tells the two apart ("Bean Club" -> "Bean Club price"), up to 5 words; the
+    label and a number when none does. Two threads under one name read as one in a digest."""
+    if label.lower() not in taken:
+        return label
+    words = label.split()
+    for phrase in keyphrases:
+        known = {w.lower() for w in words}
+        extra = [w for w in phrase.split() if w.lower() not in known and not any(c.isdigit() for c in w)]
+        candidate = " ".join(words + extra)
+        if extra and len(words) + len(extra) <= 5 and candidate.lower() not in taken:
+            return candidate
+    number = 2
+    while f"{label} {number}".lower() in taken:
+        number += 1
+    return f"{label} {number}"
+
+
 def make_label(phrases: Sequence[str]) -> str:
     """2 to 5 words from the best keyphrases: the best one, extended by the next while it is short."""
     if not phrases:

@@ -83,6 +83,15 @@ def test_a_one_word_label_is_made_two_words_or_more(texts, label):
     assert cluster.label == label
 
 
+def test_a_new_theme_is_not_named_like_another():
+    from nlp.themes import distinct_label
+
+    assert distinct_label("Bean Club", ["Bean Club", "Club price", "expensive"], set()) == "Bean Club"
+    taken = {"bean club", "bean club price"}
+    assert distinct_label("Bean Club", ["Bean Club", "Club price", "box 12 never"], taken) == "Bean Club box never"
+    assert distinct_label("Bean Club", ["Bean Club"], taken | {"bean club 2"}) == "Bean Club 3"
+
+
 def test_threshold_clusterer_is_a_cheap_stand_in():
     v = np.eye(3, dtype=np.float32)[[0, 0, 1, 2, 2]]
     assert list(ThresholdClusterer(0.9).fit_predict(v)) == [0, 0, 1, 2, 2]
@@ -372,6 +381,8 @@ def test_sample_inbox_themes_with_the_real_model(tmp_path_factory):
                                                                             or "battery" in by_text[t.id])]
         assert jam and jam[0].trend == "new"
         assert battery and battery[0].trend == "growing"
+        named = [t.label.lower() for t in report.themes] + [g["label"].lower() for g in report.gone]
+        assert len(set(named)) == len(named)  # no two threads of one report under the same name
         again = app.themes.find(timedelta(days=7), until)
         assert [(t.id, t.label, t.size) for t in again.themes] == [(t.id, t.label, t.size) for t in report.themes]
         ideas = app.campaigns.record_ideas(report)
