@@ -432,8 +432,7 @@ def _keyphrases(docs: list[set[str]], clusters: Sequence[Cluster], top: int) -> 
 def label_clusters(texts: Sequence[str], clusters: Sequence[Cluster]) -> None:
     """Fill ``keyphrases`` and ``label`` of each cluster in place. Every text is split into words once."""
     words = [tokens(t) for t in texts]
-    docs = [_phrases(w) for w in words]
-    for cluster, phrases in zip(clusters, _keyphrases(docs, clusters, 5)):
+    for cluster, phrases in zip(clusters, _keyphrases([_phrases(w) for w in words], clusters, 5)):
         members = [texts[i] for i in cluster.members]
         joined = [f" {' '.join(words[i])} " for i in cluster.members]
         cluster.keyphrases = [display_form(p, members) for p in phrases]
@@ -441,28 +440,6 @@ def label_clusters(texts: Sequence[str], clusters: Sequence[Cluster]) -> None:
         shared = [k for k, p in zip(cluster.keyphrases, phrases)
                   if sum(f" {p} " in j for j in joined) >= max(2, len(members) / 4)]
         cluster.label = make_label(shared or cluster.keyphrases[:1])
-        if " " not in cluster.label:
-            cluster.label = _two_words(cluster.label, cluster.keyphrases, members,
-                                       [docs[i] for i in cluster.members])
-
-
-def _two_words(word: str, keyphrases: Sequence[str], members: Sequence[str], docs: Sequence[set[str]]) -> str:
-    """A one-word label made two to five words, since one word rarely says what a thread is about ("Ships",
-    "App"): extended by the phrase most of the theme's texts share after it (two at least, no numbers such as
-    order ids), else replaced by its best phrase of several words with the word in it, else followed by its next
-    keyphrase, else by "messages"."""
-    used: Counter = Counter()
-    for d in docs:
-        used.update(d)
-    low = word.lower()
-    shared = sorted((p for p, n in used.items() if n >= 2 and low not in p.split() and not any(c.isdigit() for c in p)
-                     and p.count(" ") < 4), key=lambda p: (-used[p], -p.count(" "), p))
-    if shared:
-        return f"{word} {display_form(shared[0], members)}"
-    plain = [k for k in keyphrases if not any(c.isdigit() for c in k)]
-    with_word = [k for k in plain if " " in k and low in k.lower().split()]
-    label = make_label(with_word[:1] or [word] + [k for k in plain if k.lower() != low])
-    return label if " " in label else f"{word} messages"
 
 
 def distinct_label(label: str, keyphrases: Sequence[str], taken: set[str]) -> str:

@@ -70,19 +70,6 @@ def test_engine_is_deterministic_leaves_noise_out_and_labels_with_words_people_u
     assert "Brew Jam" in first.clusters[1].label or "Lisbon" in first.clusters[1].label
 
 
-@pytest.mark.parametrize("texts,label", [
-    (["the app crashes", "app is slow today", "app freezes again"], "App slow today"),  # + its next keyphrase
-    (["Ships when? order 1234", "it ships late, order 77", "ships?"], "Ships order"),  # + what two texts share
-    (["app", "app!", "app?"], "App messages"),
-])
-def test_a_one_word_label_is_made_two_words_or_more(texts, label):
-    from nlp.themes import Cluster, label_clusters
-
-    cluster = Cluster(list(range(len(texts))), np.zeros(2))
-    label_clusters(texts, [cluster])
-    assert cluster.label == label
-
-
 def test_a_new_theme_is_not_named_like_another():
     from nlp.themes import distinct_label
 
