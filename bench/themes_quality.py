@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from nlp.evaluate import cluster_scores  # noqa: E402
+
 # Runs in the BERTopic environment: reads texts and embeddings, prints the assignment as JSON.
 BERTOPIC = """
 import json, sys, time
@@ -40,16 +42,11 @@ print(json.dumps({"assignment": [int(t) for t in topics], "seconds": time.perf_c
 """
 
 
-def scores(labels, assignment, seconds) -> dict:
-    from sklearn.metrics import adjusted_rand_score, homogeneity_completeness_v_measure
-
-    _, _, v = homogeneity_completeness_v_measure(labels, assignment)
+def scores(labels: list[str], assignment: list[int], seconds: float) -> dict:
+    """``resonate eval themes``'s scores, and the same on the texts the engine kept (left-out ones not scored)."""
     kept = [i for i, a in enumerate(assignment) if a != -1]
-    _, _, v_kept = homogeneity_completeness_v_measure([labels[i] for i in kept], [assignment[i] for i in kept])
-    return {"v_measure": round(float(v), 4), "ari": round(float(adjusted_rand_score(labels, assignment)), 4),
-            # the same scores on the texts the engine kept (left-out texts not scored), as some reports give them
-            "v_measure_kept": round(float(v_kept), 4),
-            "ari_kept": round(float(adjusted_rand_score([labels[i] for i in kept], [assignment[i] for i in kept])), 4),
+    on_kept = cluster_scores([labels[i] for i in kept], [assignment[i] for i in kept])
+    return {**cluster_scores(labels, assignment), "v_measure_kept": on_kept["v_measure"], "ari_kept": on_kept["ari"],
             "n_themes": len({a for a in assignment if a != -1}),
             "left_out": round(sum(a == -1 for a in assignment) / len(assignment), 4), "seconds": round(seconds, 2)}
 

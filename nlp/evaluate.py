@@ -155,24 +155,28 @@ def eval_sentiment(scorer, test: tuple[list[str], list[str]], embedder=None) -> 
     }
 
 
+def cluster_scores(labels: Sequence[str], predicted: Sequence[int]) -> dict:
+    """V-measure, homogeneity, completeness and adjusted Rand index of a clustering against gold labels, with
+    whatever ``predicted`` holds for left-out texts (-1) scored as one more cluster."""
+    from sklearn.metrics import adjusted_rand_score, homogeneity_completeness_v_measure
+
+    homogeneity, completeness, v = homogeneity_completeness_v_measure(list(labels), list(predicted))
+    return {"v_measure": round(float(v), 4), "homogeneity": round(float(homogeneity), 4),
+            "completeness": round(float(completeness), 4),
+            "ari": round(float(adjusted_rand_score(list(labels), list(predicted))), 4)}
+
+
 def eval_themes(engine, vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str]) -> dict:
     """Cluster ``texts`` with the theme engine and score the clusters against ``labels``.
 
     Left-out texts count as one more cluster (label -1) in the scores, as BERTopic's outlier topic does, so
     leaving texts out is never free: it costs homogeneity (V-measure) and agreement (ARI).
     """
-    from sklearn.metrics import adjusted_rand_score, homogeneity_completeness_v_measure
-
     start = time.perf_counter()
     result = engine.find(texts, vectors)
     seconds = time.perf_counter() - start
-    predicted = [int(a) for a in result.assignment]
-    homogeneity, completeness, v = homogeneity_completeness_v_measure(list(labels), predicted)
     return {
-        "v_measure": round(float(v), 4),
-        "homogeneity": round(float(homogeneity), 4),
-        "completeness": round(float(completeness), 4),
-        "ari": round(float(adjusted_rand_score(list(labels), predicted)), 4),
+        **cluster_scores(labels, [int(a) for a in result.assignment]),
         "n_themes": len(result.clusters),
         "n_labels": len(set(labels)),
         "n_texts": len(texts),

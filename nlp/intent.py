@@ -269,8 +269,6 @@ class IntentClassifier:
     example_labels: list[str] = field(default_factory=list)
     train_seconds: float = 0.0
     _text: _Text | None = None
-    # predict's np.array(example_labels), with the list it was made from
-    _labels: tuple[list[str], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     # -- training -----------------------------------------------------------------
     def fit(self, vectors: np.ndarray, labels: Sequence[str], texts: Sequence[str] | None = None,
@@ -417,9 +415,7 @@ class IntentClassifier:
             return []
         probs = self.probabilities(X, texts)
         sims = X @ self.example_vectors.T
-        if self._labels is None or self._labels[0] is not self.example_labels:  # made again when replaced
-            self._labels = (self.example_labels, np.array(self.example_labels))
-        labels = self._labels[1]
+        labels = np.array(self.example_labels)
         orders = np.argsort(-probs, axis=1)
         best = orders[:, 0]
         # the closest training example of each message's best intent, a block of messages per intent

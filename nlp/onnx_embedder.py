@@ -3,8 +3,9 @@
 :class:`OnnxEmbedder` follows the :class:`~nlp.embeddings.Embedder` protocol and
 gives the same vectors as :class:`~nlp.embeddings.SentenceTransformerEmbedder`
 (cosine >= 0.999 per message, checked by ``tests/test_onnx.py``) without importing
-torch, in less than half the memory, and on a CPU about as fast (an AVX-512 Xeon)
-or faster (1.4-2x on an AMD EPYC; bench/RESULTS.md): the transformer, mean pooling
+torch, in less than half the memory, and on a CPU faster (bench/RESULTS.md: with the
+batching below, the whole analysis runs 1.5-1.6x the messages per second of a plain
+torch encode on a 2-core AVX-512 Xeon): the transformer, mean pooling
 over the attention mask and L2 normalisation are one ONNX graph, and the text goes
 through the model folder's own fast tokenizer (``tokenizer.json``, HF
 ``tokenizers``) with its ``max_seq_length``.
@@ -182,10 +183,10 @@ class OnnxEmbedder:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         # The cached file is already optimised (see export_onnx): basic rewrites only, 0.15 s instead of 0.5 s.
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        # This session runs one message or one batch at a time (many batches run side by side on single-threaded
-        # runs instead, see ``_parallel_session``): its threads may spin between the operators of a run rather
-        # than sleep and wake, which keeps the p95 of a single message at 8.3 ms instead of 11.3 ms (measured in one
-        # process on 2 cores).
+        # A multi-threaded session runs one message or one batch at a time (many batches run side by side on the
+        # single-threaded session instead, see ``_parallel_session``): its threads may spin between the operators
+        # of a run rather than sleep and wake, which keeps the p95 of a single message at 8.3 ms instead of 11.3 ms
+        # (measured in one process on 2 cores). A single-threaded session has no threads to spin.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1")
         try:
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

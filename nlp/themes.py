@@ -88,8 +88,7 @@ class AgglomerativeClusterer:
         k = self.neighbours
         if n < self.smooth_from or k <= 1 or self.rounds <= 0:
             return vectors
-        nearest = np.concatenate([nearest_rows(vectors[start:start + _ROWS] @ vectors.T, k)
-                                  for start in range(0, n, _ROWS)])  # includes the text itself
+        nearest = _nearest(vectors, k)  # includes the text itself
         x = vectors
         for _ in range(self.rounds):
             x = _normalise(x[nearest].mean(axis=1))
@@ -102,7 +101,7 @@ class AgglomerativeClusterer:
         n = len(x)
         k = min(max(self.shared_neighbours, 1), n)
         w = self.shared_weight if k > 1 else 0.0
-        nearest = np.concatenate([nearest_rows(x[start:start + _ROWS] @ x.T, k) for start in range(0, n, _ROWS)])
+        nearest = _nearest(x, k)
         # neighbourhoods as a 0/1 sparse matrix; its product with its transpose counts the shared neighbours
         from scipy.sparse import csr_matrix
 
@@ -138,6 +137,12 @@ class AgglomerativeClusterer:
 
 
 _ROWS = 1024  # rows of a similarity matrix held at once: memory stays linear in the number of texts
+
+
+def _nearest(x: np.ndarray, k: int) -> np.ndarray:
+    """Per row of ``x`` (L2-normalised), its ``k`` most similar rows (itself included), as :func:`nearest_rows`
+    orders them; the similarities are computed a block of rows at a time."""
+    return np.concatenate([nearest_rows(x[start:start + _ROWS] @ x.T, k) for start in range(0, len(x), _ROWS)])
 
 
 def nearest_rows(sims: np.ndarray, k: int) -> np.ndarray:
@@ -449,8 +454,8 @@ def distinct_label(label: str, keyphrases: Sequence[str], taken: set[str]) -> st
     if label.lower() not in taken:
         return label
     words = label.split()
+    known = {w.lower() for w in words}
     for phrase in keyphrases:
-        known = {w.lower() for w in words}
         extra = [w for w in phrase.split() if w.lower() not in known and not any(c.isdigit() for c in w)]
         candidate = " ".join(words + extra)
         if extra and len(words) + len(extra) <= 5 and candidate.lower() not in taken:
