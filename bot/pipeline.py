@@ -99,19 +99,37 @@ class Pipeline:
         return self.analyse([(r["id"], r["text"]) for r in rows], progress)
 
     def analyse(self, items: Sequence[tuple[int, str]], progress: Progress | None = None) -> int:
-        done = 0
-        for start in range(0, len(items), self.batch_size):
-            batch = items[start:start + self.batch_size]
-            self._analyse([i for i, _ in batch], [t for _, t in batch])
-            done += len(batch)
-            if progress:
-                progress(len(batch))
-        return done
+        """Analyse ``items`` (message id, text) in batches and store the analyses and suggestions.
 
-    def _analyse(self, ids: list[int], texts: list[str]):
+        The next batch is embedded in a background thread while this one's intents, sentiment, entities,
+        suggestions and rows are made: those run on one core and the embedder on all of them, so without the
+        overlap one core waited during that part of every batch (a 10,000-message import: see bench/RESULTS.md).
+        """
+        batches = [items[start:start + self.batch_size] for start in range(0, len(items), self.batch_size)]
+        if len(batches) < 2:  # nothing to overlap: a single message or a small import
+            for batch in batches:
+                self._analyse([i for i, _ in batch], [t for _, t in batch])
+                if progress:
+                    progress(len(batch))
+            return len(items)
+        from concurrent.futures import ThreadPoolExecutor
+
+        encode = self.analyzer.embedder.encode
+        with ThreadPoolExecutor(1, thread_name_prefix="resonate-embed-ahead") as ahead:
+            pending = ahead.submit(encode, [t for _, t in batches[0]])
+            for k, batch in enumerate(batches):
+                vectors = pending.result()  # an embedding error surfaces here, before this batch is stored
+                if k + 1 < len(batches):
+                    pending = ahead.submit(encode, [t for _, t in batches[k + 1]])
+                self._analyse([i for i, _ in batch], [t for _, t in batch], vectors)
+                if progress:
+                    progress(len(batch))
+        return len(items)
+
+    def _analyse(self, ids: list[int], texts: list[str], vectors=None):
         if self._before_analysis is not None:
             self._before_analysis()  # e.g. pick up a retrained intent model
-        analyses = self.analyzer.analyze_many(texts)
+        analyses = self.analyzer.analyze_many(texts, vectors)
         model = getattr(self.analyzer.embedder, "name", "")
         out = []
         # One transaction per batch rather than two commits per message (4 s of a 2,000-message import here);

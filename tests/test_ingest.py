@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from click.testing import CliRunner
 
 from bot.channels.files import read_file
@@ -87,3 +89,59 @@ def test_bundled_sample_inbox_is_realistic():
     assert span.days >= 42
     assert {"telegram", "slack"} <= {m.source for m in msgs}
     assert {m.source for m in msgs} - {"telegram", "slack"}  # imported sources too
+
+
+def _inbox(n):
+    from datetime import datetime, timedelta, timezone
+
+    from bot.message import Message
+
+    start = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
+    texts = ["where is my order FB-1{:04d}?", "love the new burrs {}", "refund please, order {}", "hi there {}"]
+    return [Message(text=texts[i % 4].format(i), source="telegram", sender_id=f"u{i % 5}", sender_name=f"U{i % 5}",
+                    timestamp=start + timedelta(minutes=i)) for i in range(n)]
+
+
+def _analyses(app, n):
+    rows = [app.store.analysis(mid) for mid in range(1, n + 1)]
+    vectors = app.store.embeddings(range(1, n + 1))
+    return [(r["intent"], r["confidence"], r["sentiment"], r["entities"], vectors[i + 1].tolist())
+            for i, r in enumerate(rows)]
+
+
+def test_batches_embedded_ahead_give_the_same_analyses_as_one_batch(fake_app, tmp_path):
+    import dataclasses
+
+    from bot.bootstrap import App
+    from nlp.embeddings import HashingEmbedder
+
+    one = App(dataclasses.replace(fake_app.config, db=tmp_path / "one.db"), embedder=HashingEmbedder())
+    try:
+        one.pipeline.ingest(_inbox(11))  # a single batch: nothing embedded ahead
+        fake_app.pipeline.batch_size = 3  # 4 batches, each embedded while the one before is stored
+        done = []
+        report = fake_app.pipeline.ingest(_inbox(11), progress=done.append)
+        assert report.analysed == 11 and done == [3, 3, 3, 2]
+        assert _analyses(fake_app, 11) == _analyses(one, 11)
+        assert all(fake_app.store.suggestions(mid) for mid in range(1, 12))
+    finally:
+        one.close()
+
+
+def test_an_embedding_error_ahead_keeps_the_batches_already_analysed(fake_app):
+    embedder = fake_app.analyzer.embedder
+    real = embedder.encode
+
+    def encode(texts):
+        if any("refund" in t and "order 6" in t for t in texts):
+            raise RuntimeError("model crashed")
+        return real(texts)
+
+    embedder.encode = encode
+    fake_app.pipeline.batch_size = 3
+    with pytest.raises(RuntimeError, match="model crashed"):
+        fake_app.pipeline.ingest(_inbox(11))  # message 7 ("refund please, order 6") is in the third batch
+    assert fake_app.store.count("messages") == 11  # every message stays stored
+    assert [fake_app.store.analysis(mid) is not None for mid in range(1, 12)] == [True] * 6 + [False] * 5
+    embedder.encode = real
+    assert fake_app.pipeline.analyse_pending() == 5
