@@ -70,6 +70,26 @@ def test_engine_is_deterministic_leaves_noise_out_and_labels_with_words_people_u
     assert "Brew Jam" in first.clusters[1].label or "Lisbon" in first.clusters[1].label
 
 
+@pytest.mark.parametrize("texts,label", [
+    # a time word does not head a name when a thing can ("Days order" before)
+    (["days and no order", "my order, 4 days late", "order still missing after days"], "Order"),
+    # nor a word mostly used as a verb that is not used with the thing ("Ships window" before)
+    (["before it ships, change the window", "it ships when?", "the window is cracked", "it ships today?",
+      "window broke"], "Window"),
+    # two single words joined as people join them ("Identity verify" before)
+    (["verify my identity", "can you verify my identity", "identity check, verify it", "verify identity now",
+      "identity: how to verify", "verify the identity docs"], "Verify my identity"),
+    # two forms of one word say nothing more than one ("Payment payments" before)
+    (["payment?", "payments!", "my payment", "the payments"], "Payment"),
+])
+def test_a_label_reads_as_people_write_it(texts, label):
+    from nlp.themes import Cluster, label_clusters
+
+    cluster = Cluster(list(range(len(texts))), np.zeros(2))
+    label_clusters(texts, [cluster])
+    assert cluster.label == label
+
+
 def test_a_new_theme_is_not_named_like_another():
     from nlp.themes import distinct_label
 
