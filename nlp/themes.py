@@ -479,16 +479,15 @@ def _label(phrases: Sequence[str], toks: Sequence[list[str]]) -> list[str]:
     words: the best phrase of several words as it is; a single word joined to the next phrase as people join
     them in the texts ("cash" and "withdrawal" -> "cash withdrawal", "verify" and "identity" -> "verify my
     identity"), else side by side, in the order people put them next to each other ("scale", "battery"); never
-    two forms of one word ("payment payments"). A single word that only
-    says when or how many or that is mostly used as a verb ("days", "ships") does not head a name when another
-    phrase can. Empty for no phrases."""
+    two forms of one word ("payment payments"). A single word that only says when or how many or that is mostly
+    used as a verb ("days", "ships") does not head a name when another phrase can. Empty for no phrases."""
     if not phrases:
         return []
     head = phrases[0]
     if " " in head:
         return [head]
     rest = [p for p in phrases[1:] if not any(c.isdigit() for c in p)]  # no order numbers in a name
-    others = [p for p in rest if not _same_word(head, p)]
+    others = [p for p in rest if not same_word(head, p)]
     span = _joined(head, others, toks)
     if span:
         return [span]
@@ -554,7 +553,7 @@ def _weak(word: str, toks: Sequence[list[str]]) -> bool:
     return verb >= 2 and verb > noun
 
 
-def _same_word(a: str, b: str) -> bool:
+def same_word(a: str, b: str) -> bool:
     """Two forms of one word ("payment" and "payments", "top-up" and "top"): naming a theme by both says nothing
     more."""
     for x in a.replace("-", " ").split():

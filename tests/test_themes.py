@@ -256,6 +256,37 @@ def test_a_card_for_each_rule_kind(kw, kind, metric):
     assert "6 people" in card["why"] and "growing" in card["why"] and card["quotes"]
 
 
+@pytest.mark.parametrize("label,intent", [
+    ("Kettle praise", "praise"), ("Bean Club", "pricing"), ("Dark mode", "feature_request"),
+    ("Scale battery problems", "technical_problem"), ("Lisbon Brew Jam", "event_question"),
+])
+def test_every_card_names_the_theme_once_whatever_its_label_says(label, intent):
+    """A label may already say what people do ("Kettle praise"): no title repeats it ("praising “Kettle praise”")."""
+    from nlp.themes import same_word
+
+    rules = load_rules()
+    for rule in rules.rules:
+        sentiment = {"negative": 9} if "negative" in rule.when.get("sentiment", ()) else {"neutral": 9}
+        t = theme(label=label, intents=[{"intent": (rule.when.get("intent") or (intent,))[0], "count": 9}],
+                  sentiment=sentiment)
+        card = card_for(t, rule, WINDOW)
+        templates = [rule.template["title"], *rule.template["actions"]]
+        for template, text in zip(templates, [card["title"], *card["actions"]]):
+            if "{label}" not in template:
+                continue
+            assert text.count(f"“{label}”") == 1, text
+            rest = text.replace(f"“{label}”", " ").lower().split()
+            assert not [w for w in rest if any(same_word(w, x) for x in label.lower().split())], text
+
+
+def test_a_one_word_label_says_what_people_do_without_repeating_itself():
+    from bot.themes import named_by_intent
+
+    assert named_by_intent("Kettle", "praise") == "Kettle praise"
+    assert named_by_intent("Order", "order_status") == "Order messages"  # not "Order orders"
+    assert named_by_intent("Bean Club", "pricing") == "Bean Club"
+
+
 def test_broken_campaign_rules_name_file_and_line(tmp_path):
     path = tmp_path / "campaigns.yml"
     path.write_text("rules:\n  - id: x\n    when: {trend: [rising]}\n    template: {}\n")
