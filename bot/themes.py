@@ -19,7 +19,7 @@ import numpy as np
 
 from bot.errors import ResonateError
 from bot.message import iso, parse_time, utcnow
-from nlp.themes import distinct_label
+from nlp.themes import distinct_label, same_word
 
 TRENDS = ("new", "growing", "steady", "fading")
 INTENT_NOUNS = {"praise": "praise", "complaint": "complaints", "technical_problem": "problems",
@@ -261,8 +261,7 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
                        "source": r["source"], "sent_at": r["sent_at"]})
         if len(quotes) == 3:
             break
-    if len(label.split()) < 2:  # one word says too little: name what people do about it ("Kettle praise")
-        label = f"{label} {INTENT_NOUNS.get(intents.most_common(1)[0][0], 'messages')}"
+    label = named_by_intent(label, intents.most_common(1)[0][0])
     return Theme(
         id=theme_id, label=label, size=len(members), contacts=len(contacts),
         sources=dict(Counter(r["source"] for r in members).most_common()),
@@ -272,6 +271,15 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
         message_ids=[r["id"] for r in members], contact_ids=contacts, segment_contact_ids=segment,
         tags=dict(tags.most_common()),
     )
+
+
+def named_by_intent(label: str, intent: str) -> str:
+    """A one-word label says too little: it is followed by what people do about it ("Kettle praise"), or by
+    "messages" where that would repeat the word ("Order orders")."""
+    if len(label.split()) >= 2:
+        return label
+    noun = INTENT_NOUNS.get(intent, "messages")
+    return f"{label} {'messages' if same_word(label.lower(), noun) else noun}"
 
 
 def _first_tags(members: list[dict]) -> dict[int, str | None]:

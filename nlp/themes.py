@@ -10,8 +10,10 @@ The engine is deliberately simple so that it generalises without tuning to a dat
 
 Labels come from keyphrases: 1- to 3-word n-grams that neither start nor end with a stop word, scored by how
 many of the cluster's texts contain them against how common they are in every text (a class-based TF-IDF in
-the spirit of BERTopic's c-TF-IDF). The label is the best phrase, extended by the next best one when it is a
-single word, shown with the casing people used ("Fern Scale battery drain").
+the spirit of BERTopic's c-TF-IDF). The label is the best phrase that texts share; a single word is joined to
+the next one as people join them ("cash withdrawal", "verify my identity") or set beside it, and a word that
+only says when or how many, or one mostly used as a verb ("days", "ships"), heads no label when another can. It
+is shown with the casing people used ("Fern Scale battery drain").
 
 Everything is deterministic: the same texts, vectors and settings give the same clusters and labels.
 :class:`Clusterer` is the one-method interface; :class:`AgglomerativeClusterer` is the real one and
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -420,8 +423,9 @@ def _keyphrases(docs: list[set[str]], clusters: Sequence[Cluster], top: int) -> 
                 continue  # part of a longer phrase already chosen
             shorter = [c for c in chosen if f" {c} " in padded]
             if shorter:
-                # a longer phrase replaces the shorter ones it contains when about as many texts use it
-                if all(count * 2 >= counts[c] for c in shorter):
+                # a longer phrase replaces the shorter ones it contains when about as many texts use it, and
+                # never when only one text does ("shipping to Ireland" over the "shipping" of two texts)
+                if (count >= 2 or size <= 2) and all(count * 2 >= counts[c] for c in shorter):
                     at = chosen.index(shorter[0])
                     chosen = [c for c in chosen if c not in shorter]
                     chosen.insert(min(at, len(chosen)), phrase)
@@ -439,12 +443,131 @@ def label_clusters(texts: Sequence[str], clusters: Sequence[Cluster]) -> None:
     words = [tokens(t) for t in texts]
     for cluster, phrases in zip(clusters, _keyphrases([_phrases(w) for w in words], clusters, 5)):
         members = [texts[i] for i in cluster.members]
-        joined = [f" {' '.join(words[i])} " for i in cluster.members]
+        toks = [words[i] for i in cluster.members]
+        joined = [f" {' '.join(t)} " for t in toks]
         cluster.keyphrases = [display_form(p, members) for p in phrases]
-        # only phrases that at least two texts (or a quarter of them) use may extend the label
-        shared = [k for k, p in zip(cluster.keyphrases, phrases)
-                  if sum(f" {p} " in j for j in joined) >= max(2, len(members) / 4)]
-        cluster.label = make_label(shared or cluster.keyphrases[:1])
+        # only phrases that at least two texts (or a quarter of them) use may name the theme
+        shared = [p for p in phrases if sum(f" {p} " in j for j in joined) >= max(2, len(members) / 4)]
+        parts = _label(shared, toks)
+        cluster.label = make_label([" ".join(display_form(p, members) for p in parts)] if parts
+                                   else cluster.keyphrases[:1])
+
+
+# Words that say when or how many, or that any message could have: no theme is named by one of them alone
+# ("Days", "Overnight"), though they may be part of a name people write ("Charged twice").
+WEAK_WORDS = frozenset("""
+day days week weeks month months year years hour hours minute minutes second seconds time times today tonight
+tomorrow yesterday overnight morning mornings evening evenings night nights weekend ago soon later lately recently
+long longer two three four five six seven eight nine ten twice first third last next new old several many few
+help issue issues problem problems question questions message messages
+""".split())
+# the word before a verb ("it ships", "never arrived", "to cancel") and the word before a noun ("my order"); not
+# "have" or "do", which come before both
+_VERB_BEFORE = frozenset("""
+i you we they he she it to will would can could should must may might don't doesn't didn't hasn't haven't hadn't
+never not cannot can't won't wont isn't wasn't been be i've we've it's i'll we'll
+""".split())
+_NOUN_BEFORE = frozenset("the a an my your our their his her its this that these those any no some every each of"
+                         .split())
+# the words that may join two keyphrases in a name: articles, possessives, prepositions, "is" ("Card was declined");
+# not "can I" or "does it", which join a question's words ("long does it take")
+_LINKS = _NOUN_BEFORE | frozenset("to for on in at by from with about and or is was isn't wasn't are".split())
+
+
+def _label(phrases: Sequence[str], toks: Sequence[list[str]]) -> list[str]:
+    """The theme's name as the phrases it is made of, from its shared keyphrases (best first) and its texts'
+    words: the best phrase of several words as it is; a single word joined to the next phrase as people join
+    them in the texts ("cash" and "withdrawal" -> "cash withdrawal", "verify" and "identity" -> "verify my
+    identity"), else side by side, in the order people put them next to each other ("scale", "battery"); never
+    two forms of one word ("payment payments"). A single word that only says when or how many or that is mostly
+    used as a verb ("days", "ships") does not head a name when another phrase can. Empty for no phrases."""
+    if not phrases:
+        return []
+    head = phrases[0]
+    if " " in head:
+        return [head]
+    rest = [p for p in phrases[1:] if not any(c.isdigit() for c in p)]  # no order numbers in a name
+    others = [p for p in rest if not same_word(head, p)]
+    span = _joined(head, others, toks)
+    if span:
+        return [span]
+    good = [p for p in others if " " in p or not _weak(p, toks)]
+    if _weak(head, toks) and any(" " in p or not _weak(p, toks) for p in rest) and (
+            head in WEAK_WORDS or not good or _together(head, good[0], toks) < 2):
+        # "days" or "ships" heads no name, though a verb may with the noun it is used with ("change details")
+        return _label(rest, toks)
+    if not good:
+        return [head]
+    extra = good[0]
+    # in the order people put them next to each other, if they ever do; else the better one first
+    return [extra, head] if _adjacent(extra, head, toks) > _adjacent(head, extra, toks) else [head, extra]
+
+
+def _together(a: str, b: str, toks: Sequence[list[str]]) -> int:
+    """How many texts have both phrases."""
+    return sum(_first_at(t, a.split()) < len(t) and _first_at(t, b.split()) < len(t) for t in toks)
+
+
+def _adjacent(a: str, b: str, toks: Sequence[list[str]]) -> int:
+    """How many texts have phrase ``a`` right before phrase ``b``."""
+    both = (a + " " + b).split()
+    return sum(_first_at(t, both) < len(t) for t in toks)
+
+
+def _joined(head: str, others: Sequence[str], toks: Sequence[list[str]]) -> str:
+    """How people join ``head`` to the best of ``others`` that they join to it at all: the commonest run of words
+    from one to the other, adjacent or through up to two linking words ("source of funds", "verify my identity"),
+    in at least two texts and a tenth of them; up to five words. '' when none is."""
+    for other in others:
+        o = other.split()
+        seen: Counter = Counter()
+        for t in toks:
+            spans = set()
+            for i, w in enumerate(t):
+                if w != head:
+                    continue
+                for gap in range(3):
+                    if all(g in _LINKS for g in t[i + 1:i + 1 + gap]) and t[i + 1 + gap:i + 1 + gap + len(o)] == o:
+                        spans.add(" ".join(t[i:i + 1 + gap + len(o)]))
+                    start = i - gap - len(o)
+                    if start >= 0 and all(g in _LINKS for g in t[i - gap:i]) and t[start:i - gap] == o:
+                        spans.add(" ".join(t[start:i + 1]))
+            seen.update(spans)
+        best = sorted(seen.items(), key=lambda kv: (-kv[1], kv[0].count(" "), kv[0]))
+        if best and best[0][1] >= max(2, len(toks) / 10) and best[0][0].count(" ") < 5:
+            return best[0][0]
+    return ""
+
+
+def _weak(word: str, toks: Sequence[list[str]]) -> bool:
+    """A word that says too little alone: a time or quantity word, or one the texts mostly use as a verb (the
+    word before it is a pronoun, auxiliary or "to" more often than an article or possessive)."""
+    if word in WEAK_WORDS:
+        return True
+    verb = noun = 0
+    for t in toks:
+        for before, w in zip(t, t[1:]):
+            if w == word:
+                verb += before in _VERB_BEFORE
+                noun += before in _NOUN_BEFORE
+    return verb >= 2 and verb > noun
+
+
+def same_word(a: str, b: str) -> bool:
+    """Two forms of one word ("payment" and "payments", "top-up" and "top"): naming a theme by both says nothing
+    more."""
+    for x in a.replace("-", " ").split():
+        for y in b.replace("-", " ").split():
+            common = len(os.path.commonprefix([x, y]))
+            if common >= 3 and common >= min(len(x), len(y)) - 2:
+                return True
+    return False
+
+
+def _first_at(toks: list[str], phrase: list[str]) -> int:
+    """Where ``phrase`` first starts in ``toks``; ``len(toks)`` when it is not there."""
+    n = len(phrase)
+    return next((i for i in range(len(toks) - n + 1) if toks[i:i + n] == phrase), len(toks))
 
 
 def distinct_label(label: str, keyphrases: Sequence[str], taken: set[str]) -> str:
@@ -467,7 +590,8 @@ def distinct_label(label: str, keyphrases: Sequence[str], taken: set[str]) -> st
 
 
 def make_label(phrases: Sequence[str]) -> str:
-    """2 to 5 words from the best keyphrases: the best one, extended by the next while it is short."""
+    """Up to 5 words from the best keyphrases (see :func:`_label` for how they are chosen): the best one,
+    extended by the next while it is one word, capitalised."""
     if not phrases:
         return "Other messages"
     words = phrases[0].split()

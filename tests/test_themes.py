@@ -70,6 +70,26 @@ def test_engine_is_deterministic_leaves_noise_out_and_labels_with_words_people_u
     assert "Brew Jam" in first.clusters[1].label or "Lisbon" in first.clusters[1].label
 
 
+@pytest.mark.parametrize("texts,label", [
+    # a time word does not head a name when a thing can ("Days order" before)
+    (["days and no order", "my order, 4 days late", "order still missing after days"], "Order"),
+    # nor a word mostly used as a verb that is not used with the thing ("Ships window" before)
+    (["before it ships, change the window", "it ships when?", "the window is cracked", "it ships today?",
+      "window broke"], "Window"),
+    # two single words joined as people join them ("Identity verify" before)
+    (["verify my identity", "can you verify my identity", "identity check, verify it", "verify identity now",
+      "identity: how to verify", "verify the identity docs"], "Verify my identity"),
+    # two forms of one word say nothing more than one ("Payment payments" before)
+    (["payment?", "payments!", "my payment", "the payments"], "Payment"),
+])
+def test_a_label_reads_as_people_write_it(texts, label):
+    from nlp.themes import Cluster, label_clusters
+
+    cluster = Cluster(list(range(len(texts))), np.zeros(2))
+    label_clusters(texts, [cluster])
+    assert cluster.label == label
+
+
 def test_a_new_theme_is_not_named_like_another():
     from nlp.themes import distinct_label
 
@@ -234,6 +254,37 @@ def test_a_card_for_each_rule_kind(kw, kind, metric):
     assert card["segment"]["size"] == 5 and card["segment"]["opted_out_excluded"] == 1
     assert card["metric"]["baseline"] is not None and card["review_date"] > "2026-11-08"
     assert "6 people" in card["why"] and "growing" in card["why"] and card["quotes"]
+
+
+@pytest.mark.parametrize("label,intent", [
+    ("Kettle praise", "praise"), ("Bean Club", "pricing"), ("Dark mode", "feature_request"),
+    ("Scale battery problems", "technical_problem"), ("Lisbon Brew Jam", "event_question"),
+])
+def test_every_card_names_the_theme_once_whatever_its_label_says(label, intent):
+    """A label may already say what people do ("Kettle praise"): no title repeats it ("praising “Kettle praise”")."""
+    from nlp.themes import same_word
+
+    rules = load_rules()
+    for rule in rules.rules:
+        sentiment = {"negative": 9} if "negative" in rule.when.get("sentiment", ()) else {"neutral": 9}
+        t = theme(label=label, intents=[{"intent": (rule.when.get("intent") or (intent,))[0], "count": 9}],
+                  sentiment=sentiment)
+        card = card_for(t, rule, WINDOW)
+        templates = [rule.template["title"], *rule.template["actions"]]
+        for template, text in zip(templates, [card["title"], *card["actions"]]):
+            if "{label}" not in template:
+                continue
+            assert text.count(f"“{label}”") == 1, text
+            rest = text.replace(f"“{label}”", " ").lower().split()
+            assert not [w for w in rest if any(same_word(w, x) for x in label.lower().split())], text
+
+
+def test_a_one_word_label_says_what_people_do_without_repeating_itself():
+    from bot.themes import named_by_intent
+
+    assert named_by_intent("Kettle", "praise") == "Kettle praise"
+    assert named_by_intent("Order", "order_status") == "Order messages"  # not "Order orders"
+    assert named_by_intent("Bean Club", "pricing") == "Bean Club"
 
 
 def test_broken_campaign_rules_name_file_and_line(tmp_path):
