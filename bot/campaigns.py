@@ -183,7 +183,7 @@ def card_for(theme, rule: Rule, window) -> dict:
     window_days = window.length.total_seconds() / 86400
     metric = rule.template["metric"]
     why = (f"{theme.size} messages from {theme.contacts} people in the last {window_days:g} days "
-           f"({theme.trend}: {theme.previous} → {theme.size}); mostly {theme.dominant_intent}, "
+           f"({theme.trend}: {theme.previous} → {theme.size}); mostly {theme.dominant_intent.replace('_', ' ')}, "
            f"{theme.sentiment.get('negative', 0)} negative / {theme.sentiment.get('positive', 0)} positive.")
     start, end = window.start.date().isoformat(), window.end.date().isoformat()
     return {

@@ -118,7 +118,7 @@ def _print(result: dict) -> None:
             "against the week before")
     for th in t["themes"]:
         c.print(f"  #{th['id']} [bold]{escape(th['label'])}[/]: {th['size']} messages from {th['contacts']} people, "
-                f"{th['trend']} ({th['previous']} → {th['size']}), mostly {th['intents'][0]['intent']}")
+                f"{th['trend']} ({th['previous']} → {th['size']}), mostly {th['intents'][0]['intent'].replace('_', ' ')}")
     for g in t["gone"][:5]:
         c.print(f"  [dim]#{g['id']} {escape(g['label'])}: gone ({g['previous']} → 0)[/]")
     c.print()

@@ -254,6 +254,7 @@ def test_a_card_for_each_rule_kind(kw, kind, metric):
     assert card["segment"]["size"] == 5 and card["segment"]["opted_out_excluded"] == 1
     assert card["metric"]["baseline"] is not None and card["review_date"] > "2026-11-08"
     assert "6 people" in card["why"] and "growing" in card["why"] and card["quotes"]
+    assert "_" not in card["why"]  # the team reads "technical problem", not the intent's identifier
 
 
 @pytest.mark.parametrize("label,intent", [
