@@ -5,6 +5,7 @@ Slack Block Kit; and the schedule that posts it exactly once per period.
 from __future__ import annotations
 
 import html
+import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -45,31 +46,33 @@ def build(store, report, ideas: list[dict], running: list[dict], due: list[dict]
     """Every figure of the digest, as plain data (JSON-able)."""
     w, p = report.window, report.previous_window
 
-    def counts(a, b) -> tuple[dict[str, int], Counter, list[str]]:
-        """Sentiment and intent counts (added up by SQLite) and every message's time, of (a, b]."""
+    days = max(1, round(w.length.total_seconds() / 86400))
+
+    def counts(a, b) -> tuple[dict[str, int], Counter, list[int]]:
+        """Sentiment and intent counts and messages per day of (a, b], all added up by SQLite (a week of 50,000
+        messages: no row per message comes back to Python)."""
         span = [iso(a), iso(b)]
         base = "FROM messages m JOIN analyses a ON a.message_id = m.id WHERE m.direction = 'in' AND m.sent_at > ? " \
                "AND m.sent_at <= ?"
         by_sentiment = dict(store.db.execute(f"SELECT a.sentiment, COUNT(*) {base} GROUP BY a.sentiment", span))
         by_intent = Counter(dict(store.db.execute(f"SELECT a.intent, COUNT(*) {base} GROUP BY a.intent", span)))
-        times = [r[0] for r in store.db.execute(f"SELECT m.sent_at {base}", span)]
-        return {s: by_sentiment.get(s, 0) for s in ("negative", "neutral", "positive")}, by_intent, times
+        # seconds since the window's start, whole ones, divided by a day: the day a message falls in (exact for
+        # timestamps in whole seconds; one less than a second from the end of a day may count on the next)
+        per_day = [0] * days
+        for day, n in store.db.execute(
+                f"SELECT (CAST(strftime('%s', m.sent_at) AS INTEGER) - ?) / 86400 AS day, COUNT(*) {base} GROUP BY day",
+                [math.ceil(a.timestamp()), *span]):
+            per_day[min(max(int(day), 0), days - 1)] += n
+        return {s: by_sentiment.get(s, 0) for s in ("negative", "neutral", "positive")}, by_intent, per_day
 
-    (sentiment, intents, now_times), (prev_sentiment, prev_intents, prev_times) = counts(w.start, w.end), \
+    (sentiment, intents, per_day), (prev_sentiment, prev_intents, prev_per_day) = counts(w.start, w.end), \
         counts(p.start, p.end)
     intents.pop("unknown", None)
     prev_intents.pop("unknown", None)
-    days = max(1, round(w.length.total_seconds() / 86400))
-    per_day = [0] * days
-    prev_per_day = [0] * days
-    for times, target, start in ((now_times, per_day, w.start), (prev_times, prev_per_day, p.start)):
-        for at in times:
-            i = int((parse_time(at) - start).total_seconds() // 86400)
-            target[min(max(i, 0), days - 1)] += 1
+    volume, previous = sum(per_day), sum(prev_per_day)
     return {
         "window": w.to_dict(), "previous_window": p.to_dict(),
-        "volume": {"messages": len(now_times), "previous": len(prev_times),
-                   "change_pct": _pct(len(now_times), len(prev_times)), "per_day": per_day,
+        "volume": {"messages": volume, "previous": previous, "change_pct": _pct(volume, previous), "per_day": per_day,
                    "previous_per_day": prev_per_day,
                    "days": [(w.start + timedelta(days=i + 1)).date().isoformat() for i in range(days)]},
         "sentiment": sentiment, "previous_sentiment": prev_sentiment,
