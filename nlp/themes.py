@@ -48,10 +48,11 @@ while who why will with won't would wouldn't yes yet you you're your yours yours
 team folks anyone someone something know think want wanted would could also again ok okay lol just any way
 already since via per re fyi btw best regards cheers sent iphone android im ive dont cant doesnt didnt
 least nothing everything everyone everybody nobody none thing things stuff lot lots bit kind sort
-may might shall able unable going gonna
+may might shall able unable go goes going gonna went
 """.split())
 
-_TOKEN = re.compile(r"[a-z0-9][a-z0-9'’.+-]*[a-z0-9]|[a-z0-9]")
+# words, numbers and amounts of money ("€22", "$3.90"): a price thread is named by its price
+_TOKEN = re.compile(r"[€$£]?[a-z0-9][a-z0-9'’.+-]*[a-z0-9]|[€$£]?[a-z0-9]")
 
 
 def tokens(text: str) -> list[str]:

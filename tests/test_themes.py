@@ -81,6 +81,9 @@ def test_engine_is_deterministic_leaves_noise_out_and_labels_with_words_people_u
       "identity: how to verify", "verify the identity docs"], "Verify my identity"),
     # two forms of one word say nothing more than one ("Payment payments" before)
     (["payment?", "payments!", "my payment", "the payments"], "Payment"),
+    # a price thread is named by its price, not by a filler verb ("Go" before)
+    (["does everyone go to €22?", "€22 with no notice", "jumping to €22 in one go", "€22 is too much, go back"],
+     "€22"),
 ])
 def test_a_label_reads_as_people_write_it(texts, label):
     from nlp.themes import Cluster, label_clusters
