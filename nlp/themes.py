@@ -451,8 +451,11 @@ def label_clusters(texts: Sequence[str], clusters: Sequence[Cluster]) -> None:
         # only phrases that at least two texts (or a quarter of them) use may name the theme
         shared = [p for p in phrases if sum(f" {p} " in j for j in joined) >= max(2, len(members) / 4)]
         parts = _label(shared, toks)
+        # no phrase shared: the best one of a single text, one without a number or amount if there is one (an
+        # amount or an order number of one message says nothing about the others)
+        plain = [k for k in cluster.keyphrases if not any(ch.isdigit() for ch in k)]
         cluster.label = make_label([" ".join(display_form(p, members) for p in parts)] if parts
-                                   else cluster.keyphrases[:1])
+                                   else (plain or cluster.keyphrases)[:1])
 
 
 # Words that say when or how many, or that any message could have: no theme is named by one of them alone

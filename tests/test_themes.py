@@ -93,6 +93,16 @@ def test_a_label_reads_as_people_write_it(texts, label):
     assert cluster.label == label
 
 
+def test_a_theme_whose_texts_share_no_phrase_is_not_named_by_one_message_s_amount_or_order_number():
+    from nlp.themes import Cluster, label_clusters
+
+    texts = ["my card was charged €139, did it go through?", "customs want £31 from me for FB-21839",
+             "the refund came back as €20 less than I paid"]
+    cluster = Cluster([0, 1, 2], np.zeros(2))
+    label_clusters(texts, [cluster])
+    assert cluster.label and not any(ch.isdigit() for ch in cluster.label)
+
+
 def test_a_new_theme_is_not_named_like_another():
     from nlp.themes import distinct_label
 
