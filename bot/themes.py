@@ -152,56 +152,15 @@ class ThemeFinder:
                WHERE m.direction = 'in' AND m.sent_at > ? AND m.sent_at <= ?
                ORDER BY m.sent_at, m.id""", [iso(window.start), iso(window.end)]))
 
-    def _window(self, window: Window) -> tuple[list[dict], np.ndarray]:
-        """The window's messages that have an embedding, and their vectors as one matrix."""
+    def _cluster(self, window: Window) -> tuple[list[Theme], int, int]:
         rows = [r for r in self.messages(window) if r["vector"] is not None]
         if not rows:
-            return [], np.zeros((0, 0), dtype=np.float32)
+            return [], 0, 0
         # one embedding model at a time: after a model change, the dimension most messages have
         dim = Counter(r["dimension"] for r in rows).most_common(1)[0][0]
         rows = [r for r in rows if r["dimension"] == dim]
         matrix = np.frombuffer(b"".join(r.pop("vector") for r in rows), dtype=np.float32).reshape(len(rows), dim)
-        return rows, matrix
-
-    def _results(self, windows: list[tuple[list[dict], np.ndarray]]) -> list:
-        """The engine's result for each window's messages, stored under a hash of everything it depends on (ids,
-        texts, vectors, the engine's settings), so the same window is clustered once however often it is
-        reported. Windows not clustered yet are clustered side by side: most of the work is numpy and scipy,
-        which release the GIL (a week of 50,000 messages and the week before: about a quarter less time)."""
-        results: list = [None] * len(windows)
-        todo = []
-        for k, (rows, matrix) in enumerate(windows):
-            if not rows:
-                continue
-            texts = [r["text"] for r in rows]
-            digest = hashlib.sha256(repr(self.engine).encode())
-            digest.update(np.asarray([r["id"] for r in rows], dtype=np.int64).tobytes())
-            digest.update("\x1f".join(texts).encode())
-            digest.update(np.ascontiguousarray(matrix).tobytes())
-            key = digest.hexdigest()
-            stored = self.store.theme_run(key)
-            if stored is not None and len(stored[0]) == len(texts):
-                results[k] = self.engine.rebuild(matrix, *stored)
-            else:
-                todo.append((k, key, texts, matrix))
-        if len(todo) > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(len(todo), thread_name_prefix="resonate-themes") as pool:
-                found = list(pool.map(lambda job: self.engine.find(job[2], job[3]), todo))
-        else:
-            found = [self.engine.find(texts, matrix) for _, _, texts, matrix in todo]
-        for (k, key, _, _), result in zip(todo, found):  # the store is written from this thread only
-            self.store.save_theme_run(key, result.assignment, [{"label": c.label, "keyphrases": c.keyphrases}
-                                                               for c in result.clusters])
-            results[k] = result
-        return results
-
-    def _themes(self, window: Window, rows: list[dict], matrix: np.ndarray, result) -> list[Theme]:
-        """The window's clusters as themes: each continues a stored theme or becomes a new one."""
-        if not rows:
-            return []
-        dim = matrix.shape[1]
+        result = self._find([r["text"] for r in rows], matrix, [r["id"] for r in rows])
         themes = []
         # read once: a theme this window creates or moves is no longer ``free``, so later clusters never need it
         stored = list(self.store.db.query(
@@ -217,7 +176,23 @@ class ThemeFinder:
             if at is not None:
                 free[at] = False
             themes.append(_describe(theme_id, label, cluster, members, matrix[cluster.members]))
-        return themes
+        return themes, len(rows), result.left_out
+
+    def _find(self, texts: list[str], matrix: np.ndarray, ids: list[int]):
+        """The engine's result for these messages, stored under a hash of everything it depends on (ids, texts,
+        vectors, the engine's settings), so the same window is clustered once however often it is reported."""
+        digest = hashlib.sha256(repr(self.engine).encode())
+        digest.update(np.asarray(ids, dtype=np.int64).tobytes())
+        digest.update("\x1f".join(texts).encode())
+        digest.update(np.ascontiguousarray(matrix).tobytes())
+        key = digest.hexdigest()
+        stored = self.store.theme_run(key)
+        if stored is not None and len(stored[0]) == len(texts):
+            return self.engine.rebuild(matrix, *stored)
+        result = self.engine.find(texts, matrix)
+        self.store.save_theme_run(key, result.assignment, [{"label": c.label, "keyphrases": c.keyphrases}
+                                                           for c in result.clusters])
+        return result
 
     # -- identity -----------------------------------------------------------------------------------------------
     def _identify(self, cluster, window: Window, stored: list[dict], centroids: np.ndarray,
@@ -256,13 +231,8 @@ class ThemeFinder:
         window = Window((until or utcnow()) - since, until or utcnow())
         previous_window = window.previous()
         with self.store.db.atomic():
-            prev_rows, prev_matrix = self._window(previous_window)
-            rows, matrix = self._window(window)
-            prev_result, result = self._results([(prev_rows, prev_matrix), (rows, matrix)])
-            # the week before first: its clusters take their stored themes before this week's can
-            previous = self._themes(previous_window, prev_rows, prev_matrix, prev_result)
-            current = self._themes(window, rows, matrix, result)
-        prev_n, n, left_out = len(prev_rows), len(rows), result.left_out if result is not None else 0
+            previous, prev_n, _ = self._cluster(previous_window)
+            current, n, left_out = self._cluster(window)
         before = {t.id: t for t in previous}
         for theme in current:
             theme.previous = before[theme.id].size if theme.id in before else 0
