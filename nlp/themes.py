@@ -10,7 +10,8 @@ The engine is deliberately simple so that it generalises without tuning to a dat
 
 Labels come from keyphrases: 1- to 3-word n-grams that neither start nor end with a stop word, scored by how
 many of the cluster's texts contain them against how common they are in every text (a class-based TF-IDF in
-the spirit of BERTopic's c-TF-IDF). The label is the best phrase that texts share; a single word is joined to
+the spirit of BERTopic's c-TF-IDF; an amount of money such as "€22" counts as a word). The label is the best
+phrase that texts share; a single word is joined to
 the next one as people join them ("cash withdrawal", "verify my identity") or set beside it, and a word that
 only says when or how many, or one mostly used as a verb ("days", "ships"), heads no label when another can. It
 is shown with the casing people used ("Fern Scale battery drain").
@@ -375,7 +376,8 @@ def _phrases(toks: list[str], max_n: int = 3) -> set[str]:
     words and have a letter ("18 to 22", "3.90 shipping": numbers only inside a phrase). Each word is checked
     once, not once per n-gram it is in: this runs over every text of a window."""
     inner = [len(t) >= 2 or t.isdigit() for t in toks]
-    # a token is made of [a-z0-9'.+-] (see ``tokens``): it has a letter when stripping the others leaves some
+    # a token is made of [a-z0-9'.+-] after an optional currency sign (see ``tokens``): it has a letter, or is an
+    # amount of money, when stripping digits and punctuation leaves something
     edge = [ok and t not in STOP_WORDS and bool(t.strip(_NOT_LETTERS)) for ok, t in zip(inner, toks)]
     out = set()
     for i, starts in enumerate(edge):
