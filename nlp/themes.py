@@ -11,10 +11,10 @@ The engine is deliberately simple so that it generalises without tuning to a dat
 Labels come from keyphrases: 1- to 3-word n-grams that neither start nor end with a stop word, scored by how
 many of the cluster's texts contain them against how common they are in every text (a class-based TF-IDF in
 the spirit of BERTopic's c-TF-IDF; an amount of money such as "€22" counts as a word). The label is the best
-phrase that texts share; a single word is joined to
-the next one as people join them ("cash withdrawal", "verify my identity") or set beside it, and a word that
-only says when or how many, or one mostly used as a verb ("days", "ships"), heads no label when another can. It
-is shown with the casing people used ("Fern Scale battery drain").
+phrase that texts share; a single word is joined to the next one as people join them ("cash withdrawal",
+"verify my identity") or set beside it, and a word that only says when or how many, or one mostly used as a verb
+("days", "ships"), heads no label when another can. It is shown with the casing people used ("Fern Scale battery
+drain").
 
 Everything is deterministic: the same texts, vectors and settings give the same clusters and labels.
 :class:`Clusterer` is the one-method interface; :class:`AgglomerativeClusterer` is the real one and
