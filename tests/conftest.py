@@ -28,6 +28,16 @@ def shipped():
     return load_playbooks(default_playbooks_dir())
 
 
+@pytest.fixture(scope="session")
+def sample_texts() -> tuple[str, ...]:
+    """The texts of the bundled sample inbox, in file order."""
+    import json
+
+    from bot.demo import sample_inbox_path
+
+    return tuple(json.loads(line)["text"] for line in sample_inbox_path().read_text(encoding="utf-8").splitlines())
+
+
 @pytest.fixture
 def fake_app(tmp_path):
     """The whole application with the hashing embedder: no model, quick."""

@@ -9,7 +9,6 @@ import re
 
 import pytest
 
-from bot.demo import sample_inbox_path
 from nlp.entities import EntityExtractor, _SpacyBlankExtractor
 from nlp import tokenizer
 from nlp.tokenizer import TABLES_PATH, tokenize
@@ -47,10 +46,6 @@ EDGE_CASES = [
 ]
 
 
-def _inbox_texts() -> list[str]:
-    return [json.loads(line)["text"] for line in sample_inbox_path().read_text(encoding="utf-8").splitlines()]
-
-
 def _fuzz_texts(n: int, seed: int = 0) -> list[str]:
     """Random strings of pieces the rules care about, glued with and without spaces."""
     rnd = random.Random(seed)
@@ -62,8 +57,8 @@ def _fuzz_texts(n: int, seed: int = 0) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def texts() -> list[str]:
-    return _inbox_texts() + EDGE_CASES + _fuzz_texts(2000)
+def texts(sample_texts) -> list[str]:
+    return list(sample_texts) + EDGE_CASES + _fuzz_texts(2000)
 
 
 def test_tokens_are_spacys(texts):

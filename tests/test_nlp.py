@@ -60,29 +60,24 @@ def test_customer_service_sentiment(text, label):
     assert LexiconSentiment().score_one(text).label == label
 
 
-def test_problem_adjustments_of_a_batch_are_those_of_each_text():
-    import json
-
-    from bot.demo import sample_inbox_path
+def test_problem_adjustments_of_a_batch_are_those_of_each_text(sample_texts):
     from nlp.sentiment import problem_adjustment, problem_adjustments
 
-    texts = [json.loads(line)["text"] for line in sample_inbox_path().read_text(encoding="utf-8").splitlines()]
+    texts = list(sample_texts)
     texts += ["STILL WAITING", "It Doesn't Connect", "never arrived", "Double-charged", "dead after 2 hours", ""]
     found = problem_adjustments(texts)
     assert found == [problem_adjustment(t) for t in texts] and sum(1 for v in found if v < 0) > 20
 
 
-def test_fast_vader_scores_as_vader():
-    import json
+def test_fast_vader_scores_as_vader(sample_texts):
     import random
 
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    from bot.demo import sample_inbox_path
     from nlp.sentiment import SERVICE_LEXICON
     from nlp.vader import FastVader
 
-    texts = [json.loads(line)["text"] for line in sample_inbox_path().read_text(encoding="utf-8").splitlines()]
+    texts = list(sample_texts)
     rnd = random.Random(0)  # the words VADER's rules look for around a sentiment word, in every order
     words = ["not", "never", "so", "this", "without", "doubt", "no", "or", "nor", "least", "at", "very", "kind",
              "of", "sort", "but", "good", "GREAT", "bad", "the", "shit", "bomb", "ass", "cut", "mustard", "isn't",

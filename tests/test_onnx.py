@@ -1,6 +1,5 @@
 """The ONNX backend against the torch reference, with the real packaged MiniLM (marked ``model``)."""
 
-import json
 import os
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import pytest
 
 from bot.bootstrap import App, train_intents
 from bot.config import Config
-from bot.demo import sample_inbox_path
 from nlp.embeddings import SentenceTransformerEmbedder
 from nlp.onnx_embedder import OnnxEmbedder
 
@@ -34,9 +32,9 @@ def both(tmp_path_factory):
     return torch_one, onnx_one
 
 
-def test_onnx_embeddings_equal_the_reference_for_every_message(both):
+def test_onnx_embeddings_equal_the_reference_for_every_message(both, sample_texts):
     torch_one, onnx_one = both
-    texts = [json.loads(line)["text"] for line in sample_inbox_path().read_text().splitlines()] + ODD
+    texts = list(sample_texts) + ODD
     texts += ["thanks!", "thanks!", "where is my order"]  # repeats are embedded once and given back to each
     ref, ours = torch_one.encode(texts), onnx_one.encode(texts)
     assert ours.shape == ref.shape == (len(texts), 384) and ours.dtype == np.float32
@@ -48,7 +46,8 @@ def test_onnx_embeddings_equal_the_reference_for_every_message(both):
     np.testing.assert_allclose(onnx_one.encode([texts[5]])[0], ours[5], atol=1e-5)
 
 
-def test_batches_of_similar_length_within_the_token_budget_give_the_same_vectors_on_any_number_of_threads(both):
+def test_batches_of_similar_length_within_the_token_budget_give_the_same_vectors_on_any_number_of_threads(
+        both, sample_texts):
     _, onnx_one = both
     lengths = np.array([3, 40, 5, 5, 300, 12, 7, 3, 60, 9] * 20)
     embedder = OnnxEmbedder(cache_dir=onnx_one.onnx_path.parent, batch_tokens=64, max_batch=8)
@@ -58,7 +57,7 @@ def test_batches_of_similar_length_within_the_token_budget_give_the_same_vectors
         rows, width = len(idx), int(lengths[idx].max())
         assert rows <= 8 and (rows * width <= 64 or rows == 1)
         assert width - int(lengths[idx].min()) <= 60  # similar lengths together: little padding
-    texts = [json.loads(line)["text"] for line in sample_inbox_path().read_text().splitlines()][:120]
+    texts = list(sample_texts[:120])
     one = OnnxEmbedder(cache_dir=onnx_one.onnx_path.parent, threads=1, batch_tokens=64).encode(texts)
     three = OnnxEmbedder(cache_dir=onnx_one.onnx_path.parent, threads=3, batch_tokens=64).encode(texts)
     np.testing.assert_allclose(one, three, atol=1e-6)

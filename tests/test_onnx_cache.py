@@ -186,15 +186,13 @@ def test_app_uses_the_configured_backend(tmp_path):
 
 # -- TF-IDF without scikit-learn at prediction ------------------------------------------------------------------
 
-def test_numpy_tfidf_equals_scikit_learn():
+def test_numpy_tfidf_equals_scikit_learn(sample_texts):
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from bot.demo import sample_inbox_path
     from nlp.intent import _Text
 
-    import json
-    texts = [json.loads(line)["text"] for line in sample_inbox_path().read_text().splitlines()]
+    texts = list(sample_texts)
     train, test = texts[:300], texts[300:] + ["", "   ", "Crème brûlée à l'été!!", "🙂 ok", "a", "Где мой заказ?",
                                               "x\u00a0y\tz   w", "İstanbul ǅ straße", "FB-20431 #88123 a@b.co"]
     ours = _Text.fit(train)
