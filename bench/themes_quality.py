@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from nlp.evaluate import cluster_scores  # noqa: E402
+from nlp.evaluate import cluster_scores, read_labelled  # noqa: E402
 
 # Runs in the BERTopic environment: reads texts and embeddings, prints the assignment as JSON.
 BERTOPIC = """
@@ -64,8 +64,7 @@ def main() -> None:
     from bot.config import Config
     from messages import machine
 
-    rows = [json.loads(line) for line in Path(args.test).read_text().splitlines() if line.strip()]
-    texts, labels = [r["text"] for r in rows], [str(r["label"]) for r in rows]
+    texts, labels = read_labelled(args.test)
     tmp = Path(tempfile.mkdtemp(prefix="resonate-bench-"))
     app = App(Config.load(env={}, db=tmp / "bench.db", cache_dir=os.environ.get("RESONATE_CACHE_DIR")))
     vectors = np.asarray(app.analyzer.embedder.encode(texts), dtype=np.float32)
