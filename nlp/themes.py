@@ -512,13 +512,12 @@ def _label(phrases: Sequence[str], toks: Sequence[list[str]]) -> list[str]:
 
 def _together(a: str, b: str, toks: Sequence[list[str]]) -> int:
     """How many texts have both phrases."""
-    return sum(_first_at(t, a.split()) < len(t) and _first_at(t, b.split()) < len(t) for t in toks)
+    return sum(_has(t, a) and _has(t, b) for t in toks)
 
 
 def _adjacent(a: str, b: str, toks: Sequence[list[str]]) -> int:
     """How many texts have phrase ``a`` right before phrase ``b``."""
-    both = (a + " " + b).split()
-    return sum(_first_at(t, both) < len(t) for t in toks)
+    return sum(_has(t, f"{a} {b}") for t in toks)
 
 
 def _joined(head: str, others: Sequence[str], toks: Sequence[list[str]]) -> str:
@@ -571,10 +570,9 @@ def same_word(a: str, b: str) -> bool:
     return False
 
 
-def _first_at(toks: list[str], phrase: list[str]) -> int:
-    """Where ``phrase`` first starts in ``toks``; ``len(toks)`` when it is not there."""
-    n = len(phrase)
-    return next((i for i in range(len(toks) - n + 1) if toks[i:i + n] == phrase), len(toks))
+def _has(toks: list[str], phrase: str) -> bool:
+    """Whether the words ``toks`` hold ``phrase`` (words joined by single spaces), as whole words."""
+    return f" {phrase} " in f" {' '.join(toks)} "
 
 
 def distinct_label(label: str, keyphrases: Sequence[str], taken: set[str]) -> str:
