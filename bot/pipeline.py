@@ -106,12 +106,8 @@ class Pipeline:
         overlap one core waited during that part of every batch (a 10,000-message import: see bench/RESULTS.md).
         """
         batches = [items[start:start + self.batch_size] for start in range(0, len(items), self.batch_size)]
-        if len(batches) < 2:  # nothing to overlap: a single message or a small import
-            for batch in batches:
-                self._analyse([i for i, _ in batch], [t for _, t in batch])
-                if progress:
-                    progress(len(batch))
-            return len(items)
+        if not batches:
+            return 0
         from concurrent.futures import ThreadPoolExecutor
 
         encode = self.analyzer.embedder.encode
