@@ -414,39 +414,47 @@ class Store:
 
     def save_analysis(self, message_id: int, analysis, *, embedding_model: str = "") -> None:
         """Store an :class:`nlp.analyzer.Analysis` and its embedding (so clustering never recomputes it)."""
-        d = analysis.to_dict()
-        vector = np.asarray(analysis.embedding, dtype=np.float32)
+        self.save_analyses([(message_id, analysis)], embedding_model=embedding_model)
+
+    def save_analyses(self, items: Iterable[tuple[int, Any]], *, embedding_model: str = "") -> None:
+        """:meth:`save_analysis` for many (message id, analysis) pairs: one statement per table for the lot, in one
+        transaction, instead of two and a savepoint per message."""
+        now = iso(utcnow())
+        analyses, vectors = [], []
+        for message_id, analysis in items:
+            d = analysis.to_dict()
+            vector = np.asarray(analysis.embedding, dtype=np.float32)
+            analyses.append([message_id, d["intent"], d["confidence"], d["best_intent"], d["sentiment"],
+                             d["sentiment_score"], json.dumps(d["entities"], ensure_ascii=False),
+                             json.dumps(d["ranking"]), d["model_version"], now])
+            vectors.append([message_id, embedding_model or d["model_version"].split("+")[0], int(vector.shape[-1]),
+                            vector.tobytes()])
         with self.db.atomic():
-            self.db.execute(
+            self.db.conn.executemany(
                 """INSERT OR REPLACE INTO analyses (message_id, intent, confidence, best_intent, sentiment,
                        sentiment_score, entities, ranking, model_version, analyzed_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [message_id, d["intent"], d["confidence"], d["best_intent"], d["sentiment"], d["sentiment_score"],
-                 json.dumps(d["entities"], ensure_ascii=False), json.dumps(d["ranking"]), d["model_version"],
-                 iso(utcnow())],
-            )
-            self.db.execute(
-                "INSERT OR REPLACE INTO embeddings (message_id, model, dimension, vector) VALUES (?, ?, ?, ?)",
-                [message_id, embedding_model or d["model_version"].split("+")[0], int(vector.shape[-1]),
-                 vector.tobytes()],
-            )
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", analyses)
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (message_id, model, dimension, vector) VALUES (?, ?, ?, ?)", vectors)
 
-    def save_suggestions(self, message_id: int, suggestions: Sequence[Any]) -> list[int]:
+    def save_suggestions(self, message_id: int, suggestions: Sequence[Any]) -> None:
         """Offer new suggestions for a message; earlier offered ones are superseded."""
+        self.save_suggestions_many([(message_id, suggestions)])
+
+    def save_suggestions_many(self, items: Iterable[tuple[int, Sequence[Any]]]) -> None:
+        """:meth:`save_suggestions` for many (message id, suggestions) pairs, in one transaction."""
         now = iso(utcnow())
-        ids = []
+        items = [(message_id, list(suggestions)) for message_id, suggestions in items]
+        ids = [[message_id] for message_id, _ in items]
         with self.db.atomic():
-            self.db.execute("UPDATE suggestions SET state = 'superseded' WHERE message_id = ? AND state = 'offered'",
-                            [message_id])
-            for s in suggestions:
-                cur = self.db.execute(
-                    """INSERT INTO suggestions (message_id, rank, intent, reply_id, text, reason, state, created_at)
-                       VALUES (?, ?, ?, ?, ?, ?, 'offered', ?)""",
-                    [message_id, s.rank, s.intent, s.reply_id, s.text, s.reason, now],
-                )
-                ids.append(cur.lastrowid)
-            self.db.execute("UPDATE messages SET status = 'suggested' WHERE id = ? AND status = 'new'", [message_id])
-        return ids
+            self.db.conn.executemany(
+                "UPDATE suggestions SET state = 'superseded' WHERE message_id = ? AND state = 'offered'", ids)
+            self.db.conn.executemany(
+                """INSERT INTO suggestions (message_id, rank, intent, reply_id, text, reason, state, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, 'offered', ?)""",
+                [[message_id, s.rank, s.intent, s.reply_id, s.text, s.reason, now]
+                 for message_id, suggestions in items for s in suggestions])
+            self.db.conn.executemany("UPDATE messages SET status = 'suggested' WHERE id = ? AND status = 'new'", ids)
 
     def record_decision(self, message_id: int, action: str, actor: str, *, suggestion_id: int | None = None,
                         text: str | None = None, intent: str | None = None) -> int:
@@ -640,12 +648,22 @@ class Store:
         return self.db[table].count
 
     def message(self, message_id: int) -> dict | None:
-        rows = list(self.db.query(
-            """SELECT m.*, c.display_name, c.first_name, c.username, c.tags, c.external_id AS sender_id,
-                      c.opted_out_at, v.external_id AS chat_id
-               FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id
-               JOIN conversations v ON v.id = m.conversation_id WHERE m.id = ?""", [message_id]))
-        return rows[0] if rows else None
+        """A stored message with its contact's names, tags and ids and its chat's id."""
+        return self.messages_by_id([message_id]).get(message_id)
+
+    def messages_by_id(self, ids: Sequence[int]) -> dict[int, dict]:
+        """:meth:`message` for many ids at once (one query per 500), by id; ids not stored are missing."""
+        out: dict[int, dict] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out.update((row["id"], row) for row in self.db.query(
+                f"""SELECT m.*, c.display_name, c.first_name, c.username, c.tags, c.external_id AS sender_id,
+                          c.opted_out_at, v.external_id AS chat_id
+                   FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id
+                   JOIN conversations v ON v.id = m.conversation_id
+                   WHERE m.id IN ({", ".join("?" * len(chunk))})""", chunk))
+        return out
 
     def analysis(self, message_id: int) -> dict | None:
         rows = list(self.db.query("SELECT * FROM analyses WHERE message_id = ?", [message_id]))
