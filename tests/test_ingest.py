@@ -145,3 +145,25 @@ def test_an_embedding_error_ahead_keeps_the_batches_already_analysed(fake_app):
     assert [fake_app.store.analysis(mid) is not None for mid in range(1, 12)] == [True] * 6 + [False] * 5
     embedder.encode = real
     assert fake_app.pipeline.analyse_pending() == 5
+
+
+def test_analysis_runs_numpy_on_one_blas_thread_while_the_embedder_works(fake_app):
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert before, "no BLAS library found behind numpy"
+    seen = []
+    analyze_many = fake_app.analyzer.analyze_many
+
+    def watched(texts, vectors=None):
+        seen.append(blas_threads())
+        return analyze_many(texts, vectors)
+
+    fake_app.analyzer.analyze_many = watched
+    fake_app.pipeline.batch_size = 4
+    assert fake_app.pipeline.ingest(_inbox(9)).analysed == 9
+    assert seen == [[1] * len(before)] * 3
+    assert blas_threads() == before  # numpy gets its threads back afterwards
