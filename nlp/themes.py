@@ -153,17 +153,58 @@ def _nearest(x: np.ndarray, k: int) -> np.ndarray:
 
 def nearest_rows(sims: np.ndarray, k: int) -> np.ndarray:
     """Per row, the columns of its ``k`` largest values, largest first, ties by column: exactly the first ``k`` of
-    a stable ``argsort(-sims)``, found by partitioning (linear in a row) instead of sorting every row."""
+    a stable ``argsort(-sims)``, found by partitioning (linear in a row) instead of sorting every row, and in a
+    row much wider than ``k`` only among the columns :func:`_candidates` keeps."""
     if k >= sims.shape[1]:
         return np.argsort(-sims, axis=1, kind="stable")[:, :k]
-    part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-    values = np.take_along_axis(sims, part, axis=1)
+    cols, groups_tied = _candidates(sims, k)
+    vals = sims if cols is None else np.take_along_axis(sims, cols, axis=1)
+    part = np.argpartition(-vals, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(vals, part, axis=1)
+    if cols is not None:
+        part = np.take_along_axis(cols, part, axis=1)
     nearest = np.take_along_axis(part, np.lexsort((part, -values), axis=1), axis=1)
-    # a value equal to the k-th one outside the partition: which of the tied columns comes first is by column
-    tied = (sims >= values.min(axis=1, keepdims=True)).sum(axis=1) > k
-    if tied.any():
-        nearest[tied] = np.argsort(-sims[tied], axis=1, kind="stable")[:, :k]
+    # a value equal to the k-th one among the columns not kept (duplicate texts): the tied columns go by column
+    kth = values.min(axis=1)
+    unsure = (vals >= kth[:, None]).sum(axis=1) > k
+    if groups_tied is not None:
+        unsure |= groups_tied
+    if unsure.any():
+        nearest[unsure] = _first_at_least(sims[unsure], kth[unsure], k)
     return nearest
+
+
+def _first_at_least(sims: np.ndarray, kth: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` columns of each row's stable ``argsort(-row)``, given each row's ``k``-th largest value:
+    only the values at least that large are sorted."""
+    rows, cols = np.nonzero(sims >= kth[:, None])
+    order = np.lexsort((cols, -sims[rows, cols], rows))
+    rows, cols = rows[order], cols[order]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, np.arange(len(sims)))[rows]
+    return cols[rank < k].reshape(len(sims), k)
+
+
+def _candidates(sims: np.ndarray, k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per row, columns that hold its ``k`` largest values, about a sixth of a wide row (None when the row is not
+    wide enough to gain), and per row whether that may miss a value tied with the ``k``-th.
+
+    The columns are split into ``8 k`` strided groups. A row's ``k`` best groups (by their largest value) hold at
+    least ``k`` values as large as the smallest of those maxima, so no other group holds a value above it: only
+    the ``k`` best groups (and the columns past the last whole group) can hold the row's nearest. Half of the
+    time of a themes run over 50,000 texts went on partitioning whole rows."""
+    n, m = sims.shape
+    groups = 8 * k
+    per = m // groups
+    if per < 4:
+        return None, None
+    whole = groups * per
+    head = sims[:, :whole].reshape(n, per, groups).max(axis=1)  # group g: columns g, g + groups, g + 2 groups...
+    best = np.argpartition(head, groups - k, axis=1)[:, groups - k:]
+    floor = np.take_along_axis(head, best, axis=1).min(axis=1, keepdims=True)
+    cols = (best[:, :, None] + groups * np.arange(per)).reshape(n, -1)
+    if whole < m:
+        cols = np.concatenate([cols, np.broadcast_to(np.arange(whole, m), (n, m - whole))], axis=1)
+    return cols, (head >= floor).sum(axis=1) > k
 
 
 @dataclass

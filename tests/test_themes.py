@@ -442,3 +442,15 @@ def test_sample_inbox_themes_with_the_real_model(tmp_path_factory):
         assert {c["kind"] for c in ideas} >= {"faq", "testimonial"}
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("values", ["continuous", "ties", "duplicate_columns"])
+def test_nearest_rows_of_wide_rows_is_the_stable_sort(values):
+    rng = np.random.default_rng(1)
+    sims = rng.standard_normal((120, 2500))  # wide enough that only the best column groups are searched
+    if values == "ties":
+        sims = np.round(sims, 1)
+    elif values == "duplicate_columns":
+        sims = np.concatenate([sims, sims[:, :700]], axis=1)
+    for k in (1, 7, 30):
+        assert (nearest_rows(sims, k) == np.argsort(-sims, axis=1, kind="stable")[:, :k]).all()
