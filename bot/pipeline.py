@@ -143,9 +143,6 @@ class Pipeline:
             self.store.save_suggestions_many((mid, suggestions) for mid, (_, suggestions) in zip(ids, out))
         return out
 
-    def context_for(self, message_id: int) -> ReplyContext:
-        return context_of(self.store.message(message_id))
-
 
 def context_of(row: dict | None) -> ReplyContext:
     """The reply context (source, contact tags, names) of a stored message row."""
