@@ -55,6 +55,15 @@ SERVICE_LEXICON = {
     "unsubscribe": -0.4, "spam": -1.6,
 }
 
+# Emojis as a chat means them (VADER's scale), where VADER's reading of the emoji's name is wrong or empty: it reads
+# "fire" (negative) for 🔥, "broken" and "heart" (positive overall) for 💔, nothing for 👍, 👎, 😡 or 🤌.
+CHAT_EMOJIS = {
+    "🔥": 2.0, "💯": 2.0, "🤌": 2.0, "👏": 1.8, "🙌": 1.8, "👍": 1.5,
+    "👎": -2.0, "😡": -2.5, "😠": -2.3, "🤬": -3.0, "🤮": -2.5, "💩": -2.0, "🤦": -1.5, "💔": -2.0,
+}
+# Emoji presentation selector: VADER glues it to the emoji's name ("red heart\ufe0f"), which then means nothing.
+_VARIATION_SELECTOR = "\ufe0f"
+
 # Phrases that signal a problem in a support conversation, with the adjustment to the compound score.
 PROBLEM_PHRASES = [
     (re.compile(r"\bstill (?:not|no|haven'?t|hasn'?t|havent|hasnt|waiting|nothing|broken)\b", re.I), -0.35),
@@ -120,12 +129,20 @@ class LexiconSentiment:
         self.negative_at = negative_at
         self._vader = FastVader()
         self._vader.lexicon.update(SERVICE_LEXICON)
+        for emoji, valence in CHAT_EMOJIS.items():
+            token = f"emoji-{ord(emoji):x}"  # one word of VADER's lexicon in place of the emoji's name
+            self._vader.emojis[emoji] = token
+            self._vader.lexicon[token] = valence
+
+    def vader(self, text: str) -> dict:
+        """VADER's scores of ``text`` with the service lexicon and chat emojis."""
+        return self._vader.polarity_scores(text.replace(_VARIATION_SELECTOR, ""))
 
     def score_one(self, text: str) -> SentimentResult:
         adjust = problem_adjustment(text)
         basis = SIGN_OFFS.sub(" ", text)
         basis = POLITENESS.sub(" ", basis) if adjust < 0 else basis
-        compound = self._vader.polarity_scores(basis)["compound"] if basis.strip() else 0.0
+        compound = self.vader(basis)["compound"] if basis.strip() else 0.0
         if adjust < 0 and compound > 0:
             compound *= 0.3  # a reported problem outweighs kind words around it
         value = float(max(-1.0, min(1.0, compound + adjust)))
@@ -166,7 +183,7 @@ class EmbeddingSentiment:
     def lexicon_features(lexicon: LexiconSentiment, texts: Sequence[str]) -> np.ndarray:
         rows = []
         for t, adjust in zip(texts, problem_adjustments(texts)):
-            scores = lexicon._vader.polarity_scores(t)
+            scores = lexicon.vader(t)
             rows.append([scores["compound"], scores["pos"], scores["neg"], adjust])
         return 2.0 * np.asarray(rows, dtype=np.float64).reshape(-1, 4)  # float64: exact when halved back
 

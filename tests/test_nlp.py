@@ -55,9 +55,28 @@ def test_no_entities_in_plain_text(extractor):
     ("what time does Brew Jam start", "neutral"),
     ("Love the new grinder, thank you so much!", "positive"),
     ("works perfectly now, you are legends", "positive"),
+    # emojis as a chat means them
+    ("Not usually one to leave reviews but the new burrs on the Fern Grinder are 🔥🔥🔥", "positive"),
+    ("Your recipe for the iced pour over is 🔥", "positive"),
+    ("the kettle caught fire", "negative"),
+    ("💔 the October box never came", "negative"),
+    ("👎", "negative"),
 ])
 def test_customer_service_sentiment(text, label):
     assert LexiconSentiment().score_one(text).label == label
+
+
+def test_an_emoji_with_its_presentation_selector_counts():
+    lexicon = LexiconSentiment()
+    assert lexicon.vader("love it ❤️")["compound"] > lexicon.vader("love it")["compound"]
+    assert lexicon.vader("love it ❤️") == lexicon.vader("love it ❤")
+
+
+def test_the_shipped_head_reads_chat_emojis_through_its_lexicon_features():
+    from nlp.sentiment import EmbeddingSentiment
+
+    compound = EmbeddingSentiment.lexicon_features(LexiconSentiment(), ["the new burrs are 🔥", "meh 👎"])[:, 0]
+    assert compound[0] > 0 > compound[1]
 
 
 def test_problem_adjustments_of_a_batch_are_those_of_each_text(sample_texts):
