@@ -27,9 +27,10 @@ import functools
 import math
 import os
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Callable, Protocol, Sequence, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -143,12 +144,31 @@ class AgglomerativeClusterer:
 
 
 _ROWS = 1024  # rows of a similarity matrix held at once: memory stays linear in the number of texts
+_Block = TypeVar("_Block")
+_SIDE_BY_SIDE = threading.Lock()  # one set of side-by-side blocks at a time: BLAS's thread setting is per process
+
+
+def _by_blocks(work: Callable[[int], _Block], n: int) -> list[_Block]:
+    """``work(start)`` for each block of ``_ROWS`` of ``n`` rows, in order, a block per core (up to 4) at a time,
+    each block's matrix product on one BLAS thread. Partitioning a block's rows runs on one core, so one block at
+    a time left the others idle for half of it (assigning 46,000 texts to a 4,000-text sample: 1.7 s -> 1.0 s on
+    2 cores). Memory: a block (16-32 MB for 4,000 columns) per worker."""
+    starts = range(0, n, _ROWS)
+    workers = min(os.cpu_count() or 1, 4, len(starts))
+    if workers <= 1:
+        return [work(start) for start in starts]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    with _SIDE_BY_SIDE, threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(work, starts))
 
 
 def _nearest(x: np.ndarray, k: int) -> np.ndarray:
     """Per row of ``x`` (L2-normalised), its ``k`` most similar rows (itself included), as :func:`nearest_rows`
     orders them; the similarities are computed a block of rows at a time."""
-    return np.concatenate([nearest_rows(x[start:start + _ROWS] @ x.T, k) for start in range(0, len(x), _ROWS)])
+    return np.concatenate(_by_blocks(lambda start: nearest_rows(x[start:start + _ROWS] @ x.T, k), len(x)))
 
 
 def nearest_rows(sims: np.ndarray, k: int) -> np.ndarray:
@@ -347,12 +367,13 @@ def assign(vectors: np.ndarray, reference: np.ndarray, labels: np.ndarray, neigh
     """Per row of ``vectors``, the label (of ``labels``, one per ``reference`` row, -1 for none) that wins the
     similarity-weighted vote of its ``neighbours`` most similar reference rows; -1 when the vote goes to -1 or
     when no reference row with the winning label is within ``similarity``. Rows are L2-normalised; the
-    similarities are computed a block of rows at a time, so memory stays linear."""
+    similarities are computed a block of rows at a time (see :func:`_by_blocks`), so memory stays linear."""
     out = np.full(len(vectors), NOISE, dtype=int)
     if not len(vectors) or not len(reference):
         return out
     k = min(max(neighbours, 1), len(reference))
-    for start in range(0, len(vectors), _ROWS):
+
+    def block(start: int) -> None:
         sims = vectors[start:start + _ROWS] @ reference.T
         near = np.argpartition(sims, -k, axis=1)[:, -k:]
         near_sims = np.take_along_axis(sims, near, axis=1)
@@ -364,6 +385,8 @@ def assign(vectors: np.ndarray, reference: np.ndarray, labels: np.ndarray, neigh
         winner = near_labels[rows, np.argmax(votes, axis=1)]
         closest = np.where(near_labels == winner[:, None], near_sims, -np.inf).max(axis=1)
         out[start:start + len(sims)] = np.where((winner != NOISE) & (closest >= similarity), winner, NOISE)
+
+    _by_blocks(block, len(vectors))
     return out
 
 
