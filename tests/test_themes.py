@@ -454,3 +454,19 @@ def test_nearest_rows_of_wide_rows_is_the_stable_sort(values):
         sims = np.concatenate([sims, sims[:, :700]], axis=1)
     for k in (1, 7, 30):
         assert (nearest_rows(sims, k) == np.argsort(-sims, axis=1, kind="stable")[:, :k]).all()
+
+
+def test_blocks_side_by_side_give_what_one_block_gives(monkeypatch):
+    import nlp.themes as themes
+
+    rng = np.random.default_rng(3)
+    reference = rng.standard_normal((300, 16))
+    reference /= np.linalg.norm(reference, axis=1, keepdims=True)
+    rows = rng.standard_normal((2500, 16))  # three blocks of 1,024 rows
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    labels = rng.integers(-1, 8, len(reference))
+    in_blocks = assign(rows, reference, labels, neighbours=5, similarity=0.3)
+    nearest = themes._nearest(rows, 6)
+    monkeypatch.setattr(themes, "_ROWS", 10_000)
+    assert (assign(rows, reference, labels, neighbours=5, similarity=0.3) == in_blocks).all()
+    assert (themes._nearest(rows, 6) == nearest).all()
