@@ -61,6 +61,9 @@ def test_no_entities_in_plain_text(extractor):
     ("the kettle caught fire", "negative"),
     ("💔 the October box never came", "negative"),
     ("👎", "negative"),
+    # a letter's closing carries no feeling, the same word inside a sentence does
+    ("The Kenya in this month's Bean Club is the best coffee I've had all year", "positive"),
+    ("Hi, can I return the grinder after 30 days?\n\nBest,\nAva", "neutral"),
 ])
 def test_customer_service_sentiment(text, label):
     assert LexiconSentiment().score_one(text).label == label
@@ -210,3 +213,24 @@ def test_embedding_only_model_and_label_names():
     clf = IntentClassifier(min_similarity=0.0, min_confidence=0.0).fit(emb.encode(texts), labels, encode=emb.encode)
     assert clf._text is None
     assert clf.predict(emb.encode(["refund"]))[0].best_intent == "refund"
+
+
+@pytest.mark.parametrize("text, left", [
+    ("Is the scale waterproof? Best regards, Daniel Schmidt", "Is the scale waterproof?"),
+    ("The lid leaks.\n\nKind regards,\nPaula Novak\nBerlin", "The lid leaks."),
+    ("hey team, choose two beans each month - thanks in advance", "hey team, choose two beans each month -"),
+    ("What's the best water for coffee?", "What's the best water for coffee?"),
+    ("cheers for the quick replacement, much appreciated", "cheers for the quick replacement, much appreciated"),
+])
+def test_a_letters_closing_is_dropped_only_at_the_end(text, left):
+    from nlp.sentiment import without_closing
+
+    assert without_closing(text) == left
+
+
+def test_the_shipped_heads_lexicon_features_ignore_a_letters_closing():
+    from nlp.sentiment import EmbeddingSentiment
+
+    complaint = "Dear Fernbrew, the kettle arrived with a dent in the spout. I want a replacement or refund."
+    features = EmbeddingSentiment.lexicon_features(LexiconSentiment(), [complaint + " Kind regards, Ann", complaint])
+    assert (features[0] == features[1]).all()
