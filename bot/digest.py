@@ -184,6 +184,7 @@ def chart(d: dict, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     v = d["volume"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1.25]})
@@ -194,10 +195,13 @@ def chart(d: dict, path: Path) -> Path:
     left.set_xticks(list(xs), days, fontsize=9)
     change = f" ({v['change_pct']:+.0f}%)" if v["change_pct"] is not None else ""
     left.set_title(f"Messages per day: {v['messages']} this week{change}", fontsize=11, loc="left")
-    left.legend(frameon=False, fontsize=9)
+    # headroom above the tallest day, so that the legend never covers a bar
+    left.set_ylim(0, max([*v["per_day"], *v["previous_per_day"], 1]) * 1.22)
+    left.legend(frameon=False, fontsize=9, loc="upper left", ncol=2)
     for side in ("top", "right"):
         left.spines[side].set_visible(False)
     left.grid(axis="y", color="#eeeeee", zorder=0)
+    left.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # messages come whole
     themes = d["themes"][:7][::-1]
     colors = {"new": "#8e44ad", "growing": "#d35400", "steady": "#3b7dd8", "fading": "#95a5a6"}
     ys = range(len(themes))
@@ -210,12 +214,22 @@ def chart(d: dict, path: Path) -> Path:
         right.text(t["current"] + 0.2, y + 0.2, f"{t['current']}  {t['trend']}", va="center", fontsize=8,
                    color=colors[t["trend"]])
     right.set_title("Top themes: this week (colour = trend) vs previous", fontsize=11, loc="left")
-    right.legend(frameon=False, fontsize=9, loc="lower right")
+    from matplotlib.patches import Patch
+
+    # one key per trend shown (the bars of this week take their trend's colour) and one for the week before
+    trends = [trend for trend in colors if any(t["trend"] == trend for t in themes)]
+    right.legend(handles=[Patch(color=colors[trend], label=trend) for trend in trends]
+                 + [Patch(color="#dddddd", label="previous week")], frameon=False, fontsize=9,
+                 loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=len(trends) + 1)  # under the axis: no bar hidden
     for side in ("top", "right"):
         right.spines[side].set_visible(False)
     right.grid(axis="x", color="#eeeeee", zorder=0)
     if not themes:
         right.text(0.5, 0.5, "no recurring theme", ha="center", transform=right.transAxes)
+        right.set_xticks([])
+        right.get_legend().remove()
+    else:
+        right.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     fig.suptitle(f"Resonate digest {d['window']['start'][:10]} – {d['window']['end'][:10]}", fontsize=12,
                  fontweight="bold", x=0.01, ha="left")
     fig.tight_layout()

@@ -372,6 +372,12 @@ def test_digest_numbers_match_the_hand_built_inbox(replied, tmp_path):
     assert Path(html_data["file"]).read_text().startswith("<!doctype html>")
 
 
+def test_digest_of_a_quiet_week_still_has_a_chart(inbox, tmp_path):
+    data, png = inbox.digest(timedelta(days=7), T0 - timedelta(days=30), tmp_path / "quiet.md")
+    assert data["volume"]["messages"] == 0 and not data["themes"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.fixture
 def fake():
     server = FakeSlack().start()
