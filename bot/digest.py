@@ -184,6 +184,7 @@ def chart(d: dict, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
 
     v = d["volume"]
@@ -214,22 +215,20 @@ def chart(d: dict, path: Path) -> Path:
         right.text(t["current"] + 0.2, y + 0.2, f"{t['current']}  {t['trend']}", va="center", fontsize=8,
                    color=colors[t["trend"]])
     right.set_title("Top themes: this week (colour = trend) vs previous", fontsize=11, loc="left")
-    from matplotlib.patches import Patch
-
-    # one key per trend shown (the bars of this week take their trend's colour) and one for the week before
-    trends = [trend for trend in colors if any(t["trend"] == trend for t in themes)]
-    right.legend(handles=[Patch(color=colors[trend], label=trend) for trend in trends]
-                 + [Patch(color="#dddddd", label="previous week")], frameon=False, fontsize=9,
-                 loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=len(trends) + 1)  # under the axis: no bar hidden
     for side in ("top", "right"):
         right.spines[side].set_visible(False)
     right.grid(axis="x", color="#eeeeee", zorder=0)
-    if not themes:
+    if themes:
+        # one key per trend shown (the bars of this week take their trend's colour) and one for the week before,
+        # under the axis, where it hides no bar
+        trends = [trend for trend in colors if any(t["trend"] == trend for t in themes)]
+        right.legend(handles=[Patch(color=colors[trend], label=trend) for trend in trends]
+                     + [Patch(color="#dddddd", label="previous week")], frameon=False, fontsize=9,
+                     loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=len(trends) + 1)
+        right.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+    else:
         right.text(0.5, 0.5, "no recurring theme", ha="center", transform=right.transAxes)
         right.set_xticks([])
-        right.get_legend().remove()
-    else:
-        right.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     fig.suptitle(f"Resonate digest {d['window']['start'][:10]} – {d['window']['end'][:10]}", fontsize=12,
                  fontweight="bold", x=0.01, ha="left")
     fig.tight_layout()

@@ -95,11 +95,12 @@ SIGN_OFFS = re.compile(r"\b(?:(?:kind|best|warm|many) (?:regards|wishes|thanks)|
                        r"thanks in advance|thank you in advance)\b[,.!]*"
                        r"(?:\s*$|[ \t]*[,\n]\s*[^\n,]{1,30}(?:\n[^\n,]{1,30})?\s*$)", re.I)
 
+POLITENESS = re.compile(r"\b(?:thanks+|thank you|thx|ty|please|pls|plz|appreciate(?: it)?|cheers|kind regards|regards|hi|hello|hey)\b", re.I)
+
 
 def without_closing(text: str) -> str:
     """``text`` without a letter's closing at its end."""
     return SIGN_OFFS.sub("", text).rstrip()
-POLITENESS = re.compile(r"\b(?:thanks+|thank you|thx|ty|please|pls|plz|appreciate(?: it)?|cheers|kind regards|regards|hi|hello|hey)\b", re.I)
 
 
 def problem_adjustment(text: str) -> float:

@@ -513,10 +513,9 @@ def label_clusters(texts: Sequence[str], clusters: Sequence[Cluster]) -> None:
     for cluster, phrases in zip(clusters, _keyphrases([_phrases(w) for w in words], clusters, 5)):
         members = [texts[i] for i in cluster.members]
         toks = [words[i] for i in cluster.members]
-        joined = [f" {' '.join(t)} " for t in toks]
         cluster.keyphrases = [display_form(p, members) for p in phrases]
         # only phrases that at least two texts (or a quarter of them) use may name the theme
-        shared = [p for p in phrases if sum(f" {p} " in j for j in joined) >= max(2, len(members) / 4)]
+        shared = [p for p in phrases if sum(_has(t, p) for t in toks) >= max(2, len(members) / 4)]
         parts = _label(shared, toks)
         # no phrase shared: the best one of a single text, one without a number or amount if there is one (an
         # amount or an order number of one message says nothing about the others)
