@@ -93,7 +93,8 @@ class App:
         from nlp.embeddings import DEFAULT_MODEL
         from nlp.sentiment import EmbeddingSentiment, LexiconSentiment, default_head_path
 
-        if getattr(self.embedder, "name", None) == DEFAULT_MODEL and default_head_path().is_file():
+        if (getattr(self.embedder, "name", None) == DEFAULT_MODEL and hasattr(self.embedder, "encode_with_tone")
+                and default_head_path().is_file()):
             return EmbeddingSentiment()
         return LexiconSentiment()
 

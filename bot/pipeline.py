@@ -112,25 +112,25 @@ class Pipeline:
 
         from threadpoolctl import threadpool_limits
 
-        encode = self.analyzer.embedder.encode
+        encode = self.analyzer.encode
         # The embedder keeps every core busy meanwhile, so numpy's matrix products (intents, sentiment) run on one
         # thread: BLAS threads of their own only took CPU time from it (a 10,000-message import: 1.7 s of CPU).
         with ThreadPoolExecutor(1, thread_name_prefix="resonate-embed-ahead") as ahead, \
                 threadpool_limits(1, user_api="blas"):
             pending = ahead.submit(encode, [t for _, t in batches[0]])
             for k, batch in enumerate(batches):
-                vectors = pending.result()  # an embedding error surfaces here, before this batch is stored
+                vectors, tone = pending.result()  # an embedding error surfaces here, before this batch is stored
                 if k + 1 < len(batches):
                     pending = ahead.submit(encode, [t for _, t in batches[k + 1]])
-                self._analyse([i for i, _ in batch], [t for _, t in batch], vectors)
+                self._analyse([i for i, _ in batch], [t for _, t in batch], vectors, tone)
                 if progress:
                     progress(len(batch))
         return len(items)
 
-    def _analyse(self, ids: list[int], texts: list[str], vectors=None):
+    def _analyse(self, ids: list[int], texts: list[str], vectors=None, tone=None):
         if self._before_analysis is not None:
             self._before_analysis()  # e.g. pick up a retrained intent model
-        analyses = self.analyzer.analyze_many(texts, vectors)
+        analyses = self.analyzer.analyze_many(texts, vectors, tone)
         model = getattr(self.analyzer.embedder, "name", "")
         rows = self.store.messages_by_id(ids)
         out = [(analysis, self.suggester.suggest(analysis, context_of(rows.get(mid))))

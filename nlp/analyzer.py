@@ -10,7 +10,7 @@ import numpy as np
 from nlp.embeddings import Embedder
 from nlp.entities import Entity, EntityExtractor
 from nlp.intent import IntentClassifier, IntentPrediction
-from nlp.sentiment import SentimentResult, SentimentScorer
+from nlp.sentiment import SentimentResult, SentimentScorer, encode_for
 
 
 @dataclass(frozen=True)
@@ -63,14 +63,23 @@ class Analyzer:
     def analyze(self, text: str) -> Analysis:
         return self.analyze_many([text])[0]
 
-    def analyze_many(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[Analysis]:
+    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The embeddings of ``texts``, and their tone vectors when the sentiment model reads them (else None)."""
+        return encode_for(self.sentiment, self.embedder, texts)
+
+    def analyze_many(self, texts: Sequence[str], vectors: np.ndarray | None = None,
+                     tone: np.ndarray | None = None) -> list[Analysis]:
+        """``vectors`` and ``tone``: from :meth:`encode`, when the caller has them already. Stored embeddings
+        come without their tone vectors; those are then computed again when the sentiment model reads them."""
         texts = list(texts)
         if not texts:
             return []
         if vectors is None:
-            vectors = self.embedder.encode(texts)
+            vectors, tone = self.encode(texts)
+        elif tone is None and getattr(self.sentiment, "needs_tone", False):
+            tone = self.embedder.encode_with_tone(texts)[1]
         predictions = self.intents.predict(vectors, texts)
-        feelings: list[SentimentResult] = self.sentiment.score(texts, vectors)
+        feelings: list[SentimentResult] = self.sentiment.score(texts, vectors, tone)
         found = self.entities.extract(texts)
         return [
             Analysis(p.intent, p.confidence, s.label, s.score, tuple(ents), vectors[i], p, self.model_version)

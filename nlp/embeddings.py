@@ -20,6 +20,10 @@ from typing import Protocol, Sequence, runtime_checkable
 import numpy as np
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# The "tone" of a text: the mean of its token states after this encoder layer, L2-normalised. The sentence
+# embedding (the last layer) was trained to put paraphrases together, whatever their feeling; a middle layer keeps
+# more of the wording, and the sentiment head reads both (TweetEval sentiment, bench/RESULTS.md).
+TONE_LAYER = 4
 
 
 @runtime_checkable
@@ -122,6 +126,27 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True, show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    def encode_with_tone(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The sentence embeddings (a plain ``encode``) and the tone vectors (see ``TONE_LAYER``), these from a
+        second pass of the transformer: the reference backend stays plain rather than fast."""
+        import torch
+
+        texts = list(texts)
+        vectors = self.encode(texts)
+        transformer = self.model[0]
+        model, tokenizer = transformer.auto_model, transformer.tokenizer
+        tone = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                batch = tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
+                                  max_length=transformer.max_seq_length, return_tensors="pt").to(self.model.device)
+                states = model(**batch, output_hidden_states=True).hidden_states
+                hidden = states[min(TONE_LAYER, len(states) - 1)]
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                tone[start:start + len(pooled)] = pooled.float().cpu().numpy()
+        return vectors, tone / np.maximum(np.linalg.norm(tone, axis=1, keepdims=True), 1e-12)
 
 
 _WORD = re.compile(r"[a-z0-9]+")

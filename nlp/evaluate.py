@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from nlp.intent import UNKNOWN, IntentClassifier
+from nlp.sentiment import encode_for
 
 OOS = "oos"
 
@@ -135,8 +136,8 @@ def eval_sentiment(scorer, test: tuple[list[str], list[str]], embedder=None) -> 
     if unknown:
         raise ValueError(f"sentiment labels must be negative, neutral or positive (found {unknown[0]!r})")
     start = time.perf_counter()
-    vectors = embedder.encode(texts) if embedder is not None else None
-    pred = [r.label for r in scorer.score(texts, vectors)]
+    vectors, tone = encode_for(scorer, embedder, texts) if embedder is not None else (None, None)
+    pred = [r.label for r in scorer.score(texts, vectors, tone)]
     seconds = time.perf_counter() - start
     recall = {}
     for c in labels:

@@ -6,7 +6,8 @@ gives the same vectors as :class:`~nlp.embeddings.SentenceTransformerEmbedder`
 torch, in less than half the memory, and on a CPU faster (bench/RESULTS.md: with the
 batching below, the whole analysis runs 1.5-1.6x the messages per second of a plain
 torch encode on a 2-core AVX-512 Xeon): the transformer, mean pooling
-over the attention mask and L2 normalisation are one ONNX graph, and the text goes
+over the attention mask and L2 normalisation are one ONNX graph (which also gives the
+tone vectors that the sentiment head reads: see ``nlp.embeddings.TONE_LAYER``), and the text goes
 through the model folder's own fast tokenizer (``tokenizer.json``, HF
 ``tokenizers``) with its ``max_seq_length``.
 
@@ -36,9 +37,9 @@ from typing import Sequence
 
 import numpy as np
 
-from nlp.embeddings import DEFAULT_MODEL, resolve_model_path
+from nlp.embeddings import DEFAULT_MODEL, TONE_LAYER, resolve_model_path
 
-EXPORT_VERSION = "onnx-export-meanpool-l2-ortext-2"  # change when the exported graph changes
+EXPORT_VERSION = "onnx-export-meanpool-l2-tone-3"  # change when the exported graph changes
 OPSET = 17
 DEFAULT_THREADS = 2
 # A batch holds messages of similar length up to about this many tokens, padding included (at most MAX_BATCH
@@ -161,7 +162,7 @@ class OnnxEmbedder:
                             raise ModelError(f"the ONNX export of {self.path} in {path} cannot be loaded")
             self._tokenizer = self._make_tokenizer()
             self._needs_types = any(i.name == "token_type_ids" for i in session.get_inputs())
-            self._output_dim = session.get_outputs()[0].shape[-1]
+            self._output_dim = session.get_outputs()[0].shape[-1]  # the tone vectors have the same width
             if not isinstance(self._output_dim, int):
                 self._output_dim = int(session.run(None, self._feed_one())[0].shape[1])
             self._session = session
@@ -203,15 +204,23 @@ class OnnxEmbedder:
 
     # -- encoding -------------------------------------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run(texts, ["sentence_embedding"])[0]
+
+    def encode_with_tone(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The sentence embeddings and the tone vectors (``nlp.embeddings.TONE_LAYER``), from one pass."""
+        vectors, tone = self._run(texts, ["sentence_embedding", "tone"])
+        return vectors, tone
+
+    def _run(self, texts: Sequence[str], outputs: list[str]) -> list[np.ndarray]:
         texts = list(texts)
         if self._session is None:
             self.load()
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
         unique = list(dict.fromkeys(texts))  # a chat repeats itself ("thanks!"): each distinct text runs once
+        results = [np.empty((len(unique), self._output_dim), dtype=np.float32) for _ in outputs]
+        if not unique:
+            return results
         encs = self._tokenizer.encode_batch(unique)
         lengths = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
-        vectors = np.empty((len(unique), self._output_dim), dtype=np.float32)
 
         batches = self._batches(lengths)
         workers = min(self.threads, len(batches))
@@ -228,7 +237,8 @@ class OnnxEmbedder:
             feed = {"input_ids": ids, "attention_mask": mask}
             if self._needs_types:
                 feed["token_type_ids"] = np.zeros_like(ids)
-            vectors[idx] = session.run(None, feed)[0]
+            for result, rows in zip(results, session.run(outputs, feed)):
+                result[idx] = rows
 
         if workers <= 1:
             for idx in batches:
@@ -240,9 +250,9 @@ class OnnxEmbedder:
             with ThreadPoolExecutor(workers, thread_name_prefix="resonate-embed") as pool:
                 list(pool.map(run, batches))  # each worker takes the next batch when it is free
         if len(unique) == len(texts):
-            return vectors
-        where = {t: i for i, t in enumerate(unique)}
-        return vectors[[where[t] for t in texts]]
+            return results
+        where = [{t: i for i, t in enumerate(unique)}[t] for t in texts]
+        return [result[where] for result in results]
 
     def _parallel_session(self):
         """A second session, one thread per run, that ``threads`` threads run at once on different batches. A
@@ -275,7 +285,8 @@ class OnnxEmbedder:
 
 
 def export_onnx(model_dir: Path, target: Path) -> None:
-    """Export a local sentence-transformers folder (transformer + mean pooling + L2) to ``target``, atomically."""
+    """Export a local sentence-transformers folder (transformer + mean pooling + L2) to ``target``, atomically.
+    A second output, ``tone``, is the same pooling of the hidden states after encoder layer ``TONE_LAYER``."""
     import tempfile
 
     import torch
@@ -290,11 +301,16 @@ def export_onnx(model_dir: Path, target: Path) -> None:
 
         def forward(self, input_ids, attention_mask, token_type_ids):
             # Keyword arguments: transformers 5 changed the positional order of BertModel.forward.
-            hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                                token_type_ids=token_type_ids).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             output_hidden_states=True)
+            mask = attention_mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
+
+            def pooled(hidden):
+                mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                return torch.nn.functional.normalize(mean, p=2, dim=1)
+
+            # (a model of fewer layers than TONE_LAYER gives its last; the shipped sentiment head reads MiniLM's)
+            return pooled(out.last_hidden_state), pooled(out.hidden_states[min(TONE_LAYER, len(out.hidden_states) - 1)])
 
     wrapper = SentenceEmbedding(model).eval()
     sample = torch.ones((2, 8), dtype=torch.long)
@@ -308,9 +324,11 @@ def export_onnx(model_dir: Path, target: Path) -> None:
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 wrapper, (sample, torch.ones_like(sample), torch.zeros_like(sample)), tmp, dynamo=False,
-                input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["sentence_embedding"],
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["sentence_embedding", "tone"],
                 dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-                              "token_type_ids": {0: "batch", 1: "sequence"}, "sentence_embedding": {0: "batch"}},
+                              "token_type_ids": {0: "batch", 1: "sequence"}, "sentence_embedding": {0: "batch"},
+                              "tone": {0: "batch"}},
                 opset_version=OPSET, do_constant_folding=True,
             )
         optimized = tmp + ".opt"

@@ -1,9 +1,10 @@
 """Sentiment: negative / neutral / positive with a score in [-1, 1].
 
 :class:`EmbeddingSentiment` is the shipped model: a small linear head over the
-message's MiniLM embedding (already computed for intent) plus the lexicon
+message's MiniLM embedding (already computed for intent), its tone vector (a
+middle layer of the same pass, ``nlp.embeddings.TONE_LAYER``) and the lexicon
 features below, trained on public data (see ``bench/train_sentiment.py``); only
-its weights ship. It falls back to the lexicon alone for another embedder.
+its weights ship. Another embedder gets the lexicon alone.
 
 :class:`LexiconSentiment` is VADER (a rule-based lexicon model that handles
 negation, intensifiers, capitals and punctuation) with a customer-service layer:
@@ -37,7 +38,15 @@ class SentimentResult:
 class SentimentScorer(Protocol):
     name: str
 
-    def score(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[SentimentResult]: ...
+    def score(self, texts: Sequence[str], vectors: np.ndarray | None = None,
+              tone: np.ndarray | None = None) -> list[SentimentResult]: ...
+
+
+def encode_for(scorer, embedder, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The embeddings of ``texts``, and their tone vectors when ``scorer`` reads them (else None)."""
+    if getattr(scorer, "needs_tone", False):
+        return embedder.encode_with_tone(texts)
+    return embedder.encode(texts), None
 
 
 # Words whose valence in a support inbox differs from general English (VADER scale -4..4).
@@ -163,7 +172,8 @@ class LexiconSentiment:
             label = NEUTRAL
         return SentimentResult(label, round(value, 4))
 
-    def score(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[SentimentResult]:
+    def score(self, texts: Sequence[str], vectors: np.ndarray | None = None,
+              tone: np.ndarray | None = None) -> list[SentimentResult]:
         return [self.score_one(t) for t in texts]
 
 
@@ -174,19 +184,35 @@ def default_head_path():
 
 
 class EmbeddingSentiment:
-    """Linear head over [embedding, lexicon features]; reported problems in a support message stay negative."""
+    """Linear head over [embedding, tone vector, lexicon features]; reported problems in a support message stay
+    negative. A head saved without ``tone_layer`` reads [embedding, lexicon features]."""
 
     needs_embeddings = True
 
     def __init__(self, path=None, lexicon: LexiconSentiment | None = None):
+        from nlp.embeddings import TONE_LAYER
+
         path = path or default_head_path()
         z = np.load(path, allow_pickle=False)
         self.coef, self.intercept = z["coef"], z["intercept"]
         self.labels = [str(x) for x in z["labels"]]
         self.embedder_name = str(z["embedder"])
         self.dimension = int(z["dimension"])
+        self.tone_layer = int(z["tone_layer"]) if "tone_layer" in z else None
+        if self.tone_layer is not None and self.tone_layer != TONE_LAYER:
+            raise ValueError(f"sentiment head {path} reads encoder layer {self.tone_layer}, but the embedders give "
+                             f"layer {TONE_LAYER} (nlp.embeddings.TONE_LAYER): retrain it with bench/train_sentiment.py")
+        width = self.dimension * (2 if self.needs_tone else 1) + 4
+        if self.coef.shape != (len(self.labels), width):
+            raise ValueError(f"sentiment head {path}: coefficients of shape {self.coef.shape}, expected "
+                             f"({len(self.labels)}, {width}) for {self.dimension}-dimensional vectors")
         self.lexicon = lexicon or LexiconSentiment()
-        self.name = f"minilm-head-1+{self.lexicon.name}"
+        version = str(z["name"]) if "name" in z else "minilm-head-1"
+        self.name = f"{version}+{self.lexicon.name}"
+
+    @property
+    def needs_tone(self) -> bool:
+        return self.tone_layer is not None
 
     @staticmethod
     def lexicon_features(lexicon: LexiconSentiment, texts: Sequence[str]) -> np.ndarray:
@@ -196,21 +222,27 @@ class EmbeddingSentiment:
             rows.append([scores["compound"], scores["pos"], scores["neg"], adjust])
         return 2.0 * np.asarray(rows, dtype=np.float64).reshape(-1, 4)  # float64: exact when halved back
 
-    def probabilities(self, texts: Sequence[str], vectors: np.ndarray,
+    def probabilities(self, texts: Sequence[str], vectors: np.ndarray, tone: np.ndarray | None = None,
                       features: np.ndarray | None = None) -> np.ndarray:
         if features is None:
             features = self.lexicon_features(self.lexicon, texts)
-        X = np.hstack([np.asarray(vectors, dtype=np.float32), features.astype(np.float32)])
+        parts = [vectors]
+        if self.needs_tone:
+            if tone is None:
+                raise ValueError("this sentiment head reads the tone vectors too: encode with encode_for()")
+            parts.append(tone)
+        X = np.hstack([np.asarray(p, dtype=np.float32) for p in parts] + [features.astype(np.float32)])
         z = X @ self.coef.T + self.intercept
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def score(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[SentimentResult]:
+    def score(self, texts: Sequence[str], vectors: np.ndarray | None = None,
+              tone: np.ndarray | None = None) -> list[SentimentResult]:
         if vectors is None or len(texts) == 0:
             return self.lexicon.score(texts)
         features = self.lexicon_features(self.lexicon, texts)
-        probs = self.probabilities(texts, vectors, features)
+        probs = self.probabilities(texts, vectors, tone, features)
         neg, pos = self.labels.index(NEGATIVE), self.labels.index(POSITIVE)
         out = []
         for best, value, problem in zip(probs.argmax(axis=1).tolist(), (probs[:, pos] - probs[:, neg]).tolist(),

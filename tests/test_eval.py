@@ -68,7 +68,7 @@ def test_sentiment_eval_metrics():
     class Fixed:
         name = "fixed"
 
-        def score(self, texts, vectors=None):
+        def score(self, texts, vectors=None, tone=None):
             return [SentimentResult("positive" if "good" in t else "negative", 0.0) for t in texts]
 
     r = eval_sentiment(Fixed(), (["good", "bad", "good too", "meh"], ["positive", "negative", "neutral", "neutral"]))

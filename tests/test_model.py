@@ -115,3 +115,14 @@ def test_analyze_and_suggest_commands(tmp_path):
 def test_shipped_sentiment_reads_customer_service_language(real_app, text, label):
     assert real_app.sentiment.name.startswith("minilm-head")
     assert real_app.analyzer.analyze(text).sentiment == label
+
+
+def test_stored_embeddings_without_tone_vectors_give_the_same_analysis(real_app, sample_texts):
+    analyzer = real_app.analyzer
+    texts = list(sample_texts[:40])
+    vectors, tone = analyzer.encode(texts)
+    assert tone is not None and tone.shape == vectors.shape  # the shipped head reads the tone vectors
+    fresh, stored = analyzer.analyze_many(texts), analyzer.analyze_many(texts, vectors)
+    assert [(a.sentiment, a.sentiment_score) for a in fresh] == [(a.sentiment, a.sentiment_score) for a in stored]
+    with pytest.raises(ValueError, match="tone vectors"):
+        real_app.sentiment.probabilities(texts, vectors)

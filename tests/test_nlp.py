@@ -234,3 +234,48 @@ def test_the_shipped_heads_lexicon_features_ignore_a_letters_closing():
     complaint = "Dear Fernbrew, the kettle arrived with a dent in the spout. I want a replacement or refund."
     features = EmbeddingSentiment.lexicon_features(LexiconSentiment(), [complaint + " Kind regards, Ann", complaint])
     assert (features[0] == features[1]).all()
+
+
+def _head(tmp_path, dimension=8, tone_layer=None, width=None):
+    from nlp.sentiment import LABELS
+
+    width = width or dimension * (1 if tone_layer is None else 2) + 4
+    rng = np.random.default_rng(0)
+    fields = dict(coef=rng.normal(size=(3, width)).astype(np.float32), intercept=np.zeros(3, np.float32),
+                  labels=np.array(LABELS), embedder=np.array("test"), dimension=np.array(dimension))
+    if tone_layer is not None:
+        fields["tone_layer"] = np.array(tone_layer)
+    path = tmp_path / "head.npz"
+    np.savez(path, **fields)
+    return path
+
+
+def test_sentiment_head_with_tone_reads_the_tone_vectors_and_one_without_does_not(tmp_path):
+    from nlp.embeddings import TONE_LAYER
+    from nlp.sentiment import EmbeddingSentiment
+
+    texts = ["the kettle is lovely", "my order never arrived"]
+    rng = np.random.default_rng(1)
+    vectors, tone = rng.normal(size=(2, 8)), rng.normal(size=(2, 8))
+    plain = EmbeddingSentiment(_head(tmp_path))
+    assert not plain.needs_tone and plain.name.startswith("minilm-head-1")
+    assert len(plain.score(texts, vectors)) == 2
+    toned = EmbeddingSentiment(_head(tmp_path, tone_layer=TONE_LAYER))
+    assert toned.needs_tone
+    with_tone = toned.probabilities(texts, vectors, tone)
+    assert not np.allclose(with_tone, toned.probabilities(texts, vectors, -tone))  # the tone columns count
+    with pytest.raises(ValueError, match="tone vectors"):
+        toned.score(texts, vectors)
+
+
+@pytest.mark.parametrize("tone_layer, width, message", [
+    (2, None, "reads encoder layer 2"),
+    (None, 30, r"coefficients of shape \(3, 30\), expected \(3, 12\)"),
+])
+def test_a_sentiment_head_that_does_not_fit_the_embedder_is_refused_with_its_path(tmp_path, tone_layer, width, message):
+    from nlp.sentiment import EmbeddingSentiment
+
+    path = _head(tmp_path, tone_layer=tone_layer, width=width)
+    with pytest.raises(ValueError, match=message) as err:
+        EmbeddingSentiment(path)
+    assert str(path) in str(err.value)

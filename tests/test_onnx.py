@@ -46,6 +46,20 @@ def test_onnx_embeddings_equal_the_reference_for_every_message(both, sample_text
     np.testing.assert_allclose(onnx_one.encode([texts[5]])[0], ours[5], atol=1e-5)
 
 
+def test_onnx_tone_vectors_equal_the_reference_and_come_from_the_same_pass(both, sample_texts):
+    torch_one, onnx_one = both
+    texts = list(sample_texts[:150]) + ODD + ["thanks!", "thanks!"]
+    (ref_vectors, ref_tone), (vectors, tone) = torch_one.encode_with_tone(texts), onnx_one.encode_with_tone(texts)
+    assert tone.shape == ref_tone.shape == (len(texts), 384) and tone.dtype == np.float32
+    cosine = (tone * ref_tone).sum(axis=1)
+    assert cosine.min() >= 0.999, (texts[int(cosine.argmin())][:80], float(cosine.min()))
+    np.testing.assert_allclose(np.linalg.norm(tone, axis=1), 1, atol=1e-5)
+    np.testing.assert_array_equal(vectors, onnx_one.encode(texts))  # the same embeddings as a plain encode
+    np.testing.assert_allclose(ref_vectors, torch_one.encode(texts), atol=1e-6)
+    # a middle layer, not the sentence embedding again: for most texts it points elsewhere
+    assert float(np.median((tone * vectors).sum(axis=1))) < 0.6  # 0.36 on the TweetEval tweets
+
+
 def test_batches_of_similar_length_within_the_token_budget_give_the_same_vectors_on_any_number_of_threads(
         both, sample_texts):
     _, onnx_one = both

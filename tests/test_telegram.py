@@ -355,9 +355,9 @@ def force_analysis(application, intent, confidence, sentiment):
     analyzer = application.analyzer
     real = analyzer.analyze_many
 
-    def analyze_many(texts, vectors=None):
+    def analyze_many(texts, vectors=None, tone=None):
         return [dataclasses.replace(a, intent=intent, confidence=confidence, sentiment=sentiment)
-                for a in real(texts, vectors)]
+                for a in real(texts, vectors, tone)]
 
     analyzer.analyze_many = analyze_many
 
