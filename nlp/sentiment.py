@@ -98,9 +98,10 @@ PROBLEM_PHRASES = [
     (re.compile(r"\b(?:flat|empty|dead|drained) (?:every|each) (?:single )?(?:morning|day|night|time)\b", re.I), -0.35),
 ]
 # Letter furniture carries no feeling: "Kind regards" must not make a complaint positive. A closing ends the
-# message, alone or followed by a name of a line or two ("Best regards,\nDaniel", "Cheers, Ben"); "the best coffee"
-# keeps its word.
-SIGN_OFFS = re.compile(r"\b(?:(?:kind|best|warm|many) (?:regards|wishes|thanks)|regards|best|cheers|sincerely|"
+# message, alone or followed by a name of a line or two ("Best regards,\nDaniel", "Cheers, Ben"), and starts the
+# text, a line or a sentence or follows a comma or a dash: "the best coffee" keeps its word, "...is the best." too.
+SIGN_OFFS = re.compile(r"(?:^|(?<=[\n.!?,;:)\-\u2013\u2014]))\s*"
+                       r"(?:(?:kind|best|warm|many) (?:regards|wishes|thanks)|regards|best|cheers|sincerely|"
                        r"thanks in advance|thank you in advance)\b[,.!]*"
                        r"(?:\s*$|[ \t]*[,\n]\s*[^\n,]{1,30}(?:\n[^\n,]{1,30})?\s*$)", re.I)
 

@@ -221,6 +221,10 @@ def test_embedding_only_model_and_label_names():
     ("hey team, choose two beans each month - thanks in advance", "hey team, choose two beans each month -"),
     ("What's the best water for coffee?", "What's the best water for coffee?"),
     ("cheers for the quick replacement, much appreciated", "cheers for the quick replacement, much appreciated"),
+    ("Ronaldo is actually the best.", "Ronaldo is actually the best."),  # ends a sentence, not a letter
+    ("@user I think some form of euthanasia might be best", "@user I think some form of euthanasia might be best"),
+    ("Thanks for the help. Cheers", "Thanks for the help."),
+    ("Cheers,\nJonas", ""),
 ])
 def test_a_letters_closing_is_dropped_only_at_the_end(text, left):
     from nlp.sentiment import without_closing
