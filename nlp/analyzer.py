@@ -10,7 +10,7 @@ import numpy as np
 from nlp.embeddings import Embedder
 from nlp.entities import Entity, EntityExtractor
 from nlp.intent import IntentClassifier, IntentPrediction
-from nlp.sentiment import SentimentResult, SentimentScorer, encode_for
+from nlp.sentiment import SentimentResult, SentimentScorer, bodies, encode_for
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,9 @@ class Analyzer:
         return self.analyze_many([text])[0]
 
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        """The embeddings of ``texts``, and their tone vectors when the sentiment model reads them (else None)."""
-        return encode_for(self.sentiment, self.embedder, texts)
+        """The embeddings of the bodies of ``texts``, and their tone vectors when the sentiment model reads them
+        (else None)."""
+        return encode_for(self.sentiment, self.embedder, bodies(texts))
 
     def analyze_many(self, texts: Sequence[str], vectors: np.ndarray | None = None,
                      tone: np.ndarray | None = None) -> list[Analysis]:
@@ -74,13 +75,14 @@ class Analyzer:
         texts = list(texts)
         if not texts:
             return []
+        said = bodies(texts)
         if vectors is None:
-            vectors, tone = self.encode(texts)
+            vectors, tone = encode_for(self.sentiment, self.embedder, said)
         elif tone is None and getattr(self.sentiment, "needs_tone", False):
-            tone = self.embedder.encode_with_tone(texts)[1]
-        predictions = self.intents.predict(vectors, texts)
-        feelings: list[SentimentResult] = self.sentiment.score(texts, vectors, tone)
-        found = self.entities.extract(texts)
+            tone = self.embedder.encode_with_tone(said)[1]
+        predictions = self.intents.predict(vectors, said)
+        feelings: list[SentimentResult] = self.sentiment.score(said, vectors, tone)
+        found = self.entities.extract(texts)  # a signature's phone number or email is still the contact's
         return [
             Analysis(p.intent, p.confidence, s.label, s.score, tuple(ents), vectors[i], p, self.model_version)
             for i, (p, s, ents) in enumerate(zip(predictions, feelings, found))

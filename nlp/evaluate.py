@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from nlp.intent import UNKNOWN, IntentClassifier
-from nlp.sentiment import encode_for
+from nlp.sentiment import bodies, encode_for
 
 OOS = "oos"
 
@@ -75,8 +75,8 @@ def _prf(gold: list[str], pred: list[str], classes: list[str]) -> dict[str, dict
 def eval_intents(embedder, train: tuple[list[str], list[str]], test: tuple[list[str], list[str]], *,
                  auto_threshold: float = 0.90, classifier: IntentClassifier | None = None,
                  top_confusions: int = 10) -> dict:
-    train_texts, train_labels = train
-    test_texts, test_labels = test
+    train_texts, train_labels = bodies(train[0]), train[1]  # as the bot reads a message
+    test_texts, test_labels = bodies(test[0]), test[1]
     clf = classifier or IntentClassifier()
     start = time.perf_counter()
     train_vectors = embedder.encode(train_texts)
@@ -136,8 +136,9 @@ def eval_sentiment(scorer, test: tuple[list[str], list[str]], embedder=None) -> 
     if unknown:
         raise ValueError(f"sentiment labels must be negative, neutral or positive (found {unknown[0]!r})")
     start = time.perf_counter()
-    vectors, tone = encode_for(scorer, embedder, texts) if embedder is not None else (None, None)
-    pred = [r.label for r in scorer.score(texts, vectors, tone)]
+    said = bodies(texts)  # as the analysis reads a message
+    vectors, tone = encode_for(scorer, embedder, said) if embedder is not None else (None, None)
+    pred = [r.label for r in scorer.score(said, vectors, tone)]
     seconds = time.perf_counter() - start
     recall = {}
     for c in labels:

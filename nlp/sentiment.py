@@ -113,6 +113,13 @@ def without_closing(text: str) -> str:
     return SIGN_OFFS.sub("", text).rstrip()
 
 
+def bodies(texts: Sequence[str]) -> list[str]:
+    """What each text says: a letter's closing ("Kind regards, Nadia Popescu") dropped, since it carries no intent,
+    topic or feeling (a name and "regards" made questions positive and letters look alike); a text that is only a
+    closing ("Cheers!") stays as it is."""
+    return [without_closing(t) or t for t in texts]
+
+
 def problem_adjustment(text: str) -> float:
     """How strongly a message reports a problem: the sum of the matching PROBLEM_PHRASES weights (<= 0)."""
     return sum(weight for pattern, weight in PROBLEM_PHRASES if pattern.search(text))

@@ -101,3 +101,15 @@ def test_non_text_messages_are_stored_but_not_analysed(fake_app):
     result = fake_app.pipeline.receive(msg("", kind="sticker"))
     assert result.created and result.analysis is None
     assert fake_app.store.message(result.message_id)["status"] == "ignored"
+
+
+def test_a_letters_closing_is_not_analysed_but_its_contact_details_are_found(fake_app):
+    analyzer = fake_app.analyzer
+    body = "Is the Fern Scale waterproof or just splash resistant?"
+    letter, bare = analyzer.analyze_many([body + "\n\nBest regards,\nKayla Nguyen\nkayla.n@example.com", body])
+    np.testing.assert_array_equal(letter.embedding, bare.embedding)
+    assert (letter.intent, letter.sentiment, letter.sentiment_score) == (bare.intent, bare.sentiment,
+                                                                         bare.sentiment_score)
+    assert [e.value for e in letter.entities if e.label == "EMAIL"] == ["kayla.n@example.com"]
+    only_closing = analyzer.analyze("Cheers!")  # a message that is only a closing keeps its words
+    np.testing.assert_array_equal(only_closing.embedding, analyzer.embedder.encode(["Cheers!"])[0])
