@@ -330,10 +330,11 @@ def eval_themes_cmd(app, test_file, as_json):
     import time
 
     from nlp.evaluate import eval_themes
+    from nlp.sentiment import bodies
 
     texts, labels = _labelled(test_file)
     start = time.perf_counter()
-    vectors = app.embedder.encode(texts)
+    vectors = app.embedder.encode(bodies(texts))  # as the analysis stores a message's embedding
     embed_seconds = time.perf_counter() - start
     result = eval_themes(app.theme_engine, vectors, texts, labels)
     result.update({"test": str(test_file), "embedder": getattr(app.embedder, "name", ""),
