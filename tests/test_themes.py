@@ -476,3 +476,11 @@ def test_blocks_side_by_side_give_what_one_block_gives(monkeypatch):
     monkeypatch.setattr(themes, "_ROWS", 10_000)
     assert (assign(rows, reference, labels, neighbours=5, similarity=0.3) == in_blocks).all()
     assert (themes._nearest(rows, 6) == nearest).all()
+
+
+def test_a_quote_is_the_message_on_one_line_without_its_closing():
+    from bot.themes import _short
+
+    assert _short("The lid leaks.\n\nIt steams everywhere.\n\nKind regards,\nPaula Novak") == \
+        "The lid leaks. It steams everywhere."
+    assert _short("word " * 100).endswith("…") and len(_short("word " * 100)) == 220
