@@ -251,8 +251,9 @@ class OnnxEmbedder:
                 list(pool.map(run, batches))  # each worker takes the next batch when it is free
         if len(unique) == len(texts):
             return results
-        where = [{t: i for i, t in enumerate(unique)}[t] for t in texts]
-        return [result[where] for result in results]
+        where = {t: i for i, t in enumerate(unique)}
+        rows = [where[t] for t in texts]
+        return [result[rows] for result in results]
 
     def _parallel_session(self):
         """A second session, one thread per run, that ``threads`` threads run at once on different batches. A
