@@ -28,7 +28,7 @@ from bot.bootstrap import make_embedder  # noqa: E402
 from bot.config import Config  # noqa: E402
 from nlp.embeddings import TONE_LAYER  # noqa: E402
 from nlp.evaluate import read_labelled  # noqa: E402
-from nlp.sentiment import LABELS, EmbeddingSentiment, LexiconSentiment  # noqa: E402
+from nlp.sentiment import LABELS, EmbeddingSentiment, LexiconSentiment, bodies  # noqa: E402
 
 TONE_WEIGHT = 1.25  # the tone vector's scale in the regression (its penalty), folded into the saved coefficients
 
@@ -42,6 +42,7 @@ def main():
     from sklearn.linear_model import LogisticRegression
 
     texts, labels = read_labelled(Path(args.data) / "tweeteval_sentiment" / "valid.jsonl")
+    texts = bodies(texts)  # as the analysis reads a message
     emb = make_embedder(Config.load())
     vectors, tone = emb.encode_with_tone(texts)
     lexicon = EmbeddingSentiment.lexicon_features(LexiconSentiment(), texts)
