@@ -59,7 +59,7 @@ def main() -> None:
             code = ("import sys, json, time, torch; torch.set_num_threads(2)\n"
                     "from sentence_transformers import SentenceTransformer\n"
                     "from nlp.embeddings import default_model_path\n"
-                    "from nlp.sentiment import bodies\n"
+                    "from nlp.closings import bodies\n"
                     "texts=bodies([json.loads(l)['text'] for l in open(sys.argv[1])])  # what ingest embeds\n"
                     "m=SentenceTransformer(str(default_model_path()), device='cpu'); m.encode(texts[:32])\n"
                     "t=time.perf_counter(); m.encode(texts); print(time.perf_counter()-t)")

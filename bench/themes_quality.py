@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from nlp.closings import bodies  # noqa: E402
 from nlp.evaluate import cluster_scores, read_labelled  # noqa: E402
 
 # Runs in the BERTopic environment: reads texts and embeddings, prints the assignment as JSON.
@@ -67,7 +68,7 @@ def main() -> None:
     texts, labels = read_labelled(args.test)
     tmp = Path(tempfile.mkdtemp(prefix="resonate-bench-"))
     app = App(Config.load(env={}, db=tmp / "bench.db", cache_dir=os.environ.get("RESONATE_CACHE_DIR")))
-    vectors = np.asarray(app.analyzer.embedder.encode(texts), dtype=np.float32)
+    vectors = np.asarray(app.analyzer.embedder.encode(bodies(texts)), dtype=np.float32)  # as `eval themes`
     start = time.perf_counter()
     result = app.theme_engine.find(texts, vectors)
     ours = scores(labels, [int(a) for a in result.assignment], time.perf_counter() - start)

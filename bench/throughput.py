@@ -43,7 +43,7 @@ def main() -> None:
     from bot.bootstrap import App
     from bot.config import Config
     from nlp.embeddings import default_model_path
-    from nlp.sentiment import bodies
+    from nlp.closings import bodies
 
     torch.set_num_threads(args.threads)
     texts, source = bench_texts(args.n)

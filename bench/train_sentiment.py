@@ -26,9 +26,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bot.bootstrap import make_embedder  # noqa: E402
 from bot.config import Config  # noqa: E402
+from nlp.closings import bodies  # noqa: E402
 from nlp.embeddings import TONE_LAYER  # noqa: E402
 from nlp.evaluate import read_labelled  # noqa: E402
-from nlp.sentiment import LABELS, EmbeddingSentiment, LexiconSentiment, bodies  # noqa: E402
+from nlp.sentiment import LABELS, EmbeddingSentiment, LexiconSentiment  # noqa: E402
 
 TONE_WEIGHT = 1.25  # the tone vector's scale in the regression (its penalty), folded into the saved coefficients
 

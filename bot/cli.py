@@ -330,7 +330,7 @@ def eval_themes_cmd(app, test_file, as_json):
     import time
 
     from nlp.evaluate import eval_themes
-    from nlp.sentiment import bodies
+    from nlp.closings import bodies
 
     texts, labels = _labelled(test_file)
     start = time.perf_counter()

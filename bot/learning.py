@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nlp.sentiment import bodies
+from nlp.closings import body
 
 CORRECTION_WEIGHT = 3.0
 CONFIRMED_WEIGHT = 1.0
@@ -64,7 +64,7 @@ def training_set(playbook_set, learned: list[dict] | None = None) -> TrainingSet
         out.weights.append(1.0)
         out.origins.append("playbook")
     for row in taught:
-        out.texts.append(bodies([row["text"]])[0])  # a letter's closing teaches nothing (as the analysis reads it)
+        out.texts.append(body(row["text"]))  # a letter's closing teaches nothing (as the analysis reads it)
         out.labels.append(row["intent"])
         out.weights.append(CORRECTION_WEIGHT if row["origin"] == "correction" else CONFIRMED_WEIGHT)
         out.origins.append(row["origin"])

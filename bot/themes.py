@@ -19,7 +19,7 @@ import numpy as np
 
 from bot.errors import ResonateError
 from bot.message import iso, parse_time, utcnow
-from nlp.sentiment import bodies
+from nlp.closings import body
 from nlp.themes import distinct_label, same_word
 
 TRENDS = ("new", "growing", "steady", "fading")
@@ -303,5 +303,5 @@ def _read_tags(tags_json: str | None) -> list[str]:
 
 def _short(text: str, limit: int = 220) -> str:
     """A quote: the message on one line without a letter's closing, cut at ``limit`` characters."""
-    text = " ".join(bodies([str(text)])[0].split())
+    text = " ".join(body(str(text)).split())
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"

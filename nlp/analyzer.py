@@ -7,10 +7,11 @@ from typing import Sequence
 
 import numpy as np
 
+from nlp.closings import bodies
 from nlp.embeddings import Embedder
 from nlp.entities import Entity, EntityExtractor
 from nlp.intent import IntentClassifier, IntentPrediction
-from nlp.sentiment import SentimentResult, SentimentScorer, bodies, encode_for
+from nlp.sentiment import SentimentResult, SentimentScorer, encode_for
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from typing import Sequence
 
 import numpy as np
 
+from nlp.closings import bodies
 from nlp.intent import UNKNOWN, IntentClassifier
-from nlp.sentiment import bodies, encode_for
+from nlp.sentiment import encode_for
 
 OOS = "oos"
 

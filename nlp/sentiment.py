@@ -24,6 +24,8 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from nlp.closings import without_closing
+
 NEGATIVE, NEUTRAL, POSITIVE = "negative", "neutral", "positive"
 LABELS = (NEGATIVE, NEUTRAL, POSITIVE)
 
@@ -97,27 +99,7 @@ PROBLEM_PHRASES = [
                 r"|\bstill (?:get|getting|receive|receiving|being charged|charged)\b", re.I), -0.35),
     (re.compile(r"\b(?:flat|empty|dead|drained) (?:every|each) (?:single )?(?:morning|day|night|time)\b", re.I), -0.35),
 ]
-# Letter furniture carries no feeling: "Kind regards" must not make a complaint positive. A closing ends the
-# message, alone or followed by a name of a line or two ("Best regards,\nDaniel", "Cheers, Ben"), and starts the
-# text, a line or a sentence or follows a comma or a dash: "the best coffee" keeps its word, "...is the best." too.
-SIGN_OFFS = re.compile(r"(?:^|(?<=[\n.!?,;:)\-\u2013\u2014]))\s*"
-                       r"(?:(?:kind|best|warm|many) (?:regards|wishes|thanks)|regards|best|cheers|sincerely|"
-                       r"thanks in advance|thank you in advance)\b[,.!]*"
-                       r"(?:\s*$|[ \t]*[,\n]\s*[^\n,]{1,30}(?:\n[^\n,]{1,30})?\s*$)", re.I)
-
 POLITENESS = re.compile(r"\b(?:thanks+|thank you|thx|ty|please|pls|plz|appreciate(?: it)?|cheers|kind regards|regards|hi|hello|hey)\b", re.I)
-
-
-def without_closing(text: str) -> str:
-    """``text`` without a letter's closing at its end."""
-    return SIGN_OFFS.sub("", text).rstrip()
-
-
-def bodies(texts: Sequence[str]) -> list[str]:
-    """What each text says: a letter's closing ("Kind regards, Nadia Popescu") dropped, since it carries no intent,
-    topic or feeling (a name and "regards" made questions positive and letters look alike); a text that is only a
-    closing ("Cheers!") stays as it is."""
-    return [without_closing(t) or t for t in texts]
 
 
 def problem_adjustment(text: str) -> float:

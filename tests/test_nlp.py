@@ -227,7 +227,7 @@ def test_embedding_only_model_and_label_names():
     ("Cheers,\nJonas", ""),
 ])
 def test_a_letters_closing_is_dropped_only_at_the_end(text, left):
-    from nlp.sentiment import without_closing
+    from nlp.closings import without_closing
 
     assert without_closing(text) == left
 
