@@ -50,6 +50,14 @@ def test_csv_import(tmp_path):
     assert result.errors[0].line == 3
 
 
+def test_a_row_cut_short_inside_a_string_is_named_once(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"text": "fine", "sender": "b"}\n{"text": "broken row\n')
+    result = read_file(path)
+    assert [m.text for m in result.messages] == ["fine"]
+    assert result.errors[0].problem == "invalid JSON: Invalid control character at column 21"  # not "at at"
+
+
 def test_csv_without_required_columns(tmp_path):
     path = tmp_path / "in.csv"
     path.write_text("message,who\nhello,me\n")

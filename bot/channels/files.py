@@ -88,7 +88,8 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
             try:
                 row = json.loads(raw)
             except json.JSONDecodeError as exc:
-                yield line, IngestError(str(path), line, f"invalid JSON: {exc.msg} at column {exc.colno}")
+                what = exc.msg.removesuffix(" at")  # json says "Invalid control character at"
+                yield line, IngestError(str(path), line, f"invalid JSON: {what} at column {exc.colno}")
                 continue
             if not isinstance(row, dict):
                 yield line, IngestError(str(path), line, "each line must be a JSON object")
