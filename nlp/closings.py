@@ -12,9 +12,13 @@ from typing import Sequence
 # Letter furniture: "Kind regards" must not make a complaint positive or two letters alike. A closing ends the
 # message, alone or followed by a name of a line or two ("Best regards,\nDaniel", "Cheers, Ben"), and starts the
 # text, a line or a sentence or follows a comma or a dash: "the best coffee" keeps its word, "...is the best." too.
-SIGN_OFFS = re.compile(r"(?:^|(?<=[\n.!?,;:)\-\u2013\u2014]))\s*"
-                       r"(?:(?:kind|best|warm|many) (?:regards|wishes|thanks)|regards|best|cheers|sincerely|"
-                       r"thanks in advance|thank you in advance)\b[,.!]*"
+# Thanks close a letter only on a line of their own ("...since 10/4.\n\nThanks,\nRyan"); "The burrs are great,
+# thank you!" and "Works now. Thanks!" are what the message says.
+_CLOSINGS = (r"(?:^|(?<=[\n.!?,;:)\-\u2013\u2014]))\s*"
+             r"(?:(?:kind|best|warm|many) (?:regards|wishes|thanks)|regards|best|all the best|cheers|"
+             r"(?:yours )?sincerely|thanks in advance|thank you in advance)")
+_THANKS = r"(?:^|(?<=\n))[ \t]*(?:(?:many )?thanks(?: again| so much| a lot)?|thank you(?: so much)?|thx|take care)"
+SIGN_OFFS = re.compile(rf"(?:{_CLOSINGS}|{_THANKS})\b[,.!]*"
                        r"(?:\s*$|[ \t]*[,\n]\s*[^\n,]{1,30}(?:\n[^\n,]{1,30})?\s*$)", re.I)
 
 

@@ -225,6 +225,12 @@ def test_embedding_only_model_and_label_names():
     ("@user I think some form of euthanasia might be best", "@user I think some form of euthanasia might be best"),
     ("Thanks for the help. Cheers", "Thanks for the help."),
     ("Cheers,\nJonas", ""),
+    ("Tracking hasn't moved since 10/4.\n\nThanks,\nRyan", "Tracking hasn't moved since 10/4."),
+    ("Login email not coming through.\n\nThank you!\nOliver", "Login email not coming through."),
+    ("Still no refund.\nYours sincerely,\nA. Novak", "Still no refund."),
+    ("The new burrs are great, thank you!", "The new burrs are great, thank you!"),  # thanks inside the message
+    ("Works now. Thanks!", "Works now. Thanks!"),
+    ("Thanks for the quick reply!\nBest, Ana", "Thanks for the quick reply!"),
 ])
 def test_a_letters_closing_is_dropped_only_at_the_end(text, left):
     from nlp.closings import without_closing
