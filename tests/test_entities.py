@@ -26,7 +26,8 @@ EDGE_CASES = [
     "last monday", "Last Monday.", "next week", "this weekend", "on Friday", "since friday's order", "by Sun",
     "3rd of May", "3rd May", "the 21st of october", "May 3", "May 3pm", "3 May", "Jan. 5", "jan. 5", "Sept 12",
     "last wed", "on Wed.", "today", "Tonight!", "2026-11-02", "on 2026-11-02.", "12/05", "12/05/2026", "1/2/26",
-    "mid-friday", "friday-ish", "monday/tuesday",
+    "mid-friday", "friday-ish", "monday/tuesday", "10/10 customer service", "since 10/10 nothing", "9/10!",
+    "3/5 stars", "rated it 4/5.",
     # order ids
     "#12345", "order #12345, please", "FB-20931,", "fb-20931?", "(FB-20931)", "order#12345", "#12345🫠 thanks",
     "FB-20931-2", "AB-1234 and CD-56789", "see https://shop.example/orders/FB-20931",
@@ -81,6 +82,20 @@ def test_regex_shapes_win_ties_as_with_spacy():
     found = EntityExtractor(products).extract(texts)
     assert found == _SpacyBlankExtractor(products).extract(texts)
     assert [[e.label for e in es] for es in found] == [["ORDER_ID"], ["EMAIL"], ["ORDER_ID", "PRODUCT"]]
+
+
+@pytest.mark.parametrize("text, dates", [
+    ("Hi there, 10/10 customer service, you replied on a Sunday!", ["Sunday"]),
+    ("9/10 would recommend", []),
+    ("The grinder? 10/10!", []),
+    ("Tracking hasn't moved since 10/10, nothing yet", ["10/10"]),
+    ("Delivery on 10/10?", ["10/10"]),
+    ("3/5 stars from me", []),
+    ("It arrived 3/12", ["3/12"]),
+])
+def test_a_score_out_of_ten_is_not_a_date(text, dates):
+    found = [e.text for e in EntityExtractor().extract([text])[0] if e.label == "DATE"]
+    assert found == dates
 
 
 def test_a_product_named_like_a_date_is_a_product():
