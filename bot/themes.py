@@ -28,6 +28,10 @@ INTENT_NOUNS = {"praise": "praise", "complaint": "complaints", "technical_proble
                 "pricing": "pricing", "order_status": "orders", "refund_return": "refunds",
                 "account_login": "login", "greeting": "greetings", "unsubscribe": "unsubscribes",
                 "partnership": "partnerships", "human_handoff": "requests"}
+# where a theme is named by the intent's own word ("Order"): what people say about it ("Order status")
+_OTHER_NOUNS = {"order_status": "status", "refund_return": "requests", "account_login": "problems",
+                "pricing": "questions", "unsubscribe": "requests",
+                "partnership": "offers", "greeting": "messages"}
 _SPAN = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
 
 
@@ -275,12 +279,14 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
 
 
 def named_by_intent(label: str, intent: str) -> str:
-    """A one-word label says too little: it is followed by what people do about it ("Kettle praise"), or by
-    "messages" where that would repeat the word ("Order orders")."""
+    """A one-word label says too little: it is followed by what people do about it ("Kettle praise"), or, where
+    that would repeat the word ("Order orders"), by what they ask about it ("Order status")."""
     if len(label.split()) >= 2:
         return label
     noun = INTENT_NOUNS.get(intent, "messages")
-    return f"{label} {'messages' if same_word(label.lower(), noun) else noun}"
+    if same_word(label.lower(), noun):
+        noun = _OTHER_NOUNS.get(intent, "messages")
+    return f"{label} {noun}"
 
 
 def _first_tags(members: list[dict]) -> dict[int, str | None]:

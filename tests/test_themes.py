@@ -297,7 +297,9 @@ def test_a_one_word_label_says_what_people_do_without_repeating_itself():
     from bot.themes import named_by_intent
 
     assert named_by_intent("Kettle", "praise") == "Kettle praise"
-    assert named_by_intent("Order", "order_status") == "Order messages"  # not "Order orders"
+    assert named_by_intent("Order", "order_status") == "Order status"  # not "Order orders"
+    assert named_by_intent("Refund", "refund_return") == "Refund requests"
+    assert named_by_intent("Praise", "praise") == "Praise messages"
     assert named_by_intent("Bean Club", "pricing") == "Bean Club"
 
 
