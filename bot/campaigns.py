@@ -23,7 +23,7 @@ from bot.playbooks import SENTIMENTS, _line, _read_yaml
 
 CONDITIONS = ("intent", "sentiment", "trend", "tags")
 TEMPLATE_KEYS = ("title", "channel", "days", "actions", "metric")
-PLACEHOLDERS = ("label", "size", "contacts", "top_source", "intent")
+PLACEHOLDERS = ("label", "size", "contacts", "top_source", "intent", "negative", "positive")
 DECISIONS = ("continue", "pivot", "stop")
 # metric -> (what it measures, better when it goes "down" or "up")
 METRICS = {
@@ -161,7 +161,8 @@ def load_rules(path: str | Path | None = None) -> CampaignRules:
 # -- cards --------------------------------------------------------------------------------------------------------
 def _fill(text: str, theme) -> str:
     values = {"label": theme.label, "size": theme.size, "contacts": theme.contacts,
-              "top_source": next(iter(theme.sources), "email"), "intent": theme.dominant_intent}
+              "top_source": next(iter(theme.sources), "email"), "intent": theme.dominant_intent,
+              "negative": theme.sentiment.get("negative", 0), "positive": theme.sentiment.get("positive", 0)}
     return text.format(**values)
 
 

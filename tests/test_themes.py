@@ -270,6 +270,14 @@ def test_a_card_for_each_rule_kind(kw, kind, metric):
     assert "_" not in card["why"]  # the team reads "technical problem", not the intent's identifier
 
 
+def test_a_recovery_card_says_how_many_were_upset():
+    """A theme is negative when most of its messages are, not all: the title does not call everyone upset."""
+    t = theme(sentiment={"negative": 3, "neutral": 2, "positive": 2}, size=7, contacts=7)
+    card = card_for(t, load_rules().rule_for(t), WINDOW)
+    assert card["kind"] == "recovery"
+    assert card["title"] == "Win back the people upset about “Fern Scale battery drain” (3 of 7 messages negative)"
+
+
 @pytest.mark.parametrize("label,intent", [
     ("Kettle praise", "praise"), ("Bean Club", "pricing"), ("Dark mode", "feature_request"),
     ("Scale battery problems", "technical_problem"), ("Lisbon Brew Jam", "event_question"),
