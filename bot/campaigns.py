@@ -249,7 +249,8 @@ class CampaignDesk:
     def get(self, campaign_id: int) -> dict:
         rows = list(self.store.db.query("SELECT * FROM campaigns WHERE id = ?", [campaign_id]))
         if not rows:
-            raise ResonateError(f"campaign {campaign_id}: no such campaign (see resonate campaigns list)")
+            where = f" in {self.store.path}" if self.store.path else ""
+            raise ResonateError(f"campaign {campaign_id}: no such campaign{where} (see resonate campaigns list)")
         return _row(rows[0])
 
     def list(self, states: tuple[str, ...] = ("idea", "adopted")) -> list[dict]:

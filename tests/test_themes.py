@@ -8,7 +8,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot import digest
-from bot.campaigns import CampaignDesk, card_for, load_rules
+from bot.campaigns import METRICS, CampaignDesk, card_for, load_rules
 from bot.errors import PlaybookError
 from bot.message import OUTBOUND, Message, iso
 from bot.themes import Theme, ThemeFinder, Window, trend_of
@@ -344,6 +344,26 @@ def test_ideas_exclude_opted_out_contacts_and_campaigns_are_tracked(inbox):
     assert r["messages_from_segment"] == 2 and r["contacts_who_wrote"] == 2 and r["metric"] == battery["metric"]
     closed = desk.close(battery["id"], "pivot")
     assert closed["state"] == "closed" and closed["decision"] == "pivot"
+
+
+def test_the_review_command_says_what_it_measured_and_which_database_it_read(inbox, monkeypatch):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    report = inbox.themes.find(timedelta(days=7), T0 + timedelta(days=14))
+    desk = CampaignDesk(inbox.store, load_rules(), now=lambda: T0 + timedelta(days=14))
+    battery = next(c for c in desk.record_ideas(report) if c["card"]["theme"]["current"] == 6)
+    desk.adopt(battery["id"], "U1")
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    db = str(inbox.store.path)
+    result = CliRunner().invoke(cli, ["campaigns", "review", str(battery["id"]), "--db", db])
+    assert result.exit_code == 0, result.output
+    what = METRICS[battery["metric"]][0]
+    assert f"{what} since " in result.output and battery["metric"] not in result.output  # "theme_volume" says little
+    assert ", against a baseline of 6.0;" in result.output
+    result = CliRunner().invoke(cli, ["campaigns", "adopt", "999", "--db", db])
+    assert result.exit_code == 1 and f"campaign 999: no such campaign in {db}" in result.output
 
 
 # -- digest -----------------------------------------------------------------------------------------------------
