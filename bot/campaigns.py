@@ -32,6 +32,7 @@ METRICS = {
     "response_rate": ("share of the segment who wrote to us again", "up"),
     "positive_share": ("share of the segment's messages that are positive", "up"),
 }
+MIN_REVIEW_AGE = timedelta(days=1)  # a review sooner measures nothing yet
 THEME_MATCH = 0.6  # cosine to the theme centroid for a later message to count as "on the theme"
 
 
@@ -315,10 +316,13 @@ class CampaignDesk:
         if c["state"] != "adopted":
             raise ResonateError(f"campaign {campaign_id} is {c['state']}: only an adopted campaign can be reviewed")
         now = self.now()
-        measured = self.measure(c, parse_time(c["adopted_at"]), now)
+        adopted = parse_time(c["adopted_at"])
+        measured = self.measure(c, adopted, now)
         base, value = c["baseline"], measured["value"]
         better = METRICS[c["metric"]][1]
-        if value is None or base is None:
+        if now - adopted < MIN_REVIEW_AGE:  # a weekly rate over minutes is 0 whatever happens: not "better"
+            verdict = "too early: less than a day since adoption"
+        elif value is None or base is None:
             verdict = "no data yet"
         elif value == base:
             verdict = "no change"

@@ -131,5 +131,9 @@ def _print(result: dict) -> None:
     c.print()
     c.print(f"Digest: [bold]{result['digest']['file']}[/] (chart [bold]{result['digest']['chart']}[/])")
     c.print(f"Database: [bold]{result['db']}[/]")
-    c.print("Next: [bold]resonate suggest \"where is my order FB-20431?\"[/] or "
-            f"[bold]resonate ingest your_inbox.jsonl --db {result['db']}[/]")
+    c.print("Next:")
+    c.print("  [bold]resonate suggest \"where is my order FB-20431?\"[/]  draft replies to a message")
+    if result["campaign_ideas"]:
+        c.print(f"  [bold]resonate campaigns adopt {result['campaign_ideas'][0]['id']} --db {result['db']}[/]  "
+                "start the first campaign idea's time box")
+    c.print(f"  [bold]resonate ingest your_inbox.jsonl --db {result['db']}[/]  add your own messages")

@@ -346,6 +346,17 @@ def test_ideas_exclude_opted_out_contacts_and_campaigns_are_tracked(inbox):
     assert closed["state"] == "closed" and closed["decision"] == "pivot"
 
 
+def test_a_review_right_after_adoption_claims_nothing(inbox):
+    report = inbox.themes.find(timedelta(days=7), T0 + timedelta(days=14))
+    desk = CampaignDesk(inbox.store, load_rules(), now=lambda: T0 + timedelta(days=14))
+    battery = next(c for c in desk.record_ideas(report) if c["card"]["theme"]["current"] == 6)
+    desk.adopt(battery["id"], "U1")
+    desk.now = lambda: T0 + timedelta(days=14, hours=1)
+    assert desk.review(battery["id"])["result"]["verdict"].startswith("too early")  # 0 a week so far, not "better"
+    desk.now = lambda: T0 + timedelta(days=16)
+    assert desk.review(battery["id"])["result"]["verdict"] == "better"
+
+
 def test_the_review_command_says_what_it_measured_and_which_database_it_read(inbox, monkeypatch):
     from click.testing import CliRunner
 
