@@ -126,8 +126,8 @@ def _print(result: dict) -> None:
     for idea in result["campaign_ideas"]:
         card = idea["card"]
         c.print(f"  #{idea['id']} {escape(card['title'])} [dim]({card['kind']}; {card['segment']['size']} people via "
-                f"{card['channel']}; {card['days']} days; metric {card['metric']['name']} = "
-                f"{card['metric']['baseline']})[/]")
+                f"{card['channel']}; {card['days']} days; {card['metric']['description']}: "
+                f"{card['metric']['baseline']} now)[/]")
     c.print()
     c.print(f"Digest: [bold]{result['digest']['file']}[/] (chart [bold]{result['digest']['chart']}[/])")
     c.print(f"Database: [bold]{result['db']}[/]")

@@ -276,8 +276,9 @@ def blocks(d: dict) -> list[dict]:
     out.append({"type": "section", "text": review.mrkdwn("*Themes*\n" + ("\n".join(theme_lines) or "none"))})
     for c in d["ideas"][:10]:
         text = (f"*💡 {review.mrkdwn_literal(c['title'], 200)}*\n{review.mrkdwn_literal(c['why'], 600)}\n"
-                f"Segment: {c['segment']['size']} people · {c['channel']} · {c['days']} days · metric "
-                f"{c['metric']['name']} (baseline {c['metric']['baseline']})")
+                f"Segment: {c['segment']['size']} people · {c['channel']} · {c['days']} days\n"
+                f"Success metric: {c['metric']['description']} (baseline {c['metric']['baseline']}, better when "
+                f"{c['metric']['better']})")
         out.append({"type": "section", "text": review.mrkdwn(review.cut(text, 2900))})
         out.append({"type": "actions", "block_id": f"campaign_{c['id']}", "elements": [
             {"type": "button", "action_id": ACTION_ADOPT, "style": "primary", "text": review.plain("Adopt", 30),

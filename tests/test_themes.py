@@ -434,6 +434,9 @@ def test_digest_is_posted_as_block_kit_with_buttons_and_the_chart_uploaded(repli
     actions = [b for b in post["blocks"] if b["type"] == "actions"]
     assert len(actions) == len(data["ideas"]) >= 1
     assert {e["action_id"] for e in actions[0]["elements"]} == {digest.ACTION_ADOPT, digest.ACTION_DISMISS}
+    idea = data["ideas"][0]
+    card = next(b["text"]["text"] for b in post["blocks"] if "💡" in b.get("text", {}).get("text", ""))
+    assert f"Success metric: {idea['metric']['description']} (baseline " in card  # what it measures, not its id
     assert fake.of("files.getUploadURLExternal")[0].body["filename"] == png.name
     assert fake.of("upload")[0].body["bytes"] == png.read_bytes()
     complete = fake.of("files.completeUploadExternal")[0].body
