@@ -76,8 +76,19 @@ def main() -> None:  # console script
 # -- analyze / suggest ---------------------------------------------------------------------------------------------
 
 
+def _message_text(ctx, param, text: str) -> str:
+    """A message to read: not blank (an empty text was read as a greeting), and no longer than an imported one."""
+    from bot.message import MAX_TEXT_CHARS
+
+    if not text.strip():
+        raise click.BadParameter("the message is empty", param=param)
+    if len(text) > MAX_TEXT_CHARS:
+        raise click.BadParameter(f"the message is {len(text):,} characters; at most {MAX_TEXT_CHARS:,}", param=param)
+    return text
+
+
 @cli.command()
-@click.argument("text")
+@click.argument("text", callback=_message_text)
 @common_options
 @json_option
 def analyze(app, text, as_json):
@@ -92,7 +103,7 @@ def analyze(app, text, as_json):
 
 
 @cli.command()
-@click.argument("text")
+@click.argument("text", callback=_message_text)
 @click.option("--name", default="", help="The sender's display name, for personal replies.")
 @click.option("--source", default="import", show_default=True, help="Where the message came from.")
 @click.option("--tag", "tags", multiple=True, help="A contact tag (repeatable), for replies with tag conditions.")
@@ -470,6 +481,10 @@ def digest(app, since, until, out, post_it, as_json):
             raise ConfigError("SLACK_BOT_TOKEN", "is not set: --post needs the Slack app")
         if not app.config.digest_channel:
             raise ConfigError("RESONATE_DIGEST_CHANNEL", "is not set: where should the digest go?")
+    if out is not None:
+        from bot.digest import check_out
+
+        check_out(out)  # before the work, not after it
     data, png = app.digest(parse_span(since), parse_until(until), out)
     if post_it:
         from slack_sdk import WebClient
@@ -482,7 +497,8 @@ def digest(app, since, until, out, post_it, as_json):
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    click.echo(Path(data["file"]).read_text(encoding="utf-8") if not out else "")
+    if not out:
+        click.echo(Path(data["file"]).read_text(encoding="utf-8"))
     click.echo(f"Digest: {data['file']} (chart {data['chart']})" + (
         f"; posted to {app.config.digest_channel}" if post_it else ""))
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.errors import ResonateError
 from bot.message import iso, parse_time, utcnow
 
 ACTION_ADOPT, ACTION_DISMISS = "campaign_adopt", "campaign_dismiss"
@@ -242,13 +243,26 @@ def _cut(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
+MARKDOWN, HTML = (".md", ".markdown"), (".html", ".htm")
+
+
+def check_out(out: Path) -> Path:
+    """``out`` if the digest can be written there: Markdown or HTML by its extension (the chart goes beside it as
+    ``<stem>.png``); else a ResonateError naming the file."""
+    out = Path(out)
+    if out.suffix.lower() not in MARKDOWN + HTML:
+        raise ResonateError(f"--out {out}: the digest is written as Markdown (.md) or HTML (.html), "
+                            f"not {out.suffix or 'a file without an extension'}")
+    return out
+
+
 def write(d: dict, out: Path) -> tuple[Path, Path]:
     """Write the digest to ``out`` (.md, or .html/.htm) with its chart beside it (``<stem>.png``)."""
-    out = Path(out)
+    out = check_out(out)
     png = chart(d, out.with_suffix(".png"))
     md = markdown(d, png.name)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(to_html(md) if out.suffix.lower() in (".html", ".htm") else md, encoding="utf-8")
+    out.write_text(to_html(md) if out.suffix.lower() in HTML else md, encoding="utf-8")
     return out, png
 
 

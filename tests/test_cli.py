@@ -51,3 +51,20 @@ def test_analyze_json_with_the_test_embedder(monkeypatch):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert {"intent", "confidence", "sentiment", "entities", "model_version"} <= set(data)
+
+
+@pytest.mark.parametrize("command", ["analyze", "suggest"])
+def test_an_empty_or_too_long_message_is_refused_not_read(command, monkeypatch):
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    result = CliRunner().invoke(cli, [command, "  "])
+    assert result.exit_code == 2 and "the message is empty" in result.output  # was read as a greeting
+    result = CliRunner().invoke(cli, [command, "x" * 20_001])
+    assert result.exit_code == 2 and "20,001 characters; at most 20,000" in result.output
+
+
+def test_a_digest_file_of_another_kind_is_refused_before_the_work(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    out = tmp_path / "digest.pdf"
+    result = CliRunner().invoke(cli, ["digest", "--out", str(out), "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 1 and "Markdown (.md) or HTML (.html), not .pdf" in result.output
+    assert not out.exists() and not out.with_suffix(".png").exists()
