@@ -50,12 +50,15 @@ def test_csv_import(tmp_path):
     assert result.errors[0].line == 3
 
 
-def test_a_row_cut_short_inside_a_string_is_named_once(tmp_path):
+def test_a_row_cut_short_says_where(tmp_path):
     path = tmp_path / "in.jsonl"
-    path.write_text('{"text": "fine", "sender": "b"}\n{"text": "broken row\n')
+    path.write_text('{"text": "fine", "sender": "b"}\n{"text": "broken row\n{"text": "x"\n')
     result = read_file(path)
     assert [m.text for m in result.messages] == ["fine"]
-    assert result.errors[0].problem == "invalid JSON: Invalid control character at column 21"  # not "at at"
+    assert [e.problem for e in result.errors] == [
+        "invalid JSON: Unterminated string starting at column 10",  # not "at at", nor the newline at column 21
+        "invalid JSON: Expecting ',' delimiter at column 13 (the row ends there)",  # not "column 1" of the next line
+    ]
 
 
 def test_csv_without_required_columns(tmp_path):

@@ -85,11 +85,13 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 return
             if not raw.strip():
                 continue
+            text = raw.rstrip("\r\n")  # a column past the row's end reads "line 2 column 1" to json
             try:
-                row = json.loads(raw)
+                row = json.loads(text)
             except json.JSONDecodeError as exc:
-                what = exc.msg.removesuffix(" at")  # json says "Invalid control character at"
-                yield line, IngestError(str(path), line, f"invalid JSON: {what} at column {exc.colno}")
+                what = exc.msg.removesuffix(" at")  # json says "Unterminated string starting at"
+                ends = " (the row ends there)" if exc.pos >= len(text) else ""
+                yield line, IngestError(str(path), line, f"invalid JSON: {what} at column {exc.pos + 1}{ends}")
                 continue
             if not isinstance(row, dict):
                 yield line, IngestError(str(path), line, "each line must be a JSON object")
