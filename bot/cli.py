@@ -611,7 +611,8 @@ def inbox(app, limit, source, as_json):
         analysed = f"{item['intent']} {item['confidence']:.2f}, {item['sentiment']}" if item["intent"] else \
             "not analysed yet"
         click.echo(f"#{item['id']}  {item['source']}  {who}  {item['sent_at']}  ({analysed})")
-        click.echo(f"    {item['text']}")
+        # a letter's lines stay under its header, not at the margin where the next message's header goes
+        click.echo("\n".join(f"    {line}" for line in item["text"].strip().splitlines() if line.strip()))
         for s in item["suggestions"]:
             click.echo(f"    {s['n']}. {s['text']}")
         click.echo("")

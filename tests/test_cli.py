@@ -68,3 +68,17 @@ def test_a_digest_file_of_another_kind_is_refused_before_the_work(monkeypatch, t
     result = CliRunner().invoke(cli, ["digest", "--out", str(out), "--db", str(tmp_path / "r.db")])
     assert result.exit_code == 1 and "Markdown (.md) or HTML (.html), not .pdf" in result.output
     assert not out.exists() and not out.with_suffix(".png").exists()
+
+
+def test_the_inbox_keeps_a_letters_lines_under_its_header(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    monkeypatch.setenv("RESONATE_CACHE_DIR", str(tmp_path / "cache"))
+    letter = "Dear Fernbrew,\n\nThe lid of my kettle is cracked.\n\nKind regards,\nPaula"
+    rows = tmp_path / "in.jsonl"
+    rows.write_text(json.dumps({"text": letter, "sender": "paula", "source": "email"}) + "\n", encoding="utf-8")
+    db = str(tmp_path / "r.db")
+    assert CliRunner().invoke(cli, ["ingest", str(rows), "--db", db]).exit_code == 0
+    result = CliRunner().invoke(cli, ["inbox", "--db", db])
+    assert result.exit_code == 0, result.output
+    body = result.output.split("\n")[1:5]
+    assert body == ["    Dear Fernbrew,", "    The lid of my kettle is cracked.", "    Kind regards,", "    Paula"]
