@@ -30,8 +30,7 @@ INTENT_NOUNS = {"praise": "praise", "complaint": "complaints", "technical_proble
                 "partnership": "partnerships", "human_handoff": "requests"}
 # where a theme is named by the intent's own word ("Order"): what people say about it ("Order status")
 _OTHER_NOUNS = {"order_status": "status", "refund_return": "requests", "account_login": "problems",
-                "pricing": "questions", "unsubscribe": "requests",
-                "partnership": "offers", "greeting": "messages"}
+                "pricing": "questions", "unsubscribe": "requests", "partnership": "offers"}
 _SPAN = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
 
 
