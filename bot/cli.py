@@ -390,9 +390,17 @@ def themes(app, since, until, as_json):
         click.echo(json.dumps({**report.to_dict(), "campaign_ideas": ideas}, ensure_ascii=False, indent=2))
         return
     render.themes(report)
+    _hint_if_empty(app, report.messages)
     if ideas:
         click.echo()
         click.echo(f"{len(ideas)} campaign idea(s): see resonate campaigns list")
+
+
+def _hint_if_empty(app, messages: int) -> None:
+    """A window without messages on an inbox whose messages are older (an import, the demo): say where they are."""
+    last = app.store.last_inbound_at() if not messages else None
+    if last:
+        click.echo(f"No message in this window; the newest is from {last[:10]}: try --until {last[:10]}")
 
 
 @cli.group(invoke_without_command=True)
@@ -503,6 +511,7 @@ def digest(app, since, until, out, post_it, as_json):
         click.echo(Path(data["file"]).read_text(encoding="utf-8"))
     click.echo(f"Digest: {data['file']} (chart {data['chart']})" + (
         f"; posted to {app.config.digest_channel}" if post_it else ""))
+    _hint_if_empty(app, data["volume"]["messages"])
 
 
 # -- run ---------------------------------------------------------------------------------------------------------

@@ -103,7 +103,9 @@ def markdown(d: dict, chart_name: str | None = None) -> str:
     lines = [f"# Resonate weekly digest: {d['window']['start'][:10]} to {d['window']['end'][:10]}", ""]
     if chart_name:
         lines += [f"![Messages per day and top themes]({chart_name})", ""]
-    lines += ["## Volume", f"- **{v['messages']} messages** ({change} against {v['previous']} the week before)",
+    n = v["messages"]
+    before = f"{change} against {v['previous']} the week before" if v["previous"] else "none the week before"
+    lines += ["## Volume", f"- **{n} message{'s' * (n != 1)}** ({before})",
               f"- Sentiment: {s['negative']} negative ({100 * s['negative'] / total:.0f}%), {s['neutral']} neutral "
               f"({100 * s['neutral'] / total:.0f}%), {s['positive']} positive ({100 * s['positive'] / total:.0f}%)",
               "", "## Response"]

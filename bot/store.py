@@ -749,6 +749,10 @@ class Store:
                                            "at": r["at"]}
         return [r for r in latest.values() if r["intent"] and r["intent"] != "unknown"]
 
+    def last_inbound_at(self) -> str | None:
+        """When the newest inbound message was sent (ISO 8601), None for an empty inbox."""
+        return self.db.execute("SELECT MAX(sent_at) FROM messages WHERE direction = 'in'").fetchone()[0]
+
     def summary(self) -> dict:
         """Volume by intent and by sentiment of analysed inbound messages."""
         by_intent = {r["intent"]: r["n"] for r in self.db.query(

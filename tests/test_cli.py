@@ -82,3 +82,23 @@ def test_the_inbox_keeps_a_letters_lines_under_its_header(monkeypatch, tmp_path)
     assert result.exit_code == 0, result.output
     body = result.output.split("\n")[1:5]
     assert body == ["    Dear Fernbrew,", "    The lid of my kettle is cracked.", "    Kind regards,", "    Paula"]
+
+
+def test_an_empty_window_says_where_the_messages_are(monkeypatch, tmp_path):
+    """After importing an old inbox (or the demo), `themes` and `digest` of this week find nothing: say when the
+    newest message is instead of an empty report alone."""
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    monkeypatch.setenv("RESONATE_CACHE_DIR", str(tmp_path / "cache"))
+    rows = tmp_path / "in.jsonl"
+    rows.write_text(json.dumps({"text": "Is the kettle back in stock?", "sender": "ana",
+                                "timestamp": "2026-03-02T10:00:00Z"}) + "\n", encoding="utf-8")
+    db = str(tmp_path / "r.db")
+    assert CliRunner().invoke(cli, ["ingest", str(rows), "--db", db]).exit_code == 0
+    hint = "No message in this window; the newest is from 2026-03-02: try --until 2026-03-02"
+    result = CliRunner().invoke(cli, ["themes", "--db", db, "--until", "2026-11-30"])
+    assert result.exit_code == 0 and "Themes of 0 messages" in result.output and hint in result.output
+    result = CliRunner().invoke(cli, ["digest", "--db", db, "--until", "2026-11-30", "--out", str(tmp_path / "d.md")])
+    assert result.exit_code == 0 and hint in result.output
+    result = CliRunner().invoke(cli, ["digest", "--db", db, "--until", "2026-03-02", "--out", str(tmp_path / "d.md")])
+    assert "No message in this window" not in result.output
+    assert "- **1 message** (none the week before)" in (tmp_path / "d.md").read_text(encoding="utf-8")
