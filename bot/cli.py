@@ -400,7 +400,7 @@ def _hint_if_empty(app, messages: int) -> None:
     """A window without messages on an inbox whose messages are older (an import, the demo): say where they are."""
     last = app.store.last_inbound_at() if not messages else None
     if last:
-        click.echo(f"No message in this window; the newest is from {last[:10]}: try --until {last[:10]}")
+        click.echo(f"No message in this window; the newest is from {last[:10]}: try --until {last}")
 
 
 @cli.group(invoke_without_command=True)

@@ -133,8 +133,8 @@ def _print(result: dict) -> None:
     c.print(f"Database: [bold]{result['db']}[/]")
     c.print("Next:")
     c.print("  [bold]resonate suggest \"where is my order FB-20431?\"[/]  draft replies to a message")
-    c.print(f"  [bold]resonate themes --until {s['last_message_at'][:10]} --db {result['db']}[/]  the sample's last week "
-            "again (its messages end then)")
+    c.print(f"  [bold]resonate themes --until {s['last_message_at']} --db {result['db']}[/]  the themes above again "
+            "(the sample ends then)")
     if result["campaign_ideas"]:
         c.print(f"  [bold]resonate campaigns adopt {result['campaign_ideas'][0]['id']} --db {result['db']}[/]  "
                 "start the first campaign idea's time box")

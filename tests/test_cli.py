@@ -94,7 +94,7 @@ def test_an_empty_window_says_where_the_messages_are(monkeypatch, tmp_path):
                                 "timestamp": "2026-03-02T10:00:00Z"}) + "\n", encoding="utf-8")
     db = str(tmp_path / "r.db")
     assert CliRunner().invoke(cli, ["ingest", str(rows), "--db", db]).exit_code == 0
-    hint = "No message in this window; the newest is from 2026-03-02: try --until 2026-03-02"
+    hint = "No message in this window; the newest is from 2026-03-02: try --until 2026-03-02T10:00:00Z"
     result = CliRunner().invoke(cli, ["themes", "--db", db, "--until", "2026-11-30"])
     assert result.exit_code == 0 and "Themes of 0 messages" in result.output and hint in result.output
     result = CliRunner().invoke(cli, ["digest", "--db", db, "--until", "2026-11-30", "--out", str(tmp_path / "d.md")])
