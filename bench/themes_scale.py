@@ -46,23 +46,22 @@ UNTIL = datetime(2026, 11, 23, tzinfo=timezone.utc)
 SOURCES = ("telegram", "slack", "email", "instagram")
 
 
-def vectors_for(texts: list[str], cache: Path):
-    """The texts' embeddings, from ``cache`` when this exact list was embedded before."""
+def vectors_for(texts: list[str], cache: Path, app):
+    """What the analysis embeds of the texts (their bodies) and their tone vectors, in one pass, from ``cache``
+    when this exact list was embedded before."""
     import numpy as np
 
     key = hashlib.sha256("\x1e".join(texts).encode()).hexdigest()[:16]
-    path = cache / f"bench-{len(texts)}-{key}.npy"
+    path = cache / f"bench-{len(texts)}-{key}-bodies-tone.npz"
     if path.is_file():
-        return np.load(path)
-    from bot.bootstrap import make_embedder
-    from bot.config import Config
-
+        with np.load(path) as saved:
+            return saved["vectors"], (saved["tone"] if saved["tone"].size else None)
     start = time.perf_counter()
-    vectors = make_embedder(Config.load()).encode(texts).astype(np.float32)
+    vectors, tone = app.analyzer.encode(texts)
     print(f"embedded {len(texts)} texts in {time.perf_counter() - start:.0f} s -> {path}", file=sys.stderr)
     cache.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
-    return vectors
+    np.savez(path, vectors=vectors.astype(np.float32), tone=np.zeros(0) if tone is None else tone)
+    return vectors, tone
 
 
 def build(db: Path, texts: list[str], vectors, analyses, n: int, previous: float) -> None:
@@ -118,19 +117,21 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "themescale")
     ap.add_argument("--json", action="store_true", help="only the JSON summary")
     args = ap.parse_args()
+    from bot.bootstrap import App
+    from bot.config import Config
+
     texts, source = bench_texts(max(args.sizes))
-    vectors = vectors_for(texts, args.cache)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    app = App(Config.load(db=args.cache / "analysis.db"))  # only its analyzer is used
+    vectors, tone = vectors_for(texts, args.cache, app)
     analyses = None
     rows = []
     for n in sorted(args.sizes):
         pristine = args.cache / f"themes-{n}-{args.previous:g}-{hashlib.sha256(vectors.tobytes()).hexdigest()[:12]}.db"
         if not pristine.is_file():
             if analyses is None:
-                from bot.bootstrap import App
-                from bot.config import Config
-
                 start = time.perf_counter()
-                analyses = App(Config.load()).analyzer.analyze_many(texts, vectors)
+                analyses = app.analyzer.analyze_many(texts, vectors, tone)
                 print(f"analysed {len(texts)} texts in {time.perf_counter() - start:.0f} s", file=sys.stderr)
             start = time.perf_counter()
             building = pristine.with_suffix(".building")
@@ -162,6 +163,7 @@ def main() -> None:
         if not args.json:
             print(json.dumps(rows[-1]), file=sys.stderr)
         shutil.rmtree(work)
+    app.close()
     summary = {"rows": rows, "texts": source, "machine": machine()}
     if len(rows) > 1:
         keys = ("themes", "digest", "digest_weekly", "digest_cold")
