@@ -154,10 +154,10 @@ def ingest(app, file, fmt, as_json):
         out["errors"] = [{"line": e.line, "problem": e.problem} for e in result.errors]
         click.echo(json.dumps(out, indent=2))
     else:
-        rejected = len(result.errors)
-        click.echo(f"{report.stored} new message{'s' * (report.stored != 1)} stored ({report.duplicates} already "
-                   f"there, {rejected} row{'s' * (rejected != 1)} rejected), {report.analysed} analysed, in "
-                   f"{app.config.db_path}")
+        from bot.message import plural
+
+        click.echo(f"{plural(report.stored, 'new message')} stored ({report.duplicates} already there, "
+                   f"{plural(len(result.errors), 'row')} rejected), {report.analysed} analysed, in {app.config.db_path}")
     if result.errors and not result.messages:
         sys.exit(1)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ResonateError
-from bot.message import iso, parse_time, utcnow
+from bot.message import iso, parse_time, plural, utcnow
 
 ACTION_ADOPT, ACTION_DISMISS = "campaign_adopt", "campaign_dismiss"
 TREND_ARROWS = {"new": "🆕", "growing": "📈", "steady": "➡️", "fading": "📉"}
@@ -103,9 +103,8 @@ def markdown(d: dict, chart_name: str | None = None) -> str:
     lines = [f"# Resonate weekly digest: {d['window']['start'][:10]} to {d['window']['end'][:10]}", ""]
     if chart_name:
         lines += [f"![Messages per day and top themes]({chart_name})", ""]
-    n = v["messages"]
     before = f"{change} against {v['previous']} the week before" if v["previous"] else "none the week before"
-    lines += ["## Volume", f"- **{n} message{'s' * (n != 1)}** ({before})",
+    lines += ["## Volume", f"- **{plural(v['messages'], 'message')}** ({before})",
               f"- Sentiment: {s['negative']} negative ({100 * s['negative'] / total:.0f}%), {s['neutral']} neutral "
               f"({100 * s['neutral'] / total:.0f}%), {s['positive']} positive ({100 * s['positive'] / total:.0f}%)",
               "", "## Response"]

@@ -50,6 +50,11 @@ def parse_time(value: Any) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
+def plural(n: int, noun: str) -> str:
+    """``n`` and the noun, plural unless one: "1 message", "0 messages", "2 rows"."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
 def first_name_of(display_name: str | None) -> str | None:
     """A first name when the display name looks like a person's name ("Anna Kowalski" -> "Anna")."""
     if not display_name:

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bot.message import plural
+
 console = Console(highlight=False, soft_wrap=True)
 
 _SENTIMENT_STYLE = {"negative": "red", "neutral": "white", "positive": "green"}
@@ -119,15 +121,11 @@ def sentiment_eval(r: dict) -> None:
 _TREND_STYLE = {"new": "magenta", "growing": "yellow", "steady": "cyan", "fading": "dim"}
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' * (n != 1)}"
-
-
 def themes(report) -> None:
     w = report.window
-    console.print(f"[bold]Themes[/] of {_count(report.messages, 'message')}, {w.start:%Y-%m-%d %H:%M} to "
+    console.print(f"[bold]Themes[/] of {plural(report.messages, 'message')}, {w.start:%Y-%m-%d %H:%M} to "
                   f"{w.end:%Y-%m-%d %H:%M} UTC ({report.left_out} fit no theme); trends against the "
-                  f"{_count(report.previous_messages, 'message')} of the window before")
+                  f"{plural(report.previous_messages, 'message')} of the window before")
     for t in report.themes:
         style = _TREND_STYLE.get(t.trend, "white")
         sent = ", ".join(f"{n} {s}" for s, n in t.sentiment.items() if n)
