@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -131,11 +132,28 @@ def _print(result: dict) -> None:
     c.print()
     c.print(f"Digest: [bold]{result['digest']['file']}[/] (chart [bold]{result['digest']['chart']}[/])")
     c.print(f"Database: [bold]{result['db']}[/]")
+    me = _command()
     c.print("Next:")
-    c.print("  [bold]resonate suggest \"where is my order FB-20431?\"[/]  draft replies to a message")
-    c.print(f"  [bold]resonate themes --until {s['last_message_at']} --db {result['db']}[/]  the themes above again "
+    c.print(f"  [bold]{me} suggest \"where is my order FB-20431?\"[/]  draft replies to a message")
+    c.print(f"  [bold]{me} themes --until {s['last_message_at']} --db {result['db']}[/]  the themes above again "
             "(the sample ends then)")
     if result["campaign_ideas"]:
-        c.print(f"  [bold]resonate campaigns adopt {result['campaign_ideas'][0]['id']} --db {result['db']}[/]  "
+        c.print(f"  [bold]{me} campaigns adopt {result['campaign_ideas'][0]['id']} --db {result['db']}[/]  "
                 "start the first campaign idea's time box")
-    c.print(f"  [bold]resonate ingest your_inbox.jsonl --db {result['db']}[/]  add your own messages")
+    c.print(f"  [bold]{me} ingest your_inbox.jsonl --db {result['db']}[/]  add your own messages")
+
+
+def _command() -> str:
+    """How to run resonate again as it was run now: "resonate" when that is on the PATH, else the path typed
+    (".venv/bin/resonate", as the README's quick start runs it)."""
+    import os
+    import shutil
+
+    typed = sys.argv[0] if sys.argv else ""
+    if os.path.basename(typed) != "resonate":
+        return "resonate"
+    found = shutil.which("resonate")
+    try:
+        return "resonate" if found and os.path.samefile(found, typed) else typed
+    except OSError:
+        return "resonate"

@@ -102,3 +102,20 @@ def test_an_empty_window_says_where_the_messages_are(monkeypatch, tmp_path):
     result = CliRunner().invoke(cli, ["digest", "--db", db, "--until", "2026-03-02", "--out", str(tmp_path / "d.md")])
     assert "No message in this window" not in result.output
     assert "- **1 message** (none the week before)" in (tmp_path / "d.md").read_text(encoding="utf-8")
+
+
+def test_the_demo_names_its_next_commands_as_they_can_be_typed(monkeypatch, tmp_path):
+    """The README runs `.venv/bin/resonate demo` without activating the environment: "resonate ..." would not run."""
+    from bot.demo import _command
+
+    script = tmp_path / ".venv" / "bin" / "resonate"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.setattr("sys.argv", [str(script), "demo"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert _command() == str(script)
+    monkeypatch.setenv("PATH", f"{script.parent}:/usr/bin:/bin")
+    assert _command() == "resonate"
+    monkeypatch.setattr("sys.argv", ["/somewhere/bot/cli.py", "demo"])  # python -m bot.cli
+    assert _command() == "resonate"
