@@ -451,11 +451,9 @@ def campaigns_review(app, campaign_id, as_json):
         return
     r = c["result"]
     click.echo(f"#{c['id']} {c['card']['title']}")
-    from bot.campaigns import METRICS
-
-    what = METRICS.get(r["metric"], (r["metric"],))[0]
     value = "no data yet" if r["value"] is None else f"{r['value']} ({r['verdict']})"
-    click.echo(f"{what} since {r['since'][:10]}: {value}, against a baseline of {r['baseline']}; "
+    click.echo(f"{c['card']['metric']['description']} since {r['since'][:10]}: {value}, against a baseline of "
+               f"{r['baseline']}; "
                f"{r['messages_from_segment']} messages from {r['contacts_who_wrote']} people of the segment")
     click.echo(f"Decide: resonate campaigns close {c['id']} --decision continue|pivot|stop")
 

@@ -208,8 +208,7 @@ class OnnxEmbedder:
 
     def encode_with_tone(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The sentence embeddings and the tone vectors (``nlp.embeddings.TONE_LAYER``), from one pass."""
-        vectors, tone = self._run(texts, ["sentence_embedding", "tone"])
-        return vectors, tone
+        return tuple(self._run(texts, ["sentence_embedding", "tone"]))
 
     def _run(self, texts: Sequence[str], outputs: list[str]) -> list[np.ndarray]:
         texts = list(texts)
