@@ -59,7 +59,7 @@ def training_set(playbook_set, learned: list[dict] | None = None) -> TrainingSet
         if overruled is not None and overruled != label:
             out.dropped.append(text)
             continue
-        out.texts.append(text)
+        out.texts.append(body(text))  # read as a message is: "Hi, I run a café..." teaches what follows the greeting
         out.labels.append(label)
         out.weights.append(1.0)
         out.origins.append("playbook")

@@ -1,7 +1,9 @@
-"""A letter's closing: "Kind regards, Nadia Popescu" at the end of a message says nothing about it.
+"""A letter's furniture: "Hi team," at the start of a message and "Kind regards, Nadia Popescu" at its end say
+nothing about it.
 
-The analysis reads a message's body (:func:`body`): the closing and signature are left out of what is embedded,
-classified and scored (entities still read the whole text: a signature's email or phone is the contact's).
+The analysis reads a message's body (:func:`body`): the salutation, the closing and the signature are left out of
+what is embedded, classified and scored (entities still read the whole text: a signature's email or phone is the
+contact's).
 """
 
 from __future__ import annotations
@@ -22,16 +24,33 @@ SIGN_OFFS = re.compile(rf"(?:{_CLOSINGS}|{_THANKS})\b[,.!]*"
                        r"(?:\s*$|[ \t]*[,\n]\s*[^\n,]{1,30}(?:\n[^\n,]{1,30})?\s*$)", re.I)
 
 
+# A salutation starts the message and ends at a comma, a dash, "!" or the end of its line, and something follows it:
+# "Hi there, 10/10 customer service" is read as "10/10 customer service" (the greeting made it look like an order
+# question), "Dear Fernbrew,\n\nIs the scale waterproof?" as its question. The greeting may name whom it greets
+# ("Hi Fernbrew team —", "Hey @maya!"); "Hello? Anyone there?", "Hi I ordered..." and "Hey is it in stock" keep
+# their first word, and a message that is only a greeting ("Hi team!") stays one.
+_GREETING = (r"(?i:hi+|hello+|hey+|heya|hiya|howdy|yo|greetings|dear|hallo|hola|ol\u00e1|ciao|bonjour|salut|hej|"
+             r"(?:good )?(?:morning|afternoon|evening|day))")
+_ADDRESSEE = (r"(?:[ \t]+(?:(?i:there|all|everyone|everybody|team|guys|folks|friends|again|y'all|you two)"
+              r"|[A-Z@][\w'\u2019.@&-]*)){0,3}")
+SALUTATION = re.compile(rf"^\s*{_GREETING}\b{_ADDRESSEE}[ \t]*(?:[,!.:;~\-\u2013\u2014]+[ \t]*\n?|\n)\s*(?=\S)")
+
+
+def without_salutation(text: str) -> str:
+    """``text`` without a greeting at its start (unchanged when nothing follows the greeting)."""
+    return SALUTATION.sub("", text, count=1)
+
+
 def without_closing(text: str) -> str:
     """``text`` without a letter's closing at its end."""
     return SIGN_OFFS.sub("", text).rstrip()
 
 
 def body(text: str) -> str:
-    """What a text says: a letter's closing ("Kind regards, Nadia Popescu") dropped, since it carries no intent,
-    topic or feeling (a name and "regards" made questions positive and letters look alike); a text that is only a
-    closing ("Cheers!") stays as it is."""
-    return without_closing(text) or text
+    """What a text says: a letter's salutation ("Hi team,") and closing ("Kind regards, Nadia Popescu") dropped,
+    since they carry no intent, topic or feeling (a name and "regards" made questions positive and letters look
+    alike); a text that is only a closing ("Cheers!") or only a greeting stays as it is."""
+    return without_salutation(without_closing(text) or text)
 
 
 def bodies(texts: Sequence[str]) -> list[str]:

@@ -62,6 +62,13 @@ def test_correction_outweighs_a_contradicting_playbook_example(fake_app, shipped
     assert (example, "complaint", 3.0) in pairs and (example, "pricing", 1.0) not in pairs
 
 
+def test_playbook_examples_are_learned_as_the_analysis_reads_a_message(shipped):
+    greeted = "Hi, I'd like to exchange my grinder for the scale instead"
+    assert greeted in shipped.get("refund_return").examples
+    ts = training_set(shipped)
+    assert "I'd like to exchange my grinder for the scale instead" in ts.texts and greeted not in ts.texts
+
+
 def test_sent_replies_confirm_their_intent_and_auto_sends_teach_nothing(fake_app):
     p = fake_app.pipeline.receive(message(1, "where is my parcel"))
     s = fake_app.store.suggestions(p.message_id)[0]

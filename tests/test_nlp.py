@@ -238,6 +238,29 @@ def test_a_letters_closing_is_dropped_only_at_the_end(text, left):
     assert without_closing(text) == left
 
 
+@pytest.mark.parametrize("text, left", [
+    ("Hi there, 10/10 customer service, you replied on a Sunday!", "10/10 customer service, you replied on a Sunday!"),
+    ("Hello,\n\nLogin email not coming through.\n\nThank you!\nOliver", "Login email not coming through."),
+    ("Hi Fernbrew team,\n\nDelayed again?", "Delayed again?"),
+    ("Hi team \u2014 returned the grinder 3 weeks ago", "returned the grinder 3 weeks ago"),
+    ("Hey @maya! can you help", "can you help"),
+    ("hey, $269 for the grinder?", "$269 for the grinder?"),
+    ("Good morning! Where is my order?", "Where is my order?"),
+    ("Ol\u00e1! Any date for the Lisbon meetup?", "Any date for the Lisbon meetup?"),
+    ("Hi team!", "Hi team!"),  # only a greeting: it stays one
+    ("Hi there\n\nBest,\nAva", "Hi there"),
+    ("Hello? Anyone there?", "Hello? Anyone there?"),  # not a salutation: what the message asks
+    ("Hi I ordered a kettle", "Hi I ordered a kettle"),
+    ("Hey is the grinder in stock", "Hey is the grinder in stock"),
+    ("Morning coffee was great", "Morning coffee was great"),
+    ("Dear god, this is awful", "Dear god, this is awful"),
+])
+def test_a_letters_salutation_is_not_its_body(text, left):
+    from nlp.closings import body
+
+    assert body(text) == left
+
+
 def test_the_shipped_heads_lexicon_features_ignore_a_letters_closing():
     from nlp.sentiment import EmbeddingSentiment
 

@@ -113,3 +113,6 @@ def test_a_letters_closing_is_not_analysed_but_its_contact_details_are_found(fak
     assert [e.value for e in letter.entities if e.label == "EMAIL"] == ["kayla.n@example.com"]
     only_closing = analyzer.analyze("Cheers!")  # a message that is only a closing keeps its words
     np.testing.assert_array_equal(only_closing.embedding, analyzer.embedder.encode(["Cheers!"])[0])
+    greeted = analyzer.analyze("Hi Fernbrew team,\n\n" + body)  # nor is its salutation
+    np.testing.assert_array_equal(greeted.embedding, bare.embedding)
+    assert (greeted.intent, greeted.sentiment) == (bare.intent, bare.sentiment)
