@@ -21,6 +21,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+from nlp.ratings import is_score
 from nlp.tokenizer import Token, tokenize
 
 LABELS = ("ORDER_ID", "EMAIL", "PHONE", "URL", "MONEY", "DATE", "PRODUCT")
@@ -33,18 +34,7 @@ REGEXES = [
     ("DATE", re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b")),
 ]
 
-# "10/10 customer service", "9/10 would recommend": a score out of 10 or 5, not the 10th of October, unless a date
-# word comes before it ("since 10/10").
-_RATING = re.compile(r"(?:10|\d)/10|[0-5]/5")
-_RATING_AFTER = re.compile(r"\s+[^\W\d]|\s*!")
-_DATE_WORD = re.compile(r"\b(?:on|since|by|until|till|before|after|from|due|of)\s+$", re.I)
-
-
-def _is_rating(text: str, m: re.Match) -> bool:
-    return (_RATING.fullmatch(m.group()) is not None and _RATING_AFTER.match(text, m.end()) is not None
-            and _DATE_WORD.search(text, max(0, m.start() - 8), m.start()) is None)
-
-
+# A DATE match that is a score ("10/10 customer service", "9/10 would recommend") is left out: nlp.ratings.
 # What each regex cannot match without, as C-level checks: most messages have no digit, "@", "+" or URL, and
 # these cost a tenth of the searches.
 _DIGIT = re.compile(r"\d").search
@@ -266,7 +256,7 @@ class EntityExtractor:
             if not _NEEDS[label](text):
                 continue
             for m in pattern.finditer(text):
-                if label == "DATE" and _is_rating(text, m):
+                if label == "DATE" and is_score(text, m.start(), m.end()):
                     continue
                 # spaCy's doc.char_span(..., alignment_mode="expand"): every token the match touches
                 first = bisect_right(starts, m.start()) - 1
@@ -354,7 +344,7 @@ class EntityExtractor:
             spans = [e for e in doc.ents if e.label_ in LABELS]
             for label, pattern in REGEXES:
                 for m in pattern.finditer(doc.text):
-                    if label == "DATE" and _is_rating(doc.text, m):
+                    if label == "DATE" and is_score(doc.text, m.start(), m.end()):
                         continue
                     span = doc.char_span(m.start(), m.end(), label=label, alignment_mode="expand")
                     if span is not None:

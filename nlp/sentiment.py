@@ -25,6 +25,7 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from nlp.closings import without_closing
+from nlp.ratings import score_valence, scores
 
 NEGATIVE, NEUTRAL, POSITIVE = "negative", "neutral", "positive"
 LABELS = (NEGATIVE, NEUTRAL, POSITIVE)
@@ -65,6 +66,7 @@ SERVICE_LEXICON = {
     "obsessed": 1.6, "gamechanger": 2.2, "game-changer": 2.2, "spot-on": 1.8, "delicious": 2.4,
     "unsubscribe": -0.4, "spam": -1.6,
 }
+
 
 # Emojis as a chat means them (VADER's scale), where VADER's reading of the emoji's name is wrong or empty: it reads
 # "fire" (negative) for 🔥, "broken" and "heart" (positive overall) for 💔, nothing for 👍, 👎, 😡 or 🤌.
@@ -125,6 +127,18 @@ def problem_adjustments(texts: Sequence[str]) -> list[float]:
     return [problem_adjustment(t) if found(t) else 0 for t in texts]
 
 
+def _with_scores(text: str) -> str:
+    """``text`` with each score ("10/10 customer service") as one word of the lexicon ("score10of10"); dates that
+    look the same ("since 10/10") are left as they are, VADER reads nothing in them."""
+    for m, points, top in reversed(list(scores(text))):
+        text = f"{text[:m.start()]}{_score_word(points, top)}{text[m.end():]}"
+    return text
+
+
+def _score_word(points: float, top: int) -> str:
+    return f"score{round(points * 10)}tenthsof{top}"
+
+
 class LexiconSentiment:
     """VADER plus a customer-service layer. Deterministic and fast: also the test implementation."""
 
@@ -137,14 +151,17 @@ class LexiconSentiment:
         self.negative_at = negative_at
         self._vader = FastVader()
         self._vader.lexicon.update(SERVICE_LEXICON)
+        for top in (5, 10):
+            for tenths in range(10 * top + 11):  # 0/10 to 11/10, 0/5 to 6/5, in steps of 0.1
+                self._vader.lexicon[_score_word(tenths / 10, top)] = score_valence(tenths / 10, top)
         for emoji, valence in CHAT_EMOJIS.items():
             token = f"emoji-{ord(emoji):x}"  # one word of VADER's lexicon in place of the emoji's name
             self._vader.emojis[emoji] = token
             self._vader.lexicon[token] = valence
 
     def vader(self, text: str) -> dict:
-        """VADER's scores of ``text`` with the service lexicon and chat emojis."""
-        return self._vader.polarity_scores(text.replace(_VARIATION_SELECTOR, ""))
+        """VADER's scores of ``text`` with the service lexicon, chat emojis and scores out of 10 or 5."""
+        return self._vader.polarity_scores(_with_scores(text.replace(_VARIATION_SELECTOR, "")))
 
     def score_one(self, text: str) -> SentimentResult:
         adjust = problem_adjustment(text)

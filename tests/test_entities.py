@@ -93,6 +93,10 @@ def test_regex_shapes_win_ties_as_with_spacy():
     ("Nothing since 10/10 arrived", ["10/10"]),  # a date word before it: a date, whatever follows
     ("3/5 stars from me", []),
     ("It arrived 3/12", ["3/12"]),
+    ("Just installed the new burr set. Wow. Way fewer fines. 10/10", []),  # a score ends the message
+    ("Loved it! My rating 8.5/10", []),
+    ("placed my order 1/10 and still waiting", ["1/10"]),  # a date word a few words before it
+    ("Got it 2/10.", ["2/10"]),
 ])
 def test_a_score_out_of_ten_is_not_a_date(text, dates):
     found = [e.text for e in EntityExtractor().extract([text])[0] if e.label == "DATE"]

@@ -61,6 +61,13 @@ def test_no_entities_in_plain_text(extractor):
     ("the kettle caught fire", "negative"),
     ("💔 the October box never came", "negative"),
     ("👎", "negative"),
+    # a score out of 10 or 5 is a verdict; the same digits as a date say nothing
+    ("Just installed the new burr set. Wow. Way fewer fines. 10/10", "positive"),
+    ("10/10 customer service, you replied on a Sunday!", "positive"),
+    ("Rated it 8.5/10", "positive"),
+    ("2/10, the app crashes daily", "negative"),
+    ("Can it be delivered on 10/10?", "neutral"),
+    ("Order placed 10/10", "neutral"),
     # a letter's closing carries no feeling, the same word inside a sentence does
     ("The Kenya in this month's Bean Club is the best coffee I've had all year", "positive"),
     ("Hi, can I return the grinder after 30 days?\n\nBest,\nAva", "neutral"),
