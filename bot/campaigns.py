@@ -26,11 +26,11 @@ TEMPLATE_KEYS = ("title", "channel", "days", "actions", "metric")
 PLACEHOLDERS = ("label", "size", "contacts", "top_source", "intent", "negative", "positive")
 DECISIONS = ("continue", "pivot", "stop")
 # metric -> (what it measures, better when it goes "down" or "up")
-METRICS = {
-    "theme_volume": ("messages a week on the theme, from anyone", "down"),
-    "negative_share": ("share of the segment's messages that are negative", "down"),
-    "response_rate": ("share of the segment who wrote to us again", "up"),
-    "positive_share": ("share of the segment's messages that are positive", "up"),
+METRICS = {  # name: (what it measures, which way is better, a count or a share)
+    "theme_volume": ("messages a week on the theme, from anyone", "down", "count"),
+    "negative_share": ("share of the segment's messages that are negative", "down", "share"),
+    "response_rate": ("share of the segment who wrote to us again", "up", "share"),
+    "positive_share": ("share of the segment's messages that are positive", "up", "share"),
 }
 MIN_REVIEW_AGE = timedelta(days=1)  # a review sooner measures nothing yet
 THEME_MATCH = 0.6  # cosine to the theme centroid for a later message to count as "on the theme"
@@ -157,6 +157,14 @@ def load_rules(path: str | Path | None = None) -> CampaignRules:
                                *at, "template")
         rules.append(Rule(rid, str(kind), when, dict(template), _line(node, *at)))
     return CampaignRules(tuple(rules), min_contacts, where)
+
+
+def metric_text(metric: str, value: float | None) -> str:
+    """A metric's value as a person reads it: a share as a percentage ("43%", not 0.429), a count as a number ("16",
+    not 16.0)."""
+    if value is None:
+        return "no data yet"
+    return f"{value:.0%}" if METRICS[metric][2] == "share" else f"{round(value, 1):g}"
 
 
 # -- cards --------------------------------------------------------------------------------------------------------

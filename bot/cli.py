@@ -445,15 +445,17 @@ def campaigns_adopt(app, campaign_id, as_json):
 @json_option
 def campaigns_review(app, campaign_id, as_json):
     """Measure an adopted campaign's metric since adoption against its baseline."""
+    from bot.campaigns import metric_text
+
     c = app.campaigns.review(campaign_id)
     if as_json:
         click.echo(json.dumps(c, ensure_ascii=False, indent=2))
         return
     r = c["result"]
     click.echo(f"#{c['id']} {c['card']['title']}")
-    value = "no data yet" if r["value"] is None else f"{r['value']} ({r['verdict']})"
+    value = metric_text(r["metric"], r["value"]) + ("" if r["value"] is None else f" ({r['verdict']})")
     click.echo(f"{c['card']['metric']['description']} since {r['since'][:10]}: {value}, against a baseline of "
-               f"{r['baseline']}; "
+               f"{metric_text(r['metric'], r['baseline'])}; "
                f"{r['messages_from_segment']} messages from {r['contacts_who_wrote']} people of the segment")
     click.echo(f"Decide: resonate campaigns close {c['id']} --decision continue|pivot|stop")
 

@@ -93,6 +93,7 @@ def _print(result: dict) -> None:
     from rich.markup import escape
 
     from bot import render
+    from bot.campaigns import metric_text
 
     c = render.console
     s = result["summary"]
@@ -128,7 +129,7 @@ def _print(result: dict) -> None:
         card = idea["card"]
         c.print(f"  #{idea['id']} {escape(card['title'])} [dim]({card['kind']}; {card['segment']['size']} people via "
                 f"{card['channel']}; {card['days']} days; {card['metric']['description']}: "
-                f"{card['metric']['baseline']} now)[/]")
+                f"{metric_text(card['metric']['name'], card['metric']['baseline'])} now)[/]")
     c.print()
     c.print(f"Digest: [bold]{result['digest']['file']}[/] (chart [bold]{result['digest']['chart']}[/])")
     c.print(f"Database: [bold]{result['db']}[/]")

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.campaigns import metric_text
 from bot.errors import ResonateError
 from bot.message import iso, parse_time, plural, utcnow
 
@@ -127,7 +128,7 @@ def markdown(d: dict, chart_name: str | None = None) -> str:
                   *[f"  > {q['from']}: {q['text']}" for q in c["quotes"]],
                   f"- Segment: {c['segment']['filter']} ({c['segment']['size']} people)",
                   f"- Channel: {c['channel']}; time box: {c['days']} days; review on {c['review_date']}",
-                  f"- Success metric: {m['description']} (baseline {m['baseline']}, better when {m['better']})",
+                  f"- Success metric: {m['description']} (baseline {metric_text(m['name'], m['baseline'])}, better when {m['better']})",
                   "- Actions:", *[f"  {n}. {a}" for n, a in enumerate(c["actions"], 1)],
                   f"- Adopt it: `resonate campaigns adopt {c['id']}`", ""]
     if not d["ideas"]:
@@ -292,7 +293,7 @@ def blocks(d: dict) -> list[dict]:
     for c in d["ideas"][:10]:
         text = (f"*💡 {review.mrkdwn_literal(c['title'], 200)}*\n{review.mrkdwn_literal(c['why'], 600)}\n"
                 f"Segment: {c['segment']['size']} people · {c['channel']} · {c['days']} days\n"
-                f"Success metric: {c['metric']['description']} (baseline {c['metric']['baseline']}, better when "
+                f"Success metric: {c['metric']['description']} (baseline {metric_text(c['metric']['name'], c['metric']['baseline'])}, better when "
                 f"{c['metric']['better']})")
         out.append({"type": "section", "text": review.mrkdwn(review.cut(text, 2900))})
         out.append({"type": "actions", "block_id": f"campaign_{c['id']}", "elements": [

@@ -8,7 +8,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot import digest
-from bot.campaigns import METRICS, CampaignDesk, card_for, load_rules
+from bot.campaigns import METRICS, CampaignDesk, card_for, load_rules, metric_text
 from bot.errors import PlaybookError
 from bot.message import OUTBOUND, Message, iso
 from bot.themes import Theme, ThemeFinder, Window, trend_of
@@ -357,6 +357,12 @@ def test_a_review_right_after_adoption_claims_nothing(inbox):
     assert desk.review(battery["id"])["result"]["verdict"] == "better"
 
 
+def test_a_metric_reads_as_a_percentage_or_a_count():
+    assert [metric_text("negative_share", 0.429), metric_text("response_rate", 0.0), metric_text("theme_volume", 16.0),
+            metric_text("theme_volume", 2.33), metric_text("positive_share", None)] == [
+        "43%", "0%", "16", "2.3", "no data yet"]
+
+
 def test_the_review_command_says_what_it_measured_and_which_database_it_read(inbox, monkeypatch):
     from click.testing import CliRunner
 
@@ -372,7 +378,7 @@ def test_the_review_command_says_what_it_measured_and_which_database_it_read(inb
     assert result.exit_code == 0, result.output
     what = METRICS[battery["metric"]][0]
     assert f"{what} since " in result.output and battery["metric"] not in result.output  # "theme_volume" says little
-    assert ", against a baseline of 6.0;" in result.output
+    assert ", against a baseline of 6;" in result.output  # a count as a number, not 6.0
     result = CliRunner().invoke(cli, ["campaigns", "adopt", "999", "--db", db])
     assert result.exit_code == 1 and f"campaign 999: no such campaign in {db}" in result.output
 
