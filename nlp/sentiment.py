@@ -67,7 +67,6 @@ SERVICE_LEXICON = {
     "unsubscribe": -0.4, "spam": -1.6,
 }
 
-
 # Emojis as a chat means them (VADER's scale), where VADER's reading of the emoji's name is wrong or empty: it reads
 # "fire" (negative) for 🔥, "broken" and "heart" (positive overall) for 💔, nothing for 👍, 👎, 😡 or 🤌.
 CHAT_EMOJIS = {
@@ -128,7 +127,7 @@ def problem_adjustments(texts: Sequence[str]) -> list[float]:
 
 
 def _with_scores(text: str) -> str:
-    """``text`` with each score ("10/10 customer service") as one word of the lexicon ("score10of10"); dates that
+    """``text`` with each score ("10/10 customer service") as one word of the lexicon ("score100tenthsof10"); dates that
     look the same ("since 10/10") are left as they are, VADER reads nothing in them."""
     for m, points, top in reversed(list(scores(text))):
         text = f"{text[:m.start()]}{_score_word(points, top)}{text[m.end():]}"
