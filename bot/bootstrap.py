@@ -230,15 +230,18 @@ def train_intents(embedder, playbook_set: PlaybookSet, config: Config, ts=None):
     key = content_hash(INTENT_CACHE_VERSION, getattr(embedder, "fingerprint", embedder.name), ts.key_parts(),
                        config.min_confidence, config.min_similarity)
     path = (config.cache_dir or cache_dir()) / f"intents-{key}.npz"
+    clf = None
     if path.is_file():
         try:
-            return IntentClassifier.from_bytes(path.read_bytes()), key
+            clf = IntentClassifier.from_bytes(path.read_bytes())
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache file is rebuilt below
-    clf = IntentClassifier(min_confidence=config.min_confidence, min_similarity=config.min_similarity)
-    clf.fit(embedder.encode(ts.texts), ts.labels, ts.texts, weights=ts.weights, encode=embedder.encode)
-    try:
-        atomic_write_bytes(path, clf.to_bytes())
-    except OSError:
-        pass  # a read-only cache only costs a retrain next time
+    if clf is None:
+        clf = IntentClassifier(min_confidence=config.min_confidence, min_similarity=config.min_similarity)
+        clf.fit(embedder.encode(ts.texts), ts.labels, ts.texts, weights=ts.weights, encode=embedder.encode)
+        try:
+            atomic_write_bytes(path, clf.to_bytes())
+        except OSError:
+            pass  # a read-only cache only costs a retrain next time
+    clf.not_for_questions = playbook_set.not_for_questions()  # the playbooks' setting, not part of the model
     return clf, key

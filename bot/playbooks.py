@@ -25,7 +25,7 @@ CONTACT_VARIABLES = ("first_name", "name")
 ENTITY_VARIABLES = ("order_id", "product", "email", "phone", "url", "money", "date")
 SENTIMENTS = ("negative", "neutral", "positive")
 CONDITIONS = ("sentiment", "source", "tags", "language", "missing")
-PLAYBOOK_KEYS = {"intent", "description", "auto_reply", "constants", "examples", "replies"}
+PLAYBOOK_KEYS = {"intent", "description", "auto_reply", "questions", "constants", "examples", "replies"}
 REPLY_KEYS = {"id", "text", "when"}
 MIN_EXAMPLES = 3
 MIN_REPLIES = 2
@@ -94,6 +94,7 @@ class Playbook:
     constants: dict[str, str]
     auto_reply: bool = False
     path: str = ""
+    questions: bool = True  # false: a message that mostly asks questions is not this intent (its replies thank)
 
 
 @dataclass
@@ -110,6 +111,10 @@ class PlaybookSet:
 
     def get(self, intent: str) -> Playbook | None:
         return self.playbooks.get(intent)
+
+    def not_for_questions(self) -> frozenset[str]:
+        """The intents whose playbook says ``questions: false``."""
+        return frozenset(i for i in self.intents if not self.playbooks[i].questions)
 
     def training_examples(self) -> tuple[list[str], list[str]]:
         texts, labels = [], []
@@ -272,6 +277,9 @@ def _load_playbook(path: Path, brand_constants: dict[str, str]) -> Playbook:
     auto_reply = data.get("auto_reply", False)
     if not isinstance(auto_reply, bool):
         errors.append(PlaybookError(p, _line(node, "auto_reply"), "'auto_reply' must be true or false"))
+    questions = data.get("questions", True)
+    if not isinstance(questions, bool):
+        errors.append(PlaybookError(p, _line(node, "questions"), "'questions' must be true or false"))
     try:
         constants = {**brand_constants, **_constants(data.get("constants"), path, node, ("constants",))}
     except PlaybookError as exc:
@@ -296,7 +304,7 @@ def _load_playbook(path: Path, brand_constants: dict[str, str]) -> Playbook:
     replies = _load_replies(data.get("replies"), path, node, constants, errors)
     if errors:
         raise PlaybookErrors(errors) if len(errors) > 1 else errors[0]
-    return Playbook(intent, description.strip(), tuple(examples), tuple(replies), constants, auto_reply, p)
+    return Playbook(intent, description.strip(), tuple(examples), tuple(replies), constants, auto_reply, p, questions)
 
 
 def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],

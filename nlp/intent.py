@@ -63,6 +63,23 @@ class IntentPrediction:
 
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_QUESTION = re.compile(r"\?[\W_]*$")  # "...any update? 😅" asks too
+_WORD = re.compile(r"[^\W\d_]")
+
+
+def asks(text: str) -> bool:
+    """Whether a message mostly asks: it has a question, and no more sentences that say something else.
+    "Can you recommend a podcast?" and "How loud is it? I live in a flat" ask; "Is it me or is it quieter? Either
+    way the grind is even. Love it." does not."""
+    questions = statements = 0
+    for sentence in _SENTENCE_END.split(text):
+        if _WORD.search(sentence):
+            if _QUESTION.search(sentence):
+                questions += 1
+            else:
+                statements += 1
+    return questions > 0 and questions >= statements
 
 
 def _word_terms(text: str) -> list[str]:
@@ -268,6 +285,10 @@ class IntentClassifier:
     example_texts: list[str] = field(default_factory=list)
     example_labels: list[str] = field(default_factory=list)
     train_seconds: float = 0.0
+    # Intents whose replies thank rather than answer (a playbook's ``questions: false``): a message that mostly asks
+    # questions is not one of them ("Can you recommend a good coffee podcast?" is not praise, however warm its words).
+    # Set by the app from the playbooks, not saved with the model.
+    not_for_questions: frozenset[str] = frozenset()
     _text: _Text | None = None
 
     # -- training -----------------------------------------------------------------
@@ -417,7 +438,12 @@ class IntentClassifier:
         sims = X @ self.example_vectors.T
         labels = np.array(self.example_labels)
         orders = np.argsort(-probs, axis=1)
-        best = orders[:, 0]
+        best = orders[:, 0].copy()
+        if self.not_for_questions and texts is not None:
+            barred = np.array([c in self.not_for_questions for c in self.classes])
+            for i in np.where(barred[best])[0].tolist():
+                if asks(texts[i]):  # the most likely intent that may be a question (abstains below if unlikely)
+                    best[i] = next((j for j in orders[i].tolist() if not barred[j]), best[i])
         # the closest training example of each message's best intent, a block of messages per intent
         nearest = np.full(len(X), -1)
         for k in np.unique(best).tolist():
@@ -426,9 +452,9 @@ class IntentClassifier:
                 rows = np.where(best == k)[0]
                 nearest[rows] = own[np.argmax(sims[np.ix_(rows, own)], axis=1)]
         out = []
-        for p, order, near, similarity in zip(probs.tolist(), orders[:, :top].tolist(), nearest.tolist(),
-                                              sims.max(axis=1).tolist()):
-            best_intent, conf = self.classes[order[0]], p[order[0]]
+        for p, k, order, near, similarity in zip(probs.tolist(), best.tolist(), orders[:, :top].tolist(),
+                                                 nearest.tolist(), sims.max(axis=1).tolist()):
+            best_intent, conf = self.classes[k], p[k]
             intent = best_intent
             if conf < self.min_confidence or similarity < self.min_similarity:
                 intent = UNKNOWN

@@ -35,6 +35,14 @@ def test_clear_messages_get_the_right_intent(real_app, text, intent):
     assert a.intent == intent, (text, a.to_dict()["ranking"])
 
 
+@pytest.mark.parametrize("text", ["Can you recommend a good coffee podcast?",
+                                  "hiya, who does your packaging design? It's lovely"])
+def test_a_question_is_not_thanked_for_as_praise(real_app, text):
+    assert real_app.analyzer.intents.not_for_questions == {"praise"}  # the shipped praise playbook's setting
+    a = real_app.analyzer.analyze(text)
+    assert a.intent != "praise" and a.prediction.ranking[0][0] == "praise", a.to_dict()["ranking"]
+
+
 def test_off_topic_message_is_unknown_and_gets_a_clarifying_reply(real_app):
     a = real_app.analyzer.analyze("what is the capital of mongolia")
     assert a.intent == "unknown"

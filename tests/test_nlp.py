@@ -147,6 +147,33 @@ def trained(**kw):
     return emb, IntentClassifier(**kw).fit(emb.encode(texts), labels, texts)
 
 
+@pytest.mark.parametrize("text, asking", [
+    ("Can you recommend a good coffee podcast?", True),
+    ("How loud is the Fern Grinder? Live in a flat with thin walls lol", True),  # as many questions as statements
+    ("October Bean Club box \u2014 any update? The Ethiopian sounded amazing \U0001f605", True),
+    ("Is it me or are the new burrs quieter? Either way the grind is even. Love it.", False),
+    ("Loved the 2.3 update. Thanks!", False),
+    ("love it", False),
+])
+def test_a_message_that_mostly_asks(text, asking):
+    from nlp.intent import asks
+
+    assert asks(text) is asking
+
+
+def test_an_intent_that_answers_no_question_gives_way_to_the_next_or_to_unknown():
+    emb, clf = trained(min_confidence=0.25, min_similarity=0.0)
+    texts = ["hello there", "hi team, order?", "hello everyone, where is it?"]
+    before = clf.predict(emb.encode(texts), texts)
+    assert [p.intent for p in before] == ["hello", "hello", "hello"]
+    clf.not_for_questions = frozenset({"hello"})
+    after = clf.predict(emb.encode(texts), texts)
+    assert after[0].intent == "hello"  # not a question
+    assert after[1].intent == "order" and after[1].confidence == dict(after[1].ranking)["order"]
+    assert after[2].intent == "unknown" and after[2].best_intent != "hello"
+    assert [p.ranking for p in after] == [p.ranking for p in before]  # the model's view is unchanged
+
+
 def test_intent_classifier_predicts_and_explains():
     emb, clf = trained(min_confidence=0.3, min_similarity=0.2)
     pred = clf.predict(emb.encode(["where is my order now"]), ["where is my order now"])[0]

@@ -144,6 +144,7 @@ def test_unknown_variable_names_the_reply_line(tmp_path):
     ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: 'x {'}\n  - {id: b, text: y}\n", "broken braces", 5),
     ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x, when: {missing: [colour]}}\n  - {id: b, text: y}\n", "missing 'colour'", 5),
     ("- just\n- a list\n", "must be a mapping", 1),
+    ("intent: g\ndescription: x\nquestions: never\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "'questions' must be true or false", 3),
     ("intent: Bad Name\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "lower_snake_case", 1),
 ])
 def test_broken_playbooks_say_what_and_where(tmp_path, body, needle, line):
