@@ -24,16 +24,16 @@ SIGN_OFFS = re.compile(rf"(?:{_CLOSINGS}|{_THANKS})\b[,.!]*"
                        r"(?:\s*$|[ \t]*[,\n]\s*[^\n,]{1,30}(?:\n[^\n,]{1,30})?\s*$)", re.I)
 
 
-# A salutation starts the message and ends at a comma, a dash, "!" or the end of its line, and something follows it:
-# "Hi there, 10/10 customer service" is read as "10/10 customer service" (the greeting made it look like an order
-# question), "Dear Fernbrew,\n\nIs the scale waterproof?" as its question. The greeting may name whom it greets
-# ("Hi Fernbrew team —", "Hey @maya!"); "Hello? Anyone there?", "Hi I ordered..." and "Hey is it in stock" keep
-# their first word, and a message that is only a greeting ("Hi team!") stays one.
+# A salutation starts the message and ends at a comma, a dash, "!", "?" or the end of its line, and something follows
+# it: "Hi there, 10/10 customer service" is read as "10/10 customer service" (the greeting made it look like an order
+# question), "Dear Fernbrew,\n\nIs the scale waterproof?" as its question, "Hello?? FB-21481" as a chased order.
+# The greeting may name whom it greets ("Hi Fernbrew team —", "Hey @maya!"); "Hi I ordered..." and "Hey is it in
+# stock" keep their first word, and a message that is only a greeting ("Hi team!", "Hello?") stays one.
 _GREETING = (r"(?i:hi+|hello+|hey+|heya|hiya|howdy|yo|greetings|dear|hallo|hola|ol\u00e1|ciao|bonjour|salut|hej|"
              r"(?:good )?(?:morning|afternoon|evening|day))")
 _ADDRESSEE = (r"(?:[ \t]+(?:(?i:there|all|everyone|everybody|team|guys|folks|friends|again|y'all|you two)"
               r"|[A-Z@][\w'\u2019.@&-]*)){0,3}")
-SALUTATION = re.compile(rf"^\s*{_GREETING}\b{_ADDRESSEE}[ \t]*(?:[,!.:;~\-\u2013\u2014]+[ \t]*\n?|\n)\s*(?=\S)")
+SALUTATION = re.compile(rf"^\s*{_GREETING}\b{_ADDRESSEE}[ \t]*(?:[,!?.:;~\-\u2013\u2014]+[ \t]*\n?|\n)\s*(?=\S)")
 
 
 def without_salutation(text: str) -> str:

@@ -283,7 +283,8 @@ def test_a_letters_closing_is_dropped_only_at_the_end(text, left):
     ("Ol\u00e1! Any date for the Lisbon meetup?", "Any date for the Lisbon meetup?"),
     ("Hi team!", "Hi team!"),  # only a greeting: it stays one
     ("Hi there\n\nBest,\nAva", "Hi there"),
-    ("Hello? Anyone there?", "Hello? Anyone there?"),  # not a salutation: what the message asks
+    ("Hello?? It's been a couple of days since my last message.", "It's been a couple of days since my last message."),
+    ("Hello?", "Hello?"),
     ("Hi I ordered a kettle", "Hi I ordered a kettle"),
     ("Hey is the grinder in stock", "Hey is the grinder in stock"),
     ("Morning coffee was great", "Morning coffee was great"),
