@@ -104,7 +104,8 @@ class App:
         from nlp.entities import EntityExtractor
 
         return Analyzer(self.embedder, self.intents, self.sentiment,
-                        EntityExtractor(self.playbooks.products, self.config.spacy_model))
+                        EntityExtractor(self.playbooks.products, self.config.spacy_model,
+                                        aliases=self.playbooks.aliases))
 
     @cached_property
     def suggester(self):

@@ -104,6 +104,7 @@ class PlaybookSet:
     products: tuple[str, ...]
     directory: Path | None = None
     brand: str = ""
+    aliases: dict[str, str] = field(default_factory=dict)  # what customers also call a product: "grinder" -> name
 
     @property
     def intents(self) -> list[str]:
@@ -153,11 +154,12 @@ def check_playbooks(directory: str | Path) -> tuple[PlaybookSet | None, list[Pla
     files = sorted(p for p in directory.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
     brand_constants: dict[str, str] = {}
     products: tuple[str, ...] = ()
+    aliases: dict[str, str] = {}
     brand_name = ""
     brand_file = next((p for p in files if p.name in ("brand.yml", "brand.yaml")), None)
     if brand_file is not None:
         try:
-            brand_name, brand_constants, products = _load_brand(brand_file)
+            brand_name, brand_constants, products, aliases = _load_brand(brand_file)
         except PlaybookError as exc:
             errors.append(exc)
     playbooks: dict[str, Playbook] = {}
@@ -181,7 +183,7 @@ def check_playbooks(directory: str | Path) -> tuple[PlaybookSet | None, list[Pla
         errors.append(PlaybookError(str(directory), None, "no playbook files (*.yml) found"))
     if not errors and len([i for i in playbooks if i != UNKNOWN_INTENT]) < 2:
         errors.append(PlaybookError(str(directory), None, "at least two intents are needed to classify messages"))
-    return PlaybookSet(playbooks, brand_constants, products, directory, brand_name), errors
+    return PlaybookSet(playbooks, brand_constants, products, directory, brand_name, aliases), errors
 
 
 # libyaml's parser when PyYAML was built with it: the same safe loading, about ten times faster (start-up).
@@ -224,7 +226,7 @@ def _line(node: Any, *path: Any) -> int:
     return current.start_mark.line + 1 if current is not None else 1
 
 
-def _load_brand(path: Path) -> tuple[str, dict[str, str], tuple[str, ...]]:
+def _load_brand(path: Path) -> tuple[str, dict[str, str], tuple[str, ...], dict[str, str]]:
     data, node = _read_yaml(path)
     if not isinstance(data, dict):
         raise PlaybookError(str(path), 1, "brand file must be a mapping with 'brand', 'constants', 'products'")
@@ -233,13 +235,39 @@ def _load_brand(path: Path) -> tuple[str, dict[str, str], tuple[str, ...]]:
         key = sorted(unknown)[0]
         raise PlaybookError(str(path), _line(node, key), f"unknown key {key!r} (allowed: brand, constants, products)")
     constants = _constants(data.get("constants"), path, node, ("constants",))
-    products = data.get("products") or []
-    if not isinstance(products, list) or not all(isinstance(p, str) and p.strip() for p in products):
-        raise PlaybookError(str(path), _line(node, "products"), "'products' must be a list of non-empty names")
+    products, aliases = _products(data.get("products") or [], path, node)
     brand = data.get("brand") or constants.get("brand", "")
     if brand and "brand" not in constants:
         constants["brand"] = str(brand)
-    return str(brand), constants, tuple(products)
+    return str(brand), constants, products, aliases
+
+
+def _products(value: Any, path: Path, node: Any) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Product names, and what customers also call them: ``- Fern Grinder: [grinder]`` finds "my grinder" as the
+    Fern Grinder (so a reply can say "Sorry your Fern Grinder is acting up")."""
+    if not isinstance(value, list):
+        raise PlaybookError(str(path), _line(node, "products"), "'products' must be a list of product names")
+    names, aliases = [], {}
+    for i, item in enumerate(value):
+        if isinstance(item, dict) and len(item) == 1:
+            (name, also), = item.items()
+            if not isinstance(also, list) or not all(isinstance(a, str) and a.strip() for a in also):
+                raise PlaybookError(str(path), _line(node, "products", i),
+                                    f"product {name!r}: what it is also called must be a list of names, "
+                                    "e.g. '- Fern Grinder: [grinder]'")
+        else:
+            name, also = item, []
+        if not isinstance(name, str) or not name.strip():
+            raise PlaybookError(str(path), _line(node, "products", i),
+                                f"product {i + 1} must be a name, or a name with what it is also called "
+                                "('- Fern Grinder: [grinder]')")
+        names.append(name.strip())
+        for alias in also:
+            other = aliases.setdefault(alias.strip().lower(), name.strip())
+            if other != name.strip():
+                raise PlaybookError(str(path), _line(node, "products", i),
+                                    f"{alias.strip()!r} is given for both {other!r} and {name.strip()!r}")
+    return tuple(names), aliases
 
 
 def _constants(value: Any, path: Path, node: Any, where: tuple) -> dict[str, str]:

@@ -19,7 +19,7 @@ import threading
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from nlp.ratings import is_score
 from nlp.tokenizer import Token, tokenize
@@ -230,11 +230,17 @@ class EntityExtractor:
 
     name = "rules-1"
 
-    def __init__(self, products: Iterable[str] = (), spacy_model: str | None = None):
+    def __init__(self, products: Iterable[str] = (), spacy_model: str | None = None,
+                 aliases: Mapping[str, str] | None = None):
+        """``aliases``: what customers also call a product ("grinder": "Fern Grinder"); found as that product."""
         self.products = sorted({p.strip() for p in products if p and p.strip()})
         self._canonical = {p.lower(): p for p in self.products}
+        for alias, name in (aliases or {}).items():
+            if alias.strip():
+                self._canonical.setdefault(alias.strip().lower(), name.strip())
+        self._phrases = sorted(self._canonical)  # every way a product is written, lower-case
         self._products_by_first: dict[str, list[tuple[str, ...]]] = {}  # token sequences by their first token
-        for p in self.products:
+        for p in self._phrases:
             seq = tuple(t.text.lower() for t in tokenize(p))
             self._products_by_first.setdefault(seq[0], []).append(seq)
         self.spacy_model = spacy_model
@@ -331,7 +337,7 @@ class EntityExtractor:
         ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True},
                              **before)
         patterns = list(_RULER_PATTERNS)
-        patterns += [{"label": "PRODUCT", "pattern": p} for p in self.products]
+        patterns += [{"label": "PRODUCT", "pattern": p} for p in self._phrases]
         ruler.add_patterns(patterns)
         return nlp
 

@@ -84,6 +84,16 @@ def test_regex_shapes_win_ties_as_with_spacy():
     assert [[e.label for e in es] for es in found] == [["ORDER_ID"], ["EMAIL"], ["ORDER_ID", "PRODUCT"]]
 
 
+def test_what_customers_also_call_a_product_is_that_product():
+    products, aliases = ["Fern Grinder", "Fern Scale"], {"grinder": "Fern Grinder", "burr grinder": "Fern Grinder"}
+    texts = ["my grinder hums", "the Fern Grinder hums", "My Burr Grinder is loud", "scale and grinder"]
+    found = EntityExtractor(products, aliases=aliases).extract(texts)
+    assert found == _SpacyBlankExtractor(products, aliases=aliases).extract(texts)
+    assert [[(e.text, e.value) for e in es] for es in found] == [
+        [("grinder", "Fern Grinder")], [("Fern Grinder", "Fern Grinder")], [("Burr Grinder", "Fern Grinder")],
+        [("grinder", "Fern Grinder")]]  # "scale" alone is not given as the Fern Scale
+
+
 @pytest.mark.parametrize("text, dates", [
     ("Hi there, 10/10 customer service, you replied on a Sunday!", ["Sunday"]),
     ("9/10 would recommend", []),

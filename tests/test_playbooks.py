@@ -184,6 +184,26 @@ def test_constants_are_filled_and_other_variables_kept(tmp_path):
     assert pbs.products == ("Rocket",)
 
 
+def test_a_product_may_say_what_customers_also_call_it(tmp_path):
+    good_folder(tmp_path)
+    write(tmp_path, "brand.yml", "brand: Acme\nproducts:\n  - Rocket: [rocket ship, the ship]\n  - Anvil\n")
+    pbs = load_playbooks(tmp_path)
+    assert pbs.products == ("Rocket", "Anvil") and pbs.aliases == {"rocket ship": "Rocket", "the ship": "Rocket"}
+
+
+@pytest.mark.parametrize("products, needle, line", [
+    ("  - Rocket: ship\n", "must be a list of names", 3),
+    ("  - Rocket: [ship]\n  - Anvil: [ship]\n", "'ship' is given for both 'Rocket' and 'Anvil'", 4),
+    ("  - Rocket\n  - [a, b]\n", "product 2 must be a name", 4),
+])
+def test_a_broken_product_list_says_what_and_where(tmp_path, products, needle, line):
+    good_folder(tmp_path)
+    write(tmp_path, "brand.yml", "brand: Acme\nproducts:\n" + products)
+    _, errors = check_playbooks(tmp_path)
+    assert [(needle in e.problem, e.line, e.path.endswith("brand.yml")) for e in errors] == [(True, line, True)], \
+        [str(e) for e in errors]
+
+
 def test_playbooks_check_command(tmp_path):
     runner = CliRunner()
     ok = runner.invoke(cli, ["playbooks", "check", str(good_folder(tmp_path))])
