@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from bot.errors import ResonateError
+from bot.message import plural
 
 
 def _quiet_model_logs() -> None:
@@ -154,7 +155,6 @@ def ingest(app, file, fmt, as_json):
         out["errors"] = [{"line": e.line, "problem": e.problem} for e in result.errors]
         click.echo(json.dumps(out, indent=2))
     else:
-        from bot.message import plural
 
         click.echo(f"{plural(report.stored, 'new message')} stored ({report.duplicates} already there, "
                    f"{plural(len(result.errors), 'row')} rejected), {report.analysed} analysed, in {app.config.db_path}")
@@ -200,7 +200,7 @@ def playbooks_check(directory, as_json):
             click.echo(f"{len(playbook_set.playbooks)} playbooks OK in {directory}")
     if errors:
         if not as_json:
-            click.secho(f"{len(errors)} problem(s) in {directory}", fg="red", err=True)
+            click.secho(f"{plural(len(errors), 'problem')} in {directory}", fg="red", err=True)
         sys.exit(1)
 
 
@@ -217,7 +217,7 @@ def playbooks_gaps(app, as_json):
         click.echo("No gaps: every corrected intent has a playbook.")
         return
     for intent, examples in sorted(ts.gaps.items(), key=lambda kv: -len(kv[1])):
-        click.echo(f"{intent}: {len(examples)} message(s) corrected to it, no playbook yet")
+        click.echo(f"{intent}: {plural(len(examples), 'message')} corrected to it, no playbook yet")
         for text in examples[:5]:
             click.echo(f"  - {text}")
     click.echo("Write a playbook for each (see README, Adding a playbook); `resonate train` then learns them.")
@@ -257,7 +257,8 @@ def train(app, as_json):
         click.echo(f"Cross-validated accuracy: {100 * change['before']:.1f}% with playbooks only -> "
                    f"{100 * change['after']:.1f}% with what the team taught ({100 * change['change']:+.1f} points)")
     if ts.gaps:
-        click.echo(f"{len(ts.gaps)} corrected intent(s) have no playbook: see `resonate playbooks gaps`.")
+        click.echo(f"{plural(len(ts.gaps), 'corrected intent')} {'has' if len(ts.gaps) == 1 else 'have'} no "
+                   "playbook: see `resonate playbooks gaps`.")
     click.echo("Running processes pick up the new model on their next message.")
 
 
@@ -393,7 +394,7 @@ def themes(app, since, until, as_json):
     _hint_if_empty(app, report.messages)
     if ideas:
         click.echo()
-        click.echo(f"{len(ideas)} campaign idea(s): see resonate campaigns list")
+        click.echo(f"{plural(len(ideas), 'campaign idea')}: see resonate campaigns list")
 
 
 def _hint_if_empty(app, messages: int) -> None:

@@ -157,17 +157,20 @@ def check_playbooks(directory: str | Path) -> tuple[PlaybookSet | None, list[Pla
     aliases: dict[str, str] = {}
     brand_name = ""
     brand_file = next((p for p in files if p.name in ("brand.yml", "brand.yaml")), None)
+    brand_read = True
     if brand_file is not None:
         try:
-            brand_name, brand_constants, products, aliases = _load_brand(brand_file)
+            brand_name, brand_constants, products, aliases = _load_brand(brand_file, errors)
         except PlaybookError as exc:
             errors.append(exc)
+            # Its constants are unknown, so every reply that uses one would be reported too, burying this error.
+            brand_read = False
     playbooks: dict[str, Playbook] = {}
     for path in files:
         if path.name in RESERVED_FILES:
             continue
         try:
-            pb = _load_playbook(path, brand_constants)
+            pb = _load_playbook(path, brand_constants, check_variables=brand_read)
         except PlaybookErrors as exc:
             errors.extend(exc.errors)
             continue
@@ -226,7 +229,9 @@ def _line(node: Any, *path: Any) -> int:
     return current.start_mark.line + 1 if current is not None else 1
 
 
-def _load_brand(path: Path) -> tuple[str, dict[str, str], tuple[str, ...], dict[str, str]]:
+def _load_brand(path: Path, errors: list[PlaybookError]) -> tuple[str, dict[str, str], tuple[str, ...], dict[str, str]]:
+    """Raises when the file or its constants cannot be read; a broken product entry is added to ``errors`` and
+    left out, the rest of the file still counts."""
     data, node = _read_yaml(path)
     if not isinstance(data, dict):
         raise PlaybookError(str(path), 1, "brand file must be a mapping with 'brand', 'constants', 'products'")
@@ -235,38 +240,39 @@ def _load_brand(path: Path) -> tuple[str, dict[str, str], tuple[str, ...], dict[
         key = sorted(unknown)[0]
         raise PlaybookError(str(path), _line(node, key), f"unknown key {key!r} (allowed: brand, constants, products)")
     constants = _constants(data.get("constants"), path, node, ("constants",))
-    products, aliases = _products(data.get("products") or [], path, node)
+    products, aliases = _products(data.get("products") or [], path, node, errors)
     brand = data.get("brand") or constants.get("brand", "")
     if brand and "brand" not in constants:
         constants["brand"] = str(brand)
     return str(brand), constants, products, aliases
 
 
-def _products(value: Any, path: Path, node: Any) -> tuple[tuple[str, ...], dict[str, str]]:
+def _products(value: Any, path: Path, node: Any,
+              errors: list[PlaybookError]) -> tuple[tuple[str, ...], dict[str, str]]:
     """Product names, and what customers also call them: ``- Fern Grinder: [grinder]`` finds "my grinder" as the
-    Fern Grinder (so a reply can say "Sorry your Fern Grinder is acting up")."""
+    Fern Grinder (so a reply can say "Sorry your Fern Grinder is acting up"). A broken entry is added to
+    ``errors`` and left out."""
     if not isinstance(value, list):
-        raise PlaybookError(str(path), _line(node, "products"), "'products' must be a list of product names")
+        errors.append(PlaybookError(str(path), _line(node, "products"), "'products' must be a list of product names"))
+        return (), {}
     names, aliases = [], {}
     for i, item in enumerate(value):
-        if isinstance(item, dict) and len(item) == 1:
-            (name, also), = item.items()
-            if not isinstance(also, list) or not all(isinstance(a, str) and a.strip() for a in also):
-                raise PlaybookError(str(path), _line(node, "products", i),
-                                    f"product {name!r}: what it is also called must be a list of names, "
-                                    "e.g. '- Fern Grinder: [grinder]'")
-        else:
-            name, also = item, []
+        where = str(path), _line(node, "products", i)
+        name, also = next(iter(item.items())) if isinstance(item, dict) and len(item) == 1 else (item, [])
         if not isinstance(name, str) or not name.strip():
-            raise PlaybookError(str(path), _line(node, "products", i),
-                                f"product {i + 1} must be a name, or a name with what it is also called "
-                                "('- Fern Grinder: [grinder]')")
+            errors.append(PlaybookError(*where, f"product {i + 1} must be a name, or a name with what it is also "
+                                                "called ('- Fern Grinder: [grinder]')"))
+            continue
+        if not isinstance(also, list) or not all(isinstance(a, str) and a.strip() for a in also):
+            errors.append(PlaybookError(*where, f"product {name!r}: what it is also called must be a list of names, "
+                                                "e.g. '- Fern Grinder: [grinder]'"))
+            continue
         names.append(name.strip())
         for alias in also:
             other = aliases.setdefault(alias.strip().lower(), name.strip())
             if other != name.strip():
-                raise PlaybookError(str(path), _line(node, "products", i),
-                                    f"{alias.strip()!r} is given for both {other!r} and {name.strip()!r}")
+                errors.append(PlaybookError(*where, f"{alias.strip()!r} is given for both {other!r} and "
+                                                    f"{name.strip()!r}"))
     return tuple(names), aliases
 
 
@@ -285,7 +291,8 @@ def _constants(value: Any, path: Path, node: Any, where: tuple) -> dict[str, str
     return out
 
 
-def _load_playbook(path: Path, brand_constants: dict[str, str]) -> Playbook:
+def _load_playbook(path: Path, brand_constants: dict[str, str], check_variables: bool = True) -> Playbook:
+    """``check_variables=False``: the brand's constants could not be read, so unknown variables are not reported."""
     data, node = _read_yaml(path)
     p = str(path)
     if not isinstance(data, dict):
@@ -329,14 +336,14 @@ def _load_playbook(path: Path, brand_constants: dict[str, str]) -> Playbook:
         examples = [ex.strip() for ex in examples if isinstance(ex, str) and ex.strip()]
         if len(examples) < minimum:
             errors.append(PlaybookError(p, _line(node, "examples"), f"{len(examples)} examples; at least {minimum} are needed to learn an intent"))
-    replies = _load_replies(data.get("replies"), path, node, constants, errors)
+    replies = _load_replies(data.get("replies"), path, node, constants, errors, check_variables)
     if errors:
         raise PlaybookErrors(errors) if len(errors) > 1 else errors[0]
     return Playbook(intent, description.strip(), tuple(examples), tuple(replies), constants, auto_reply, p, questions)
 
 
 def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],
-                  errors: list[PlaybookError]) -> list[Reply]:
+                  errors: list[PlaybookError], check_variables: bool = True) -> list[Reply]:
     p = str(path)
     if not isinstance(value, list):
         errors.append(PlaybookError(p, _line(node, "replies") if value is not None else 1,
@@ -372,7 +379,7 @@ def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],
         except ValueError as exc:
             errors.append(PlaybookError(p, text_line, f"reply {rid!r}: {exc}"))
             continue
-        for var in variables:
+        for var in variables if check_variables else ():
             if var not in allowed_vars:
                 errors.append(PlaybookError(p, text_line, f"reply {rid!r}: unknown variable {{{var}}} (known: "
                                             f"{', '.join(sorted(allowed_vars))})"))

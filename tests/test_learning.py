@@ -89,4 +89,4 @@ def test_corrections_to_an_intent_without_playbook_are_gaps(tmp_path):
     assert "wholesale" not in ts.labels
     env = {"RESONATE_EMBEDDER": "hashing", "RESONATE_CACHE_DIR": str(tmp_path / "cache")}
     text = CliRunner().invoke(cli, ["playbooks", "gaps", "--db", str(tmp_path / "r.db")], env=env)
-    assert text.exit_code == 0 and "wholesale: 2 message(s)" in text.output and "bulk pricing" in text.output
+    assert text.exit_code == 0 and "wholesale: 2 messages" in text.output and "bulk pricing" in text.output

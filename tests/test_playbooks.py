@@ -1,5 +1,6 @@
 import re
 import textwrap
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -202,6 +203,24 @@ def test_a_broken_product_list_says_what_and_where(tmp_path, products, needle, l
     _, errors = check_playbooks(tmp_path)
     assert [(needle in e.problem, e.line, e.path.endswith("brand.yml")) for e in errors] == [(True, line, True)], \
         [str(e) for e in errors]
+
+
+@pytest.mark.parametrize("broken, problem", [
+    (lambda brand: brand.replace("- Fern Scale: [scale]", "- Fern Scale: scale"), "must be a list of names"),
+    (lambda brand: "brand: [\n" + brand, "invalid YAML"),  # its constants unknown: not reported once per reply
+])
+def test_a_broken_brand_file_is_the_one_problem_reported(tmp_path, broken, problem):
+    import shutil
+
+    from bot.playbooks import default_playbooks_dir
+
+    folder = shutil.copytree(default_playbooks_dir(), tmp_path / "pb")
+    brand = (folder / "brand.yml").read_text()
+    assert broken(brand) != brand
+    (folder / "brand.yml").write_text(broken(brand))
+    _, errors = check_playbooks(folder)
+    assert [(problem in e.problem, Path(e.path).name) for e in errors] == [(True, "brand.yml")], \
+        [str(e) for e in errors][:3]
 
 
 def test_playbooks_check_command(tmp_path):
