@@ -25,8 +25,8 @@ CONDITIONS = ("intent", "sentiment", "trend", "tags")
 TEMPLATE_KEYS = ("title", "channel", "days", "actions", "metric")
 PLACEHOLDERS = ("label", "size", "contacts", "top_source", "intent", "negative", "positive")
 DECISIONS = ("continue", "pivot", "stop")
-# metric -> (what it measures, better when it goes "down" or "up")
-METRICS = {  # name: (what it measures, which way is better, a count or a share)
+# metric -> (what it measures, better when it goes "down" or "up", a "count" or a "share")
+METRICS = {
     "theme_volume": ("messages a week on the theme, from anyone", "down", "count"),
     "negative_share": ("share of the segment's messages that are negative", "down", "share"),
     "response_rate": ("share of the segment who wrote to us again", "up", "share"),

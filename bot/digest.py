@@ -128,7 +128,8 @@ def markdown(d: dict, chart_name: str | None = None) -> str:
                   *[f"  > {q['from']}: {q['text']}" for q in c["quotes"]],
                   f"- Segment: {c['segment']['filter']} ({c['segment']['size']} people)",
                   f"- Channel: {c['channel']}; time box: {c['days']} days; review on {c['review_date']}",
-                  f"- Success metric: {m['description']} (baseline {metric_text(m['name'], m['baseline'])}, better when {m['better']})",
+                  f"- Success metric: {m['description']} (baseline {metric_text(m['name'], m['baseline'])}, "
+                  f"better when {m['better']})",
                   "- Actions:", *[f"  {n}. {a}" for n, a in enumerate(c["actions"], 1)],
                   f"- Adopt it: `resonate campaigns adopt {c['id']}`", ""]
     if not d["ideas"]:
@@ -293,8 +294,8 @@ def blocks(d: dict) -> list[dict]:
     for c in d["ideas"][:10]:
         text = (f"*💡 {review.mrkdwn_literal(c['title'], 200)}*\n{review.mrkdwn_literal(c['why'], 600)}\n"
                 f"Segment: {c['segment']['size']} people · {c['channel']} · {c['days']} days\n"
-                f"Success metric: {c['metric']['description']} (baseline {metric_text(c['metric']['name'], c['metric']['baseline'])}, better when "
-                f"{c['metric']['better']})")
+                f"Success metric: {c['metric']['description']} (baseline "
+                f"{metric_text(c['metric']['name'], c['metric']['baseline'])}, better when {c['metric']['better']})")
         out.append({"type": "section", "text": review.mrkdwn(review.cut(text, 2900))})
         out.append({"type": "actions", "block_id": f"campaign_{c['id']}", "elements": [
             {"type": "button", "action_id": ACTION_ADOPT, "style": "primary", "text": review.plain("Adopt", 30),

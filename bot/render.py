@@ -153,7 +153,8 @@ def campaign_card(c: dict) -> None:
         console.print(f"    “{escape(q['text'])}” — {escape(q['from'])}")
     console.print(f"  segment: {escape(card['segment']['filter'])}: [bold]{card['segment']['size']}[/] people")
     console.print(f"  channel: {card['channel']}; time box {card['days']} days; review {c.get('review_at') and c['review_at'][:10] or card['review_date']}")
-    console.print(f"  metric: {m['description']}: baseline {metric_text(m['name'], m['baseline'])} (better when {m['better']})")
+    console.print(f"  metric: {m['description']}: baseline {metric_text(m['name'], m['baseline'])} "
+                  f"(better when {m['better']})")
     for n, a in enumerate(card["actions"], 1):
         console.print(f"  {n}. {escape(a)}")
 
