@@ -56,6 +56,14 @@ def test_unknown_intent_gets_a_clarifying_question_not_a_guess(shipped):
     assert "best guess pricing" in out[0].reason
 
 
+def test_a_clarifying_question_starts_from_what_the_message_named(shipped):
+    scale = Entity("PRODUCT", "scale", 0, 5, "Fern Scale")
+    out = Suggester(shipped).suggest(analysis("unknown", 0.4, best="pricing", entities=[scale]), ReplyContext())
+    assert "about the Fern Scale" in out[0].text and out[0].text.endswith("?")
+    out = Suggester(shipped).suggest(analysis("unknown", 0.4, best="pricing", entities=[ORDER]), ReplyContext())
+    assert "about FB-12345" in out[0].text and out[0].text.endswith("?")
+
+
 def test_runner_up_intent_adds_a_suggestion_when_close(shipped):
     a = analysis("refund_return", 0.55, ranking=[("refund_return", 0.55), ("order_status", 0.40)])
     out = Suggester(shipped).suggest(a, ReplyContext())
