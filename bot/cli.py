@@ -641,6 +641,7 @@ def reply(app, message_id, n, text, as_json):
 
     from bot.desk import NoBoard, ReviewDesk
     from bot.errors import ResonateError
+    from bot.outbox import SENDABLE_SOURCES
 
     if (n is None) == (text is None):
         raise click.UsageError("give either N (a suggestion number) or --text TEXT")
@@ -660,12 +661,18 @@ def reply(app, message_id, n, text, as_json):
     if not outcome.ok:
         raise ResonateError(outcome.note)
     row = _deliver(app, message_id)
+    elsewhere = None if message["source"] in SENDABLE_SOURCES else (
+        f"Resonate has no connector that sends to {message['source']}: the reply is recorded as your decision; "
+        f"send it yourself in {message['source']}")
     if as_json:
         click.echo(json.dumps({"message_id": message_id, "state": row["state"], "text": row["text"],
-                               "sent_message_id": row["sent_message_id"], "error": row["last_error"]},
+                               "sent_message_id": row["sent_message_id"], "error": row["last_error"],
+                               "send_yourself": elsewhere},
                               ensure_ascii=False, indent=2))
     elif row["state"] == "sent":
         click.echo(f"Sent to {message['source']} ({row['sent_message_id']}).")
+    elif elsewhere:
+        click.echo(f"{elsewhere}:\n\n{row['text']}")
     else:
         click.echo(f"Queued, not sent yet ({row['state']}: {row['last_error'] or 'a running resonate run sends it'})")
     if row["state"] in ("failed", "stuck"):

@@ -21,6 +21,9 @@ from bot.message import OUTBOUND, Message, iso, utcnow
 
 log = logging.getLogger(__name__)
 
+# The sources a connector of this version can send replies to; messages imported from elsewhere (email, instagram,
+# a forum) are answered there, by a person.
+SENDABLE_SOURCES = ("slack", "telegram")
 BACKOFF_SECONDS = (2.0, 10.0, 60.0, 300.0)  # before the 2nd, 3rd, ... try
 MAX_ATTEMPTS = 5
 

@@ -84,6 +84,20 @@ def test_the_inbox_keeps_a_letters_lines_under_its_header(monkeypatch, tmp_path)
     assert body == ["    Dear Fernbrew,", "    The lid of my kettle is cracked.", "    Kind regards,", "    Paula"]
 
 
+def test_a_reply_to_an_imported_email_says_to_send_it_yourself(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    monkeypatch.setenv("RESONATE_CACHE_DIR", str(tmp_path / "cache"))
+    rows = tmp_path / "in.jsonl"
+    rows.write_text(json.dumps({"text": "Is the kettle lid dishwasher safe?", "sender": "paula", "source": "email"})
+                    + "\n", encoding="utf-8")
+    db = str(tmp_path / "r.db")
+    assert CliRunner().invoke(cli, ["ingest", str(rows), "--db", db]).exit_code == 0
+    result = CliRunner().invoke(cli, ["reply", "1", "--text", "Yes, top rack.", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "no connector that sends to email" in result.output and result.output.rstrip().endswith("Yes, top rack.")
+    assert "a running resonate run sends it" not in result.output  # it never would
+
+
 def test_an_empty_window_says_where_the_messages_are(monkeypatch, tmp_path):
     """After importing an old inbox (or the demo), `themes` and `digest` of this week find nothing: say when the
     newest message is instead of an empty report alone."""
