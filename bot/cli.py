@@ -131,26 +131,52 @@ def suggest(app, text, name, source, tags, as_json):
 # -- ingest ------------------------------------------------------------------------------------------------------
 
 
+def _column_map(ctx, param, values) -> dict[str, str]:
+    """``--map text=message``: Resonate's column name = the file's."""
+    from bot.channels.files import KNOWN
+
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, theirs = value.partition("=")
+        name, theirs = name.strip(), theirs.strip()
+        if not sep or not name or not theirs:
+            raise click.BadParameter(f"{value!r}: write NAME=COLUMN, e.g. text=message", ctx, param)
+        if name not in KNOWN:
+            raise click.BadParameter(f"{value!r}: {name!r} is not one of {', '.join(sorted(KNOWN))}", ctx, param)
+        if name in out or theirs in out.values():
+            raise click.BadParameter(f"{value!r}: {name!r} or {theirs!r} is mapped twice", ctx, param)
+        out[name] = theirs
+    return out
+
+
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="File format (default: from the extension).")
+@click.option("--map", "columns", multiple=True, metavar="NAME=COLUMN", callback=_column_map,
+              help="Read the file's COLUMN as Resonate's NAME (repeatable): --map text=message --map sender=from.")
 @common_options
 @json_option
-def ingest(app, file, fmt, as_json):
+def ingest(app, file, fmt, columns, as_json):
     """Import messages from a JSONL or CSV FILE, analyse them and store suggestions.
 
-    Columns: text, sender (required); sender_name, source, chat, timestamp, id, sender_tags, language.
+    Columns: text, sender (required); sender_name, source, chat, timestamp, id, sender_tags, language; an
+    export that names them otherwise is read with --map. Other columns are not read (listed once).
     Bad rows are reported with their line number and skipped; good rows are kept.
     """
     from bot import render
     from bot.channels.files import read_file
 
-    result = read_file(file, fmt)
+    result = read_file(file, fmt, columns)
+    if result.ignored:
+        click.secho(f"not read: column{'s' * (len(result.ignored) > 1)} {', '.join(result.ignored)} (Resonate reads "
+                    "text, sender, sender_name, source, chat, timestamp, id, sender_tags, language; --map NAME=COLUMN "
+                    "reads a column under one of these names)", fg="yellow", err=True)
     for error in result.errors:
         click.secho(f"skipped {error}", fg="yellow", err=True)
     with render.progress("Analysing", len(result.messages), enabled=not as_json) as advance:
         report = app.pipeline.ingest(result.messages, progress=advance)
-    out = {**report.__dict__, "rejected": len(result.errors), "db": str(app.config.db_path)}
+    out = {**report.__dict__, "rejected": len(result.errors), "not_read_columns": result.ignored,
+           "db": str(app.config.db_path)}
     if as_json:
         out["errors"] = [{"line": e.line, "problem": e.problem} for e in result.errors]
         click.echo(json.dumps(out, indent=2))

@@ -29,15 +29,38 @@ ROWS = [
 
 def test_bad_rows_are_reported_with_line_numbers_and_good_rows_kept(tmp_path):
     result = read_file(write_jsonl(tmp_path / "in.jsonl", ROWS))
-    assert [m.text for m in result.messages] == ["Where is my order FB-12345?", "Love the kettle!"]
+    assert [m.text for m in result.messages] == ["Where is my order FB-12345?", "Love the kettle!", "hello"]
     problems = {e.line: e.problem for e in result.errors}
-    assert set(problems) == {2, 3, 4, 5, 7}
+    assert set(problems) == {2, 3, 4, 5}
     assert "invalid JSON" in problems[2]
     assert "'text' is missing" in problems[3]
     assert "timestamp" in problems[4]
     assert str(MAX_TEXT_CHARS) in problems[5]
-    assert "unknown column 'colour'" in problems[7]
+    assert result.ignored == ["colour"]  # a column of the export's own: not read, said once, the row kept
     assert result.messages[1].sender_tags == ("vip",)
+
+
+def test_an_export_with_its_own_column_names_is_read_with_a_map(tmp_path, monkeypatch):
+    path = tmp_path / "export.csv"
+    path.write_text("from,message,subject,date,text\n"
+                    "anna@example.com,Where is my order FB-12345?,Order,2026-10-05T10:00:00Z,ignored\n", encoding="utf-8")
+    unmapped = read_file(path)
+    assert not unmapped.messages
+    result = read_file(path, columns={"text": "message", "sender": "from", "timestamp": "date"})
+    assert [(m.text, m.sender_id, m.timestamp.isoformat()) for m in result.messages] == [
+        ("Where is my order FB-12345?", "anna@example.com", "2026-10-05T10:00:00+00:00")]
+    assert result.ignored == ["subject", "text"]  # the file's own "text" gives way to the mapped column
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    runner, db = CliRunner(), str(tmp_path / "r.db")
+    refused = runner.invoke(cli, ["ingest", str(path), "--db", db])
+    assert refused.exit_code == 1 and "--map text=COLUMN" in refused.output
+    done = runner.invoke(cli, ["ingest", str(path), "--db", db, "--map", "text=message", "--map", "sender=from",
+                               "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["stored"] == 1 and json.loads(done.stdout)["not_read_columns"] == ["subject", "date", "text"]
+    for bad in ("txt=message", "text", "text=message --map text=from".split(" --map ")[1]):
+        assert runner.invoke(cli, ["ingest", str(path), "--db", db, "--map", "text=message", "--map", bad]
+                             ).exit_code == 2, bad
 
 
 def test_csv_import(tmp_path):
@@ -76,10 +99,20 @@ def test_ingest_command_keeps_good_rows_and_is_idempotent(tmp_path, monkeypatch)
     first = runner.invoke(cli, ["ingest", str(path), "--db", str(db), "--json"])
     assert first.exit_code == 0, first.output
     out = json.loads(first.stdout)
-    assert out["stored"] == 2 and out["rejected"] == 5 and out["analysed"] == 2
-    assert {e["line"] for e in out["errors"]} == {2, 3, 4, 5, 7}
+    assert out["stored"] == 3 and out["rejected"] == 4 and out["analysed"] == 3
+    assert {e["line"] for e in out["errors"]} == {2, 3, 4, 5}
     again = runner.invoke(cli, ["ingest", str(path), "--db", str(db), "--json"])
-    assert json.loads(again.stdout)["duplicates"] == 2
+    assert json.loads(again.stdout)["duplicates"] == 3
+
+
+def test_rows_without_id_or_time_are_stored_once_however_often_the_file_is_imported(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    path = write_jsonl(tmp_path / "in.jsonl", [{"text": "thanks!", "sender": "f"}, {"text": "where is it?", "sender": "f"},
+                                              {"text": "thanks!", "sender": "f"}])
+    db, runner = str(tmp_path / "r.db"), CliRunner()
+    first = json.loads(runner.invoke(cli, ["ingest", str(path), "--db", db, "--json"]).stdout)
+    again = json.loads(runner.invoke(cli, ["ingest", str(path), "--db", db, "--json"]).stdout)
+    assert (first["stored"], again["stored"], again["duplicates"]) == (3, 0, 3)  # each dated at its own import
 
 
 def test_ingest_of_a_file_with_only_bad_rows_fails(tmp_path, monkeypatch):

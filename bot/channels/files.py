@@ -16,17 +16,20 @@ sender_tags   no        contact tags: a JSON list, or ``;``-separated in CSV
 language      no        language code such as en, de
 ============  ========  ======================================================================
 
-``thread`` and ``chat_id`` are accepted as other names for ``chat``. Bad rows are
-reported with their line number and skipped; good rows are kept.
+``thread`` and ``chat_id`` are accepted as other names for ``chat``; an export that names a column otherwise is
+read with ``columns`` (``resonate ingest --map text=message``). Other columns are not read, and listed once in
+``ReadResult.ignored`` (a misspelt optional column shows up there). Bad rows are reported with their line number
+and skipped; good rows are kept.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from bot.errors import IngestError
 from bot.message import MAX_TEXT_CHARS, Message, parse_time, utcnow
@@ -39,6 +42,7 @@ KNOWN = {"text", "sender", "sender_name", "source", "chat", "thread", "chat_id",
 class ReadResult:
     messages: list[Message] = field(default_factory=list)
     errors: list[IngestError] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # the file's columns that are none of KNOWN, in order of appearance
 
 
 def detect_format(path: Path, fmt: str | None = None) -> str:
@@ -52,22 +56,47 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
     raise IngestError(str(path), 0, f"unknown file type {suffix!r}: use .jsonl or .csv, or pass --format")
 
 
-def read_file(path: str | Path, fmt: str | None = None) -> ReadResult:
+def read_file(path: str | Path, fmt: str | None = None, columns: Mapping[str, str] | None = None) -> ReadResult:
+    """``columns``: for each of Resonate's columns that the file names otherwise, the file's name for it
+    (``{"text": "message", "sender": "from"}``); a column of the file's own under that name is then not read."""
     path = Path(path)
     if not path.is_file():
         raise IngestError(str(path), 0, "file not found")
+    columns = dict(columns or {})
+    unknown = sorted(set(columns) - KNOWN)
+    if unknown:
+        raise IngestError(str(path), 0, f"cannot read a column as {unknown[0]!r} (known: {', '.join(sorted(KNOWN))})")
+    ours = {theirs: name for name, theirs in columns.items()}
     kind = detect_format(path, fmt)
-    rows = _jsonl_rows(path) if kind == "jsonl" else _csv_rows(path)
+    rows = _jsonl_rows(path) if kind == "jsonl" else _csv_rows(path, ours)
     result = ReadResult()
+    ignored: dict[str, None] = {}
+    seen: dict[str, int] = {}
     imported_at = utcnow()
     for line, row in rows:
         if isinstance(row, IngestError):
             result.errors.append(row)
             continue
+        named = {}
+        for key, value in row.items():
+            name = ours.get(key, None if key in columns else key)  # mapped, or replaced by a mapped column
+            if name in KNOWN:
+                named[name] = value
+            else:
+                ignored.setdefault(key)
+        if named.get("id") in (None, "") and named.get("timestamp") in (None, ""):
+            # Neither an id nor a time: the message is dated at import, so its content key would change on every
+            # import. The same row of the same file gets the same key instead: its content and how many times
+            # that content came before it (a second "thanks!" from the same person is a second message).
+            same = json.dumps([named.get(k) for k in ("source", "sender", "chat", "thread", "chat_id", "text")],
+                              default=str)
+            seen[same] = seen.get(same, 0) + 1
+            named["id"] = "row:" + hashlib.sha256(f"{same}#{seen[same]}".encode()).hexdigest()[:20]
         try:
-            result.messages.append(to_message(row, imported_at))
+            result.messages.append(to_message(named, imported_at))
         except ValueError as exc:
             result.errors.append(IngestError(str(path), line, str(exc)))
+    result.ignored = list(ignored)
     return result
 
 
@@ -99,14 +128,17 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
             yield line, row
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
+def _csv_rows(path: Path, ours: Mapping[str, str]) -> Iterator[tuple[int, Any]]:
+    """``ours``: the file's name of a column -> Resonate's, for the columns named otherwise."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
             reader = csv.DictReader(fh, dialect=dialect)
-            if not reader.fieldnames or "text" not in reader.fieldnames or "sender" not in reader.fieldnames:
+            names = {ours.get(f, f) for f in reader.fieldnames or []}
+            if not {"text", "sender"} <= names:
                 yield 1, IngestError(str(path), 1, f"the header must name at least the columns text and sender "
-                                                   f"(found: {', '.join(reader.fieldnames or []) or 'nothing'})")
+                                                   f"(found: {', '.join(reader.fieldnames or []) or 'nothing'}); "
+                                                   "read yours as them with --map text=COLUMN --map sender=COLUMN")
                 return
             for row in reader:
                 if None in row:
