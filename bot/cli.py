@@ -688,17 +688,17 @@ def reply(app, message_id, n, text, as_json):
         raise ResonateError(outcome.note)
     row = _deliver(app, message_id)
     elsewhere = None if message["source"] in SENDABLE_SOURCES else (
-        f"Resonate has no connector that sends to {message['source']}: the reply is recorded as your decision; "
+        f"Resonate has no connector that sends to {message['source']}: the reply is recorded as sent by you; "
         f"send it yourself in {message['source']}")
     if as_json:
         click.echo(json.dumps({"message_id": message_id, "state": row["state"], "text": row["text"],
                                "sent_message_id": row["sent_message_id"], "error": row["last_error"],
                                "send_yourself": elsewhere},
                               ensure_ascii=False, indent=2))
-    elif row["state"] == "sent":
-        click.echo(f"Sent to {message['source']} ({row['sent_message_id']}).")
     elif elsewhere:
         click.echo(f"{elsewhere}:\n\n{row['text']}")
+    elif row["state"] == "sent":
+        click.echo(f"Sent to {message['source']} ({row['sent_message_id']}).")
     else:
         click.echo(f"Queued, not sent yet ({row['state']}: {row['last_error'] or 'a running resonate run sends it'})")
     if row["state"] in ("failed", "stuck"):
@@ -707,13 +707,15 @@ def reply(app, message_id, n, text, as_json):
 
 def _deliver(app, message_id: int) -> dict:
     """Send the queued reply now when this process can reach the message's platform."""
-    from bot.outbox import Relay
+    from bot.outbox import SENDABLE_SOURCES, Relay
 
     row = app.store.outbox_of(message_id)
     if row["source"] == "telegram" and app.config.telegram_configured:
         app.telegram.start()
         relay = Relay(app.store, {"telegram": app.telegram.sender})
         relay.drain(timeout=60)
+    elif row["source"] not in SENDABLE_SOURCES:
+        Relay(app.store, {}).drain(timeout=5)  # recorded as sent by hand: the person sends it in that inbox
     return app.store.outbox_of(message_id)
 
 

@@ -21,9 +21,11 @@ from bot.message import OUTBOUND, Message, iso, utcnow
 
 log = logging.getLogger(__name__)
 
-# The sources a connector of this version can send replies to; messages imported from elsewhere (email, instagram,
-# a forum) are answered there, by a person.
+# The sources a connector of this version can send replies to. Messages from elsewhere (an email imported or posted
+# to the inbox webhook, an instagram DM, a forum post) are answered there by the person who decided the reply: the
+# relay records such a reply as sent by hand (sent_message_id "by-hand:<outbox id>") instead of failing it.
 SENDABLE_SOURCES = ("slack", "telegram")
+BY_HAND = "by-hand:"
 BACKOFF_SECONDS = (2.0, 10.0, 60.0, 300.0)  # before the 2nd, 3rd, ... try
 MAX_ATTEMPTS = 5
 
@@ -106,6 +108,12 @@ class Relay:
         if not self.store.outbox_claim(row["id"]):
             return  # another relay has it
         attempts = row["attempts"] + 1
+        if sender is None and row["source"] not in SENDABLE_SOURCES:
+            sent_id = f"{BY_HAND}{row['id']}"  # the person sends it in that inbox: keep it in the history as sent
+            self.store.outbox_update(row["id"], "sent", attempts=attempts, sent_message_id=sent_id)
+            self._remember_outbound(row, sent_id)
+            self._notify(row["message_id"])
+            return
         if sender is None:
             self._fail(row, attempts, f"no connector can send to {row['source']} yet")
             return

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from bot.outbox import BY_HAND, SENDABLE_SOURCES
+
 CUT_MARKER = "… (cut)"
 SECTION_LIMIT = 3000  # section / context text
 BUTTON_LIMIT = 75  # button text
@@ -127,14 +129,16 @@ def analysis_line(analysis: Mapping[str, Any], corrected: str | None = None) -> 
     return " · ".join(parts)
 
 
-def suggestion_blocks(message_id: int, suggestions: Sequence[Mapping[str, Any]], buttons: bool = True) -> list[dict]:
+def suggestion_blocks(message_id: int, suggestions: Sequence[Mapping[str, Any]], buttons: bool = True,
+                      send_label: str = "Send") -> list[dict]:
+    """``send_label``: "Mark sent" where the person sends the reply in the customer's inbox themselves."""
     blocks = []
     for s in list(suggestions)[:3]:
         section = {"type": "section", "text": {
             "type": "mrkdwn", "verbatim": True,
             "text": f"*{s['rank']}.* " + mrkdwn_literal(str(s["text"]), SECTION_LIMIT - 10)}}
         if buttons:
-            section["accessory"] = {"type": "button", "text": plain("Send", BUTTON_LIMIT),
+            section["accessory"] = {"type": "button", "text": plain(send_label, BUTTON_LIMIT),
                                     "action_id": f"{ACTION_SEND}_{s['rank']}", "value": f"{message_id}:{s['id']}"}
         blocks.append(section)
         if s.get("reason"):
@@ -173,6 +177,8 @@ def status_lines(data: CardData) -> list[str]:
                          "trying again")
         elif state in ("pending", "sending"):
             lines.append("⏳ Sending…")
+        elif state == "sent" and str(o.get("sent_message_id") or "").startswith(BY_HAND):
+            lines.append(f"✋ Marked sent: answered by hand in {escape(str(data.message.get('source', '')))}")
         elif state == "sent":
             lines.append("📨 Delivered")
         elif state == "failed":
@@ -192,7 +198,13 @@ def card_blocks(data: CardData) -> list[dict]:
                 "type": "mrkdwn", "verbatim": True, "text": "*Reply:* " + mrkdwn_literal(data.decision_text, 2900)}})
     else:
         blocks.append({"type": "divider"})
-        blocks += suggestion_blocks(data.message_id, data.suggestions)
+        source = str(data.message.get("source", ""))
+        if source in SENDABLE_SOURCES:
+            blocks += suggestion_blocks(data.message_id, data.suggestions)
+        else:
+            blocks.append({"type": "context", "elements": [mrkdwn(
+                f"Resonate cannot send to {escape(source)}: send the reply there yourself, then mark it sent.")]})
+            blocks += suggestion_blocks(data.message_id, data.suggestions, send_label="Mark sent")
         blocks.append(action_block(data.message_id, data.intents,
                                    data.card.get("intent") or (data.analysis or {}).get("intent")))
     lines = status_lines(data)

@@ -96,6 +96,10 @@ def test_a_reply_to_an_imported_email_says_to_send_it_yourself(monkeypatch, tmp_
     assert result.exit_code == 0, result.output
     assert "no connector that sends to email" in result.output and result.output.rstrip().endswith("Yes, top rack.")
     assert "a running resonate run sends it" not in result.output  # it never would
+    from bot.store import Store
+
+    store = Store(db)
+    assert store.outbox_of(1)["state"] == "sent" and store.outbox_of(1)["sent_message_id"].startswith("by-hand:")
 
 
 def test_an_empty_window_says_where_the_messages_are(monkeypatch, tmp_path):

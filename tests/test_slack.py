@@ -567,6 +567,23 @@ def test_messages_from_other_sources_get_a_card_and_go_out_through_their_sender(
 
 
 # -- themes, digest and campaigns in Slack -----------------------------------------------------------------------
+def test_a_message_from_an_inbox_without_connector_is_marked_sent_by_hand(slack, fake, app):
+    from bot.message import Message
+
+    app.pipeline.receive(Message(text="Is the kettle lid dishwasher safe?", source="email", sender_id="paula@x.org",
+                                 source_id="mail-9", chat_id="thread-3", sender_name="Paula Novak"))
+    card = card_of(fake)
+    button = send_button(card["blocks"])
+    assert button["text"]["text"] == "Mark sent" and "Resonate cannot send to email" in json.dumps(card["blocks"])
+    click(slack, {"action_id": button["action_id"], "value": button["value"], "type": "button"})
+    slack.relay.drain(timeout=5)
+    row = app.store.outbox_of(1)
+    assert row["state"] == "sent" and row["sent_message_id"].startswith("by-hand:")  # not "failed" after retries
+    assert "answered by hand in email" in json.dumps(fake.of("chat.update")[-1].body["blocks"])
+    replies = list(app.store.db.query("SELECT text FROM messages WHERE direction = 'out'"))
+    assert [r["text"] for r in replies] == [row["text"]]  # counted as answered in the digest's response figures
+
+
 def test_slash_themes_digest_now_campaigns_and_the_adopt_button(tmp_path, fake):
     from datetime import timedelta
 
