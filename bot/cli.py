@@ -552,12 +552,16 @@ def digest(app, since, until, out, post_it, as_json):
 @click.option("--port", type=click.IntRange(0, 65535), default=3000, show_default=True,
               help="HTTP mode (Slack and/or the Telegram webhook): the port.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="HTTP mode: the address to listen on.")
+@click.option("--inbox-webhook", is_flag=True,
+              help="Also accept messages from other inboxes at POST /inbox (served on --port; needs "
+                   "RESONATE_WEBHOOK_TOKEN).")
 @common_options
-def run(app, slack_http, telegram_webhook, port, host):
+def run(app, slack_http, telegram_webhook, port, host, inbox_webhook):
     """Run the connectors until interrupted.
 
     Slack when SLACK_BOT_TOKEN is set (Socket Mode with SLACK_APP_TOKEN, else --slack-http --port N); Telegram
-    when TELEGRAM_BOT_TOKEN is set (long polling, or --telegram-webhook URL --port N).
+    when TELEGRAM_BOT_TOKEN is set (long polling, or --telegram-webhook URL --port N); other inboxes with
+    --inbox-webhook.
     """
     import logging
     import threading
@@ -567,9 +571,13 @@ def run(app, slack_http, telegram_webhook, port, host):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per getUpdates otherwise
     config = app.config
-    if not config.slack_configured and not config.telegram_configured:
+    if not config.slack_configured and not config.telegram_configured and not inbox_webhook:
         raise ConfigError("SLACK_BOT_TOKEN", "is not set, nor is TELEGRAM_BOT_TOKEN: resonate run needs a Slack app "
-                                             "or a Telegram bot (see the README, Slack app setup, Telegram setup)")
+                                             "or a Telegram bot (see the README, Slack app setup, Telegram setup), "
+                                             "or --inbox-webhook")
+    if inbox_webhook and not config.webhook_token:
+        raise ConfigError("RESONATE_WEBHOOK_TOKEN", "is not set: the other inboxes that post to --inbox-webhook "
+                                                    "present it as a Bearer token (openssl rand -hex 32)")
     if telegram_webhook and not config.telegram_configured:
         raise ConfigError("TELEGRAM_BOT_TOKEN", "is not set (needed for --telegram-webhook)")
     if telegram_webhook and not telegram_webhook.startswith(("https://", "http://")):
@@ -592,8 +600,14 @@ def run(app, slack_http, telegram_webhook, port, host):
                        f"({config.timezone})", err=True)
     elif telegram is not None:
         telegram.start_relay()
+    if slack is None:
         click.echo("Slack is not configured: review with `resonate inbox` and `resonate reply`", err=True)
     routes = {}
+    if inbox_webhook:
+        from bot.channels import webhook
+
+        routes[webhook.PATH] = webhook.InboxWebhook(app, config.webhook_token)
+        click.echo(f"Inbox webhook: POST {webhook.PATH} (Bearer token checked on every request)", err=True)
     if slack is not None and slack_http:
         from bot.channels.slack import EVENTS_PATH, SlackWsgi
 

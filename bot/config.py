@@ -70,6 +70,8 @@ class Config:
     telegram_bot_token: str | None = field(default=None, repr=False)  # from BotFather: 123456789:AAH...
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL  # requests go to {telegram_api_url}{token}/{method}
     telegram_webhook_secret: str | None = field(default=None, repr=False)  # webhook mode: X-Telegram-Bot-Api-Secret-Token
+    # Other inboxes posting to `resonate run --inbox-webhook`: the Bearer token they present
+    webhook_token: str | None = field(default=None, repr=False)
     digest_channel: str | None = None  # channel id where the weekly digest is posted
     digest_schedule: str = "mon 09:00"  # weekday and local time of the scheduled digest
     timezone: str = "UTC"  # the team's time zone (IANA name, e.g. Europe/Lisbon)
@@ -122,6 +124,9 @@ class Config:
                 raise ConfigError(name, f"{value} is not between 0 and 1")
         _check_slack(cfg)
         _check_telegram(cfg)
+        if cfg.webhook_token is not None and len(cfg.webhook_token) < 16:
+            raise ConfigError("RESONATE_WEBHOOK_TOKEN", "is too short to be a secret: use at least 16 characters "
+                                                        "(openssl rand -hex 32)")
         return cfg
 
     @property

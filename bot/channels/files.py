@@ -77,13 +77,8 @@ def read_file(path: str | Path, fmt: str | None = None, columns: Mapping[str, st
         if isinstance(row, IngestError):
             result.errors.append(row)
             continue
-        named = {}
-        for key, value in row.items():
-            name = ours.get(key, None if key in columns else key)  # mapped, or replaced by a mapped column
-            if name in KNOWN:
-                named[name] = value
-            else:
-                ignored.setdefault(key)
+        named, not_read = known_columns(row, columns)
+        ignored.update(dict.fromkeys(not_read))
         if named.get("id") in (None, "") and named.get("timestamp") in (None, ""):
             # Neither an id nor a time: the message is dated at import, so its content key would change on every
             # import. The same row of the same file gets the same key instead: its content and how many times
@@ -98,6 +93,21 @@ def read_file(path: str | Path, fmt: str | None = None, columns: Mapping[str, st
             result.errors.append(IngestError(str(path), line, str(exc)))
     result.ignored = list(ignored)
     return result
+
+
+def known_columns(row: Mapping[str, Any], columns: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The row under Resonate's column names (``columns`` as in :func:`read_file`), and its keys that are none of
+    them (not read)."""
+    columns = columns or {}
+    ours = {theirs: name for name, theirs in columns.items()}
+    named, not_read = {}, []
+    for key, value in row.items():
+        name = ours.get(key, None if key in columns else key)  # mapped, or replaced by a mapped column
+        if name in KNOWN:
+            named[name] = value
+        else:
+            not_read.append(key)
+    return named, not_read
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:

@@ -1,0 +1,95 @@
+"""Inbox webhook: other inboxes (an email forwarder, a web form, an automation step) post messages to
+``resonate run --inbox-webhook``.
+
+``POST /inbox`` with ``Authorization: Bearer <RESONATE_WEBHOOK_TOKEN>`` and a JSON body: one message or a list of
+up to :data:`MAX_MESSAGES`, each with the import columns (``text`` and ``sender`` required; ``source``, ``id``,
+``timestamp``... as in :mod:`bot.channels.files`; other keys are not read and are named in the answer). Every
+message is checked first: one bad message refuses the request (400, each problem named by its position) and
+nothing is stored. Stored messages go through the pipeline like any other: analysed, given suggestions and, when
+Slack runs, a review card. Give each message its ``id``: a delivery retried after a timeout is then stored once.
+
+Answers are JSON: 200 ``{"stored", "duplicates", "message_ids", "not_read"}``; 401 without the right token; 400
+for a body that is not JSON or a message that is wrong; 413 over :data:`MAX_BYTES`; 500 when storing failed
+part way (it says how far it got: send the request again).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+
+from bot.channels.files import known_columns, to_message
+from bot.message import utcnow
+
+log = logging.getLogger(__name__)
+
+PATH = "/inbox"
+MAX_BYTES = 1_000_000
+MAX_MESSAGES = 500
+
+
+class InboxWebhook:
+    """The WSGI app for ``POST /inbox`` (see the module's docstring)."""
+
+    def __init__(self, app, token: str, lock=None):
+        if not token:
+            raise ValueError("the inbox webhook needs a token")
+        self.app = app
+        self.token = token
+        self.lock = lock or getattr(app, "lock", None) or threading.RLock()
+
+    def __call__(self, environ, start_response):
+        def answer(status: str, payload: dict):
+            start_response(status, [("Content-Type", "application/json; charset=utf-8")])
+            return [json.dumps(payload, ensure_ascii=False).encode()]
+
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        given = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else ""
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            log.warning("inbox webhook: refused a request with a %s token", "wrong" if given else "missing")
+            return answer("401 Unauthorized", {"error": "missing or wrong token: send Authorization: Bearer "
+                                                        "<RESONATE_WEBHOOK_TOKEN>"})
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BYTES:
+            return answer("413 Payload Too Large", {"error": f"the body must be at most {MAX_BYTES} bytes"})
+        try:
+            body = json.loads(environ["wsgi.input"].read(length).decode("utf-8")) if length else None
+        except (ValueError, UnicodeDecodeError) as exc:
+            return answer("400 Bad Request", {"error": f"the body is not JSON ({exc})"})
+        rows = body if isinstance(body, list) else [body]
+        if not rows or len(rows) > MAX_MESSAGES:
+            return answer("400 Bad Request", {"error": f"send 1 to {MAX_MESSAGES} messages, not {len(rows)}"})
+        messages, problems, not_read = [], [], {}
+        received_at = utcnow()
+        for n, row in enumerate(rows, 1):
+            if not isinstance(row, dict):
+                problems.append(f"message {n}: must be a JSON object with text and sender")
+                continue
+            named, extra = known_columns(row)
+            not_read.update(dict.fromkeys(extra))
+            try:
+                messages.append(to_message(named, received_at))
+            except ValueError as exc:
+                problems.append(f"message {n}: {exc}")
+        if problems:
+            return answer("400 Bad Request", {"error": "nothing was stored: " + "; ".join(problems[:20]),
+                                              "problems": problems})
+        results = []
+        try:
+            with self.lock:  # as the other connectors: one message at a time through the shared store
+                for m in messages:
+                    results.append(self.app.pipeline.receive(m))
+        except Exception as exc:  # noqa: BLE001 - say how far it got; what is stored is recognised by its id
+            log.exception("inbox webhook: storing failed")
+            return answer("500 Internal Server Error", {
+                "error": f"stored {len(results)} of {len(messages)} messages, then failed ({type(exc).__name__}); "
+                         "send them again (those with an id are stored once)",
+                "message_ids": [r.message_id for r in results]})
+        return answer("200 OK", {"stored": sum(r.created for r in results),
+                                 "duplicates": sum(not r.created for r in results),
+                                 "message_ids": [r.message_id for r in results], "not_read": list(not_read)})

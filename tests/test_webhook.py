@@ -1,0 +1,97 @@
+"""The inbox webhook through a real HTTP server on 127.0.0.1, port 0."""
+
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+
+from bot.channels import webhook
+from bot.channels.slack import make_wsgi_server
+from bot.cli import cli
+
+TOKEN = "s3cret-token-for-the-inbox-webhook"
+
+
+@pytest.fixture
+def inbox(fake_app):
+    server = make_wsgi_server({webhook.PATH: webhook.InboxWebhook(fake_app, TOKEN)}, 0, "127.0.0.1")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}{webhook.PATH}", fake_app
+    server.shutdown()
+    server.server_close()
+
+
+def post(url, body, token=TOKEN, raw=None):
+    data = raw if raw is not None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+MESSAGES = [
+    {"id": "mail-1", "source": "email", "sender": "anna@example.com", "sender_name": "Anna Kowalski",
+     "text": "Where is my order FB-20431?", "subject": "Order"},
+    {"id": "form-7", "source": "webform", "sender": "ben", "text": "Do you ship to Canada?"},
+]
+
+
+def test_messages_posted_are_stored_analysed_and_suggested_once(inbox):
+    url, app = inbox
+    status, body = post(url, MESSAGES)
+    assert status == 200, body
+    assert (body["stored"], body["duplicates"], body["not_read"]) == (2, 0, ["subject"])
+    first = body["message_ids"][0]
+    assert app.store.message(first)["source"] == "email"
+    assert app.store.analysis(first)["entities"] and app.store.suggestions(first)
+    status, again = post(url, MESSAGES[0])  # one object is one message; a retried delivery is stored once
+    assert status == 200 and (again["stored"], again["duplicates"]) == (0, 1)
+    assert app.store.count("messages") == 2
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token-of-some-length", ""])
+def test_a_missing_or_wrong_token_stores_nothing(inbox, token):
+    url, app = inbox
+    status, body = post(url, MESSAGES, token=token)
+    assert status == 401 and "RESONATE_WEBHOOK_TOKEN" in body["error"]
+    assert app.store.count("messages") == 0
+
+
+@pytest.mark.parametrize("payload, raw, needle", [
+    (None, b"{not json", "not JSON"),
+    ([MESSAGES[0], {"sender": "c"}], None, "message 2: 'text' is missing"),
+    ([MESSAGES[0], "just text"], None, "message 2: must be a JSON object"),
+    ([], None, "send 1 to 500 messages, not 0"),
+    ([MESSAGES[0], {"text": "x" * 20_001, "sender": "d"}], None, "message 2: 'text' is 20001 characters"),
+])
+def test_a_bad_request_says_what_and_stores_nothing(inbox, payload, raw, needle):
+    url, app = inbox
+    status, body = post(url, payload, raw=raw)
+    assert status == 400 and needle in body["error"], body
+    assert app.store.count("messages") == 0  # the good message of a refused request is not stored either
+
+
+def test_a_body_over_the_limit_is_refused(inbox, monkeypatch):
+    monkeypatch.setattr(webhook, "MAX_BYTES", 100)
+    url, app = inbox
+    status, body = post(url, MESSAGES)
+    assert status == 413 and "100 bytes" in body["error"]
+    assert app.store.count("messages") == 0
+
+
+def test_run_with_the_webhook_needs_a_long_enough_token(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESONATE_DB", str(tmp_path / "w.db"))
+    result = CliRunner().invoke(cli, ["run", "--inbox-webhook"])
+    assert result.exit_code == 1 and "RESONATE_WEBHOOK_TOKEN" in result.output and "not set" in result.output
+    monkeypatch.setenv("RESONATE_WEBHOOK_TOKEN", "short")
+    result = CliRunner().invoke(cli, ["run", "--inbox-webhook"])
+    assert result.exit_code == 1 and "RESONATE_WEBHOOK_TOKEN" in result.output and "16 characters" in result.output
