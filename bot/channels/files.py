@@ -72,7 +72,7 @@ def read_file(path: str | Path, fmt: str | None = None, columns: Mapping[str, st
     result = ReadResult()
     ignored: dict[str, None] = {}
     seen: dict[str, int] = {}
-    imported_at = utcnow()
+    imported_at = utcnow().replace(microsecond=0)  # a time to the second, like the sources give
     for line, row in rows:
         if isinstance(row, IngestError):
             result.errors.append(row)

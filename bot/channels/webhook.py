@@ -65,7 +65,7 @@ class InboxWebhook:
         if not rows or len(rows) > MAX_MESSAGES:
             return answer("400 Bad Request", {"error": f"send 1 to {MAX_MESSAGES} messages, not {len(rows)}"})
         messages, problems, not_read = [], [], {}
-        received_at = utcnow()
+        received_at = utcnow().replace(microsecond=0)
         for n, row in enumerate(rows, 1):
             if not isinstance(row, dict):
                 problems.append(f"message {n}: must be a JSON object with text and sender")
