@@ -2,8 +2,8 @@
 
 The same digits are a date in "since 10/10" or "placed my order 1/10": the entity rules must not call a score a
 date, and the sentiment must read a score's verdict (VADER reads nothing in "10/10") but nothing in a date. A score
-is n/10 (or 11/10) or n/5, followed by a word, "!" or the end of the text, with no date word ("on", "since",
-"ordered", "delivered", ...) among the three words before it in the same sentence.
+is n/10 (or 11/10) or n/5, followed by a word (after a comma too), "!" or the end of the text, with no date word
+("on", "since", "ordered", "delivered", ...) among the three words before it in the same sentence.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 from typing import Iterator
 
 SCORE = re.compile(r"(?<![\w/.,])(?:(?P<n10>11|10|\d(?:\.\d)?)/10|(?P<n5>[0-5](?:\.\d)?)/5)(?![\w/]|[.,]\d)")
-_AFTER = re.compile(r"\s+[^\W\d]|\s*!|\s*$")
+_AFTER = re.compile(r",?\s+[^\W\d]|\s*!|\s*$")  # a word ("2/10, would not buy again"), "!" or the end
 _DATE_WORDS = (r"on|since|by|until|till|before|after|from|due|of|ordered|order|placed|shipped|dispatched|sent|"
                r"delivered|delivery|arrived|arriving|paid|charged|received|bought|booked|dated|expected|ETA")
 _DATE_BEFORE = re.compile(rf"\b(?:{_DATE_WORDS})[^\w.!?\n]+(?:[\w'\u2019]+[^\w.!?\n]+){{0,2}}$", re.I)

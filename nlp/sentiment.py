@@ -126,6 +126,17 @@ def problem_adjustments(texts: Sequence[str]) -> list[float]:
     return [problem_adjustment(t) if found(t) else 0 for t in texts]
 
 
+# A score this far from neutral (9/10 or better, 5/5; 2/10 or worse, 1/5) is the customer's own verdict: the head
+# reads a score only through the lexicon features, which alone did not move "The grinder is 10/10" off neutral.
+VERDICT = 2.0
+
+
+def score_verdict(text: str) -> float | None:
+    """The valence of the strongest score in ``text`` (see :mod:`nlp.ratings`), or None without one."""
+    found = [score_valence(points, top) for _, points, top in scores(text)]
+    return max(found, key=abs) if found else None
+
+
 def _with_scores(text: str) -> str:
     """``text`` with each score ("10/10 customer service") as one word of the lexicon ("score100tenthsof10"); dates that
     look the same ("since 10/10") are left as they are, VADER reads nothing in them."""
@@ -251,10 +262,16 @@ class EmbeddingSentiment:
         probs = self.probabilities(texts, vectors, tone, features)
         neg, pos = self.labels.index(NEGATIVE), self.labels.index(POSITIVE)
         out = []
-        for best, value, problem in zip(probs.argmax(axis=1).tolist(), (probs[:, pos] - probs[:, neg]).tolist(),
-                                        (features[:, 3] / 2.0).tolist()):  # column 3: problem_adjustment, times 2
+        for text, best, value, problem in zip(texts, probs.argmax(axis=1).tolist(),
+                                              (probs[:, pos] - probs[:, neg]).tolist(),
+                                              (features[:, 3] / 2.0).tolist()):  # column 3: problem_adjustment, x2
             label = self.labels[best]
             if problem <= -0.3 and label != NEGATIVE:  # "still waiting", "never arrived": a complaint in an inbox
+                label, value = NEGATIVE, min(value, -0.3)
+            verdict = score_verdict(text)
+            if verdict is not None and verdict >= VERDICT and label == NEUTRAL:  # "The grinder is 10/10"
+                label, value = POSITIVE, max(value, 0.3)
+            elif verdict is not None and verdict <= -VERDICT and label != NEGATIVE:  # "2/10, would not buy again"
                 label, value = NEGATIVE, min(value, -0.3)
             out.append(SentimentResult(label, round(value, 4)))
         return out
