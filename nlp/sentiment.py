@@ -99,6 +99,9 @@ PROBLEM_PHRASES = [
                 r" (?:\d+|two|three|four|five|several|multiple|many) times\b"
                 r"|\bstill (?:get|getting|receive|receiving|being charged|charged)\b", re.I), -0.35),
     (re.compile(r"\b(?:flat|empty|dead|drained) (?:every|each) (?:single )?(?:morning|day|night|time)\b", re.I), -0.35),
+    # a device that sounds or smells wrong: "makes a scraping noise", "a burning smell"
+    (re.compile(r"\b(?:weird|strange|loud|grinding|scraping|squeaking|squeaky|clicking|rattling|buzzing|humming|"
+                r"whining|horrible|awful|funny|odd|burning) (?:noises?|sounds?|smell)\b", re.I), -0.35),
 ]
 POLITENESS = re.compile(r"\b(?:thanks+|thank you|thx|ty|please|pls|plz|appreciate(?: it)?|cheers|kind regards|regards|hi|hello|hey)\b", re.I)
 

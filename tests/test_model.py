@@ -119,6 +119,7 @@ def test_analyze_and_suggest_commands(tmp_path):
     ("Do you ship to Norway?", "neutral"),
     ("Love the new grinder, thank you so much!", "positive"),
     ("works perfectly now, you are legends", "positive"),
+    ("Hi, my grinder makes a scraping noise since yesterday. Order FB-20431.", "negative"),
     ("The grinder is 10/10", "positive"),  # a score is the customer's own verdict
     ("Ordered on 10/10, what is the status?", "neutral"),  # the same digits as a date are not
     ("2/10, the app logs me out every day", "negative"),
