@@ -43,7 +43,8 @@ def test_bad_rows_are_reported_with_line_numbers_and_good_rows_kept(tmp_path):
 def test_an_export_with_its_own_column_names_is_read_with_a_map(tmp_path, monkeypatch):
     path = tmp_path / "export.csv"
     path.write_text("from,message,subject,date,text\n"
-                    "anna@example.com,Where is my order FB-12345?,Order,2026-10-05T10:00:00Z,ignored\n", encoding="utf-8")
+                    "anna@example.com,Where is my order FB-12345?,Order,2026-10-05T10:00:00Z,ignored\n",
+                    encoding="utf-8")
     unmapped = read_file(path)
     assert not unmapped.messages
     result = read_file(path, columns={"text": "message", "sender": "from", "timestamp": "date"})
@@ -57,7 +58,8 @@ def test_an_export_with_its_own_column_names_is_read_with_a_map(tmp_path, monkey
     done = runner.invoke(cli, ["ingest", str(path), "--db", db, "--map", "text=message", "--map", "sender=from",
                                "--json"])
     assert done.exit_code == 0, done.output
-    assert json.loads(done.stdout)["stored"] == 1 and json.loads(done.stdout)["not_read_columns"] == ["subject", "date", "text"]
+    out = json.loads(done.stdout)
+    assert out["stored"] == 1 and out["not_read_columns"] == ["subject", "date", "text"]
     for bad in ("txt=message", "text", "text=message --map text=from".split(" --map ")[1]):
         assert runner.invoke(cli, ["ingest", str(path), "--db", db, "--map", "text=message", "--map", bad]
                              ).exit_code == 2, bad
@@ -107,8 +109,8 @@ def test_ingest_command_keeps_good_rows_and_is_idempotent(tmp_path, monkeypatch)
 
 def test_rows_without_id_or_time_are_stored_once_however_often_the_file_is_imported(tmp_path, monkeypatch):
     monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
-    path = write_jsonl(tmp_path / "in.jsonl", [{"text": "thanks!", "sender": "f"}, {"text": "where is it?", "sender": "f"},
-                                              {"text": "thanks!", "sender": "f"}])
+    rows = [{"text": "thanks!", "sender": "f"}, {"text": "where is it?", "sender": "f"}, {"text": "thanks!", "sender": "f"}]
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
     db, runner = str(tmp_path / "r.db"), CliRunner()
     first = json.loads(runner.invoke(cli, ["ingest", str(path), "--db", db, "--json"]).stdout)
     again = json.loads(runner.invoke(cli, ["ingest", str(path), "--db", db, "--json"]).stdout)

@@ -42,7 +42,7 @@ KNOWN = {"text", "sender", "sender_name", "source", "chat", "thread", "chat_id",
 class ReadResult:
     messages: list[Message] = field(default_factory=list)
     errors: list[IngestError] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)  # the file's columns that are none of KNOWN, in order of appearance
+    ignored: list[str] = field(default_factory=list)  # the file's columns that are none of KNOWN, in order seen
 
 
 def detect_format(path: Path, fmt: str | None = None) -> str:
