@@ -54,8 +54,8 @@ class InboxWebhook:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BYTES:
+            return answer("400 Bad Request", {"error": "Content-Length is not a number"})
+        if length > MAX_BYTES:
             return answer("413 Payload Too Large", {"error": f"the body must be at most {MAX_BYTES} bytes"})
         try:
             body = json.loads(environ["wsgi.input"].read(length).decode("utf-8")) if length else None
