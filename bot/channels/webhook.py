@@ -54,7 +54,9 @@ class InboxWebhook:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return answer("400 Bad Request", {"error": "Content-Length is not a number"})
+            length = -1
+        if length < 0:
+            return answer("400 Bad Request", {"error": "Content-Length is not a byte count"})
         if length > MAX_BYTES:
             return answer("413 Payload Too Large", {"error": f"the body must be at most {MAX_BYTES} bytes"})
         try:
