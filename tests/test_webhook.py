@@ -95,3 +95,21 @@ def test_run_with_the_webhook_needs_a_long_enough_token(monkeypatch, tmp_path):
     monkeypatch.setenv("RESONATE_WEBHOOK_TOKEN", "short")
     result = CliRunner().invoke(cli, ["run", "--inbox-webhook"])
     assert result.exit_code == 1 and "RESONATE_WEBHOOK_TOKEN" in result.output and "16 characters" in result.output
+
+
+@pytest.mark.parametrize("length", ["abc", "-5"])
+def test_a_content_length_that_is_no_byte_count_is_refused(inbox, length):
+    import http.client
+    from urllib.parse import urlsplit
+
+    url, app = inbox
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.putrequest("POST", parts.path)
+    conn.putheader("Authorization", f"Bearer {TOKEN}")
+    conn.putheader("Content-Length", length)
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status == 400 and "byte count" in json.loads(response.read())["error"]
+    conn.close()
+    assert app.store.count("messages") == 0
