@@ -727,9 +727,10 @@ def _deliver(app, message_id: int) -> dict:
     if row["source"] == "telegram" and app.config.telegram_configured:
         app.telegram.start()
         relay = Relay(app.store, {"telegram": app.telegram.sender})
-        relay.drain(timeout=60)
+        relay.drain(timeout=60, message_id=message_id)
     elif row["source"] not in SENDABLE_SOURCES:
-        Relay(app.store, {}).drain(timeout=5)  # recorded as sent by hand: the person sends it in that inbox
+        # recorded as sent by hand: the person sends it in that inbox
+        Relay(app.store, {}).drain(timeout=5, message_id=message_id)
     return app.store.outbox_of(message_id)
 
 

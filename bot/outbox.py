@@ -65,25 +65,30 @@ class Relay:
         return stuck
 
     # -- sending ------------------------------------------------------------------------------------------------
-    def run_once(self) -> float | None:
-        """Send every due row once. Returns seconds until the next row is due, or None when nothing waits."""
+    def run_once(self, message_id: int | None = None) -> float | None:
+        """Send every due row once (only the reply to ``message_id`` when given). Returns seconds until the next row
+        is due, or None when nothing waits."""
         wait: float | None = None
-        for row in self.store.outbox_pending():
+        pending = [r for r in self.store.outbox_pending() if message_id is None or r["message_id"] == message_id]
+        for row in pending:
             due = _parse(row["next_attempt_at"]) if row["next_attempt_at"] else None
             if due is not None and due > utcnow():
                 seconds = max(0.05, (due - utcnow()).total_seconds())
                 wait = seconds if wait is None else min(wait, seconds)
                 continue
             self._send(row)
-        if any(True for _ in self.store.outbox_pending()) and wait is None:
+        if wait is None and any(message_id is None or r["message_id"] == message_id
+                                for r in self.store.outbox_pending()):
             wait = 0.0
         return wait
 
-    def drain(self, timeout: float = 30.0) -> None:
-        """Send until nothing is waiting (or ``timeout`` passes): for tests and one-shot commands."""
+    def drain(self, timeout: float = 30.0, message_id: int | None = None) -> None:
+        """Send until nothing is waiting (or ``timeout`` passes): for tests and one-shot commands. A one-shot command
+        that holds only some senders passes ``message_id``: other sources' replies wait for the relay that can send
+        them instead of being failed here."""
         deadline = self.clock() + timeout
         while True:
-            wait = self.run_once()
+            wait = self.run_once(message_id)
             if wait is None or self.clock() >= deadline:
                 return
             self.sleep(min(wait, max(0.0, deadline - self.clock())))

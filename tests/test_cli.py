@@ -102,6 +102,26 @@ def test_a_reply_to_an_imported_email_says_to_send_it_yourself(monkeypatch, tmp_
     assert store.outbox_of(1)["state"] == "sent" and store.outbox_of(1)["sent_message_id"].startswith("by-hand:")
 
 
+def test_replying_by_hand_leaves_another_sources_queued_reply_alone(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    monkeypatch.setenv("RESONATE_CACHE_DIR", str(tmp_path / "cache"))
+    rows = tmp_path / "in.jsonl"
+    rows.write_text("\n".join(json.dumps(r) for r in [
+        {"text": "where is my order?", "sender": "42", "source": "telegram", "id": "42:1"},
+        {"text": "Is the lid dishwasher safe?", "sender": "paula", "source": "email", "id": "mail-1"}]) + "\n")
+    db = str(tmp_path / "r.db")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["ingest", str(rows), "--db", db]).exit_code == 0
+    queued = runner.invoke(cli, ["reply", "1", "--text", "Checking now!", "--db", db])  # no Telegram token here
+    assert queued.exit_code == 0 and "Queued" in queued.output
+    assert runner.invoke(cli, ["reply", "2", "--text", "Yes.", "--db", db]).exit_code == 0
+    from bot.store import Store
+
+    store = Store(db)
+    assert store.outbox_of(1)["state"] == "pending"  # still waiting for a process that can send to Telegram
+    assert store.outbox_of(2)["sent_message_id"].startswith("by-hand:")
+
+
 def test_an_empty_window_says_where_the_messages_are(monkeypatch, tmp_path):
     """After importing an old inbox (or the demo), `themes` and `digest` of this week find nothing: say when the
     newest message is instead of an empty report alone."""
