@@ -1,6 +1,6 @@
 """Analysis throughput (issue 4, target 2): messages per second of the whole analysis (embedding, intent,
 sentiment, entities) against a plain ``SentenceTransformer.encode`` of the same texts (what the analysis embeds of
-them: a letter's closing left out) with the same model, in the same process, on 2 threads, alternating the two so
+them: a letter's salutation and closing left out) with the same model, in the same process, on 2 threads, alternating the two so
 that a change in the machine's load hits both.
 
     python bench/throughput.py [--n 2000] [--rounds 3] [--threads 2] [--json]
@@ -55,8 +55,8 @@ def main() -> None:
     reference.encode(texts[:64])  # warm-up of both paths
     analyzer.analyze_many(texts[:64])
 
-    # the texts the analysis embeds: a letter's closing is left out (README, "How it works"); the analysis pays
-    # for finding it, the reference does not
+    # the texts the analysis embeds: a letter's salutation and closing are left out (README, "How it works"); the
+    # analysis pays for finding them, the reference does not
     said = bodies(texts)
     ref_times, our_times = [], []
     ref_vectors = analyses = None

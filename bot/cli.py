@@ -164,13 +164,13 @@ def ingest(app, file, fmt, columns, as_json):
     Bad rows are reported with their line number and skipped; good rows are kept.
     """
     from bot import render
-    from bot.channels.files import read_file
+    from bot.channels.files import COLUMNS, read_file
 
     result = read_file(file, fmt, columns)
     if result.ignored:
         click.secho(f"not read: column{'s' * (len(result.ignored) > 1)} {', '.join(result.ignored)} (Resonate reads "
-                    "text, sender, sender_name, source, chat, timestamp, id, sender_tags, language; --map NAME=COLUMN "
-                    "reads a column under one of these names)", fg="yellow", err=True)
+                    f"{', '.join(COLUMNS)}; --map NAME=COLUMN reads a column under one of these names)",
+                    fg="yellow", err=True)
     for error in result.errors:
         click.secho(f"skipped {error}", fg="yellow", err=True)
     with render.progress("Analysing", len(result.messages), enabled=not as_json) as advance:
@@ -181,7 +181,6 @@ def ingest(app, file, fmt, columns, as_json):
         out["errors"] = [{"line": e.line, "problem": e.problem} for e in result.errors]
         click.echo(json.dumps(out, indent=2))
     else:
-
         click.echo(f"{plural(report.stored, 'new message')} stored ({report.duplicates} already there, "
                    f"{plural(len(result.errors), 'row')} rejected), {report.analysed} analysed, in {app.config.db_path}")
     if result.errors and not result.messages:

@@ -34,8 +34,8 @@ from typing import Any, Iterator, Mapping
 from bot.errors import IngestError
 from bot.message import MAX_TEXT_CHARS, Message, parse_time, utcnow
 
-KNOWN = {"text", "sender", "sender_name", "source", "chat", "thread", "chat_id", "timestamp", "id", "sender_tags",
-         "language"}
+COLUMNS = ("text", "sender", "sender_name", "source", "chat", "timestamp", "id", "sender_tags", "language")
+KNOWN = set(COLUMNS) | {"thread", "chat_id"}  # other names for chat
 
 
 @dataclass
