@@ -1,7 +1,7 @@
 """Analysis throughput (issue 4, target 2): messages per second of the whole analysis (embedding, intent,
 sentiment, entities) against a plain ``SentenceTransformer.encode`` of the same texts (what the analysis embeds of
-them: a letter's salutation and closing left out) with the same model, in the same process, on 2 threads, alternating the two so
-that a change in the machine's load hits both.
+them: a letter's salutation and closing left out) with the same model, in the same process, on 2 threads,
+alternating the two so that a change in the machine's load hits both.
 
     python bench/throughput.py [--n 2000] [--rounds 3] [--threads 2] [--json]
 
