@@ -14,7 +14,7 @@ from bot.config import Config
 from bot.playbooks import PlaybookSet, load_playbooks
 from bot.store import Store
 
-INTENT_CACHE_VERSION = "intent-svm-tfidf-emb-3"
+INTENT_CACHE_VERSION = "intent-svm-tfidf-emb-4"
 
 
 class App:

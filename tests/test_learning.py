@@ -70,13 +70,13 @@ def test_playbook_examples_are_learned_as_the_analysis_reads_a_message(shipped):
 
 
 def test_sent_replies_confirm_their_intent_and_auto_sends_teach_nothing(fake_app):
-    p = fake_app.pipeline.receive(message(1, "where is my parcel"))
+    p = fake_app.pipeline.receive(message(1, "where is my order"))
     s = fake_app.store.suggestions(p.message_id)[0]
     fake_app.store.record_decision(p.message_id, "sent", "U1", suggestion_id=s["id"], text=s["text"])
     q = fake_app.pipeline.receive(message(2, "hello you"))
     fake_app.store.record_decision(q.message_id, "auto_sent", "resonate", text="hi")
     learned = fake_app.store.learned_examples()
-    assert [(r["text"], r["intent"], r["origin"]) for r in learned] == [("where is my parcel", s["intent"], "sent")]
+    assert [(r["text"], r["intent"], r["origin"]) for r in learned] == [("where is my order", s["intent"], "sent")]
 
 
 def test_corrections_to_an_intent_without_playbook_are_gaps(tmp_path):
