@@ -29,6 +29,8 @@ def test_packaged_model_loads_offline_and_embeds(real_app):
     ("When is the next Brew Jam in Berlin?", "event_question"),
     ("would love a dark mode in the app", "feature_request"),
     ("hello!", "greeting"),
+    ("Please erase my account and every bit of personal data you have on me", "privacy_request"),
+    ("Can I skip the Bean Club box in January? I'm travelling", "subscription"),
 ])
 def test_clear_messages_get_the_right_intent(real_app, text, intent):
     a = real_app.analyzer.analyze(text)

@@ -12,7 +12,7 @@ from bot.playbooks import (ENTITY_VARIABLES, UNKNOWN_INTENT, ReplyContext, check
 
 REQUIRED_INTENTS = {"greeting", "product_question", "pricing", "order_status", "refund_return", "technical_problem",
                     "account_login", "feature_request", "complaint", "praise", "partnership", "event_question",
-                    "unsubscribe", "human_handoff"}
+                    "unsubscribe", "human_handoff", "privacy_request", "subscription"}
 
 
 def test_shipped_set_covers_the_required_intents(shipped):
