@@ -618,6 +618,7 @@ def run(app, slack_http, telegram_webhook, port, host, inbox_webhook):
         else:
             telegram.run_polling()
             click.echo("Telegram: long polling", err=True)
+    restore = _stop_on_sigterm()
     try:
         if slack is not None and not slack_http:
             click.echo("Slack: connected in Socket Mode", err=True)
@@ -634,6 +635,24 @@ def run(app, slack_http, telegram_webhook, port, host, inbox_webhook):
             threading.Event().wait()  # polling runs on its own thread until interrupted
     except KeyboardInterrupt:
         click.echo("Stopping…", err=True)
+    finally:
+        restore()
+
+
+def _stop_on_sigterm():
+    """Make SIGTERM (systemctl stop, docker stop, a container's PID 1) stop ``run`` the way Ctrl-C does, so the
+    connectors and the database close; returns what puts the previous handler back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 # -- inbox and reply (review without Slack) -------------------------------------------------------------------

@@ -113,3 +113,29 @@ def test_a_content_length_that_is_no_byte_count_is_refused(inbox, length):
     assert response.status == 400 and "byte count" in json.loads(response.read())["error"]
     conn.close()
     assert app.store.count("messages") == 0
+
+
+def test_run_stops_cleanly_on_sigterm(tmp_path):
+    """systemctl stop and docker stop send SIGTERM: run closes down as on Ctrl-C instead of being killed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RESONATE_DB": str(tmp_path / "t.db"), "RESONATE_CACHE_DIR": str(tmp_path / "cache"),
+           "RESONATE_EMBEDDER": "hashing", "RESONATE_WEBHOOK_TOKEN": TOKEN, "XDG_CONFIG_HOME": str(tmp_path)}
+    for name in ("SLACK_BOT_TOKEN", "TELEGRAM_BOT_TOKEN", "RESONATE_CONFIG"):
+        env.pop(name, None)
+    proc = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "run", "--inbox-webhook",
+                             "--host", "127.0.0.1", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not any(line.startswith("Serving") for line in lines):
+            line = proc.stderr.readline()
+            assert line, "".join(lines)  # it exited before serving
+            lines.append(line)
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=30)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "Stopping" in rest, (proc.returncode, rest)
