@@ -94,7 +94,11 @@ class Config:
             values.update(_read_file(path))
         else:
             default = config_dir() / "resonate.toml"
-            if default.is_file():
+            try:
+                found = default.is_file()
+            except OSError:  # a home the service may not read (systemd's ProtectHome): no config file there
+                found = False
+            if found:
                 values.update(_read_file(default))
         for f in fields(cls):
             key = env_name(f.name)

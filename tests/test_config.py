@@ -39,3 +39,18 @@ def test_unknown_key_in_file(tmp_path):
 
 def test_default_db_is_in_user_data_dir():
     assert Config.load(env={}).db_path.name == "resonate.db"
+
+
+def test_a_config_folder_that_cannot_be_read_is_no_config_file(monkeypatch):
+    """systemd's ProtectHome hides the service user's home: is_file() raises there; no traceback, no file."""
+    import bot.config
+
+    class Hidden:
+        def __truediv__(self, name):
+            return self
+
+        def is_file(self):
+            raise PermissionError(13, "Permission denied", "/home/resonate/.config/resonate/resonate.toml")
+
+    monkeypatch.setattr(bot.config, "config_dir", Hidden)
+    assert Config.load(env={"RESONATE_MIN_CONFIDENCE": "0.5"}).min_confidence == 0.5
