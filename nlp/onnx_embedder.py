@@ -63,6 +63,19 @@ def available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("tokenizers") is not None
 
 
+def load_onnxruntime():
+    """onnxruntime, with its telemetry off. Its Linux and macOS builds (since 1.25) start a usage-event uploader to
+    Microsoft and keep a device id and an event cache under ~/.cache/Microsoft unless ORT_DISABLE_TELEMETRY=1 is
+    set before the first session: Resonate keeps every message and every figure on the machine. Setting
+    ORT_DISABLE_TELEMETRY=0 yourself allows it."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime as ort
+
+    if os.environ["ORT_DISABLE_TELEMETRY"] != "0":
+        ort.disable_telemetry_events()
+    return ort
+
+
 def weights_key(path: Path) -> str:
     """Identifies the model folder's content cheaply: every file's name, size and modification time."""
     h = hashlib.sha256()
@@ -176,7 +189,7 @@ class OnnxEmbedder:
 
     def _open(self, path: Path, threads: int | None = None):
         """A session on ``threads`` cores (default: ``self.threads``) for one run at a time."""
-        import onnxruntime as ort
+        ort = load_onnxruntime()
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or self.threads
@@ -347,7 +360,7 @@ def export_onnx(model_dir: Path, target: Path) -> None:
 def _optimize(source: str, target: str) -> None:
     """onnxruntime's hardware-independent graph rewrites (fusions, constant folding), saved once so that each
     start loads the optimised graph instead of redoing them."""
-    import onnxruntime as ort
+    ort = load_onnxruntime()
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED

@@ -235,3 +235,24 @@ def test_a_saved_intent_model_predicts_without_scikit_learn(tmp_path):
                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "order"
+
+
+def test_onnxruntime_runs_with_its_telemetry_off(tmp_path):
+    """onnxruntime's Linux builds start a usage-event uploader and keep a device id in ~/.cache/Microsoft unless
+    ORT_DISABLE_TELEMETRY=1 is set before the first session: nothing of the sort may start from Resonate."""
+    code = textwrap.dedent(f'''
+        import onnx
+        from onnx import TensorProto, helper
+        from nlp import onnx_embedder
+        graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), {str(tmp_path / "m.onnx")!r})
+        onnx_embedder._optimize({str(tmp_path / "m.onnx")!r}, {str(tmp_path / "opt.onnx")!r})
+    ''')
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env.update(HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONPATH=str(REPO))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "opt.onnx").is_file()
+    assert not list(tmp_path.rglob("*Microsoft*")), sorted(str(p) for p in tmp_path.rglob("*"))
