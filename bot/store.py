@@ -23,6 +23,9 @@ from bot.message import INBOUND, Message, iso, utcnow
 
 BUSY_TIMEOUT_MS = 10_000
 AUTO_ACTOR = "resonate"  # the actor of automatic answers
+# A reply sent to a message of these intents confirms that the customer does not want to be contacted ("we'll remove
+# you from our lists"): their contact is opted out of campaign segments and automatic answers, as Telegram's /stop.
+OPT_OUT_INTENTS = ("unsubscribe", "privacy_request")
 
 migrations = Migrations("resonate")
 
@@ -516,12 +519,27 @@ class Store:
             decision_id = self.record_decision(message_id, action, actor, suggestion_id=suggestion_id, text=text)
             outbox_id = None
             if action in ("sent", "edited", "auto_sent"):
+                self._opt_out_if_asked(message_id, suggestion_id, now)
                 source = self.db.execute("SELECT source FROM messages WHERE id = ?", [message_id]).fetchone()[0]
                 outbox_id = self.db.execute(
                     """INSERT INTO outbox (message_id, decision_id, source, text, state, attempts, created_at,
                            updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)""",
                     [message_id, decision_id, source, text, now, now]).lastrowid
             return Decided(decision_id, outbox_id)
+
+    def _opt_out_if_asked(self, message_id: int, suggestion_id: int | None, now: str) -> None:
+        """Opt the sender out when the reply answers an OPT_OUT_INTENTS message: by a person's intent correction,
+        else the intent of the reply's suggestion, else the analysis."""
+        intent = self.db.execute(
+            """SELECT COALESCE(
+                   (SELECT intent FROM decisions WHERE message_id = :m AND action = 'intent_corrected'
+                    ORDER BY id DESC LIMIT 1),
+                   (SELECT intent FROM suggestions WHERE id = :s),
+                   (SELECT intent FROM analyses WHERE message_id = :m))""",
+            {"m": message_id, "s": suggestion_id}).fetchone()[0]
+        if intent in OPT_OUT_INTENTS:
+            self.db.execute("UPDATE contacts SET opted_out_at = ? WHERE opted_out_at IS NULL "
+                            "AND id = (SELECT contact_id FROM messages WHERE id = ?)", [now, message_id])
 
     def auto_send(self, message_id: int, suggestion_id: int, text: str) -> Decided | None:
         """Answer without review: the card is created already decided (an FYI card), the reply queued."""
