@@ -187,6 +187,8 @@ def status_lines(data: CardData) -> list[str]:
         elif state == "stuck":
             lines.append("⚠️ *Needs a person*: Resonate stopped while sending this reply, so it may or may not have "
                          "reached the customer. Check the conversation before answering again.")
+    if data.message.get("opted_out_at"):
+        lines.append("🔕 Opted out: no campaigns and no automatic answers for this person")
     return lines
 
 

@@ -239,6 +239,17 @@ def test_send_posts_the_chosen_text_in_the_customers_thread_once_under_a_double_
     assert app.store.db.execute("SELECT COUNT(*) FROM messages WHERE direction = 'out'").fetchone()[0] == 1
 
 
+def test_sending_the_unsubscribe_reply_opts_the_person_out_and_the_card_says_so(slack, fake, app):
+    post_event(slack, "unsubscribe", ts="1700000000.000200")
+    assert app.store.analysis(1)["intent"] == "unsubscribe"
+    button = send_button(card_of(fake)["blocks"], 1)
+    assert click(slack, {"action_id": button["action_id"], "value": button["value"], "type": "button"}).status == 200
+    slack.relay.drain(timeout=10)
+    assert app.store.message(1)["opted_out_at"]
+    updated = json.dumps(fake.of("chat.update")[-1].body["blocks"])
+    assert "Opted out" in updated and "no campaigns" in updated
+
+
 def test_skip_closes_the_card_without_sending(slack, fake, app):
     post_event(slack, "thanks, all good")
     click(slack, {"action_id": review.ACTION_SKIP, "value": "1", "type": "button"})
