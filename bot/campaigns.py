@@ -202,7 +202,7 @@ def card_for(theme, rule: Rule, window) -> dict:
         "theme": {"id": theme.id, "label": theme.label, "trend": theme.trend, "current": theme.size,
                   "previous": theme.previous},
         "why": why,
-        "quotes": [{"from": q["from"], "text": q["text"]} for q in theme.quotes],
+        "quotes": [{"from": q["from"], "text": q["text"], "message_id": q.get("message_id")} for q in theme.quotes],
         "segment": {"filter": f"contacts who wrote about “{theme.label}” between {start} and {end}, "
                               "opted-out contacts excluded",
                     "size": len(theme.segment_contact_ids),

@@ -261,7 +261,7 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
         if who in quoted:
             continue
         quoted.add(who)
-        quotes.append({"message_id": r["id"], "text": _short(r["text"]), "from": r["display_name"] or "someone",
+        quotes.append({"message_id": r["id"], "text": quote_text(r["text"]), "from": r["display_name"] or "someone",
                        "source": r["source"], "sent_at": r["sent_at"]})
         if len(quotes) == 3:
             break
@@ -306,7 +306,7 @@ def _read_tags(tags_json: str | None) -> list[str]:
         return []
 
 
-def _short(text: str, limit: int = 220) -> str:
+def quote_text(text: str, limit: int = 220) -> str:
     """A quote: the message on one line without a letter's closing, cut at ``limit`` characters."""
     text = " ".join(body(str(text)).split())
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"

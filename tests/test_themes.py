@@ -529,8 +529,8 @@ def test_blocks_side_by_side_give_what_one_block_gives(monkeypatch):
 
 
 def test_a_quote_is_the_message_on_one_line_without_its_closing():
-    from bot.themes import _short
+    from bot.themes import quote_text
 
-    assert _short("The lid leaks.\n\nIt steams everywhere.\n\nKind regards,\nPaula Novak") == \
+    assert quote_text("The lid leaks.\n\nIt steams everywhere.\n\nKind regards,\nPaula Novak") == \
         "The lid leaks. It steams everywhere."
-    assert _short("word " * 100).endswith("…") and len(_short("word " * 100)) == 220
+    assert quote_text("word " * 100).endswith("…") and len(quote_text("word " * 100)) == 220
