@@ -752,6 +752,31 @@ def _deliver(app, message_id: int) -> dict:
     return app.store.outbox_of(message_id)
 
 
+@cli.command()
+@click.option("--message", "message_id", type=int, help="The person who sent this message (its id in resonate inbox).")
+@click.option("--sender", help="The person with this sender id (tg:123, slack:U123, the import's sender column).")
+@click.option("--yes", is_flag=True, help="Erase. Without it nothing changes: it says what would be erased.")
+@common_options
+@json_option
+def forget(app, message_id, sender, yes, as_json):
+    """Erase a person from the database: their messages, the replies to them, cards, the contact, their place in
+    campaigns (a deletion request). Without --yes, only show what would go."""
+    from bot.privacy import erase_contact, find_contact
+
+    if (message_id is None) == (sender is None):
+        raise click.UsageError("give either --message ID or --sender ID")
+    erasure = erase_contact(app.store, find_contact(app.store, message_id=message_id, sender=sender),
+                            dry_run=not yes)
+    if as_json:
+        click.echo(json.dumps(erasure.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(erasure.summary())
+    if not yes:
+        click.echo("Nothing was erased: run the same command with --yes to erase.")
+    click.echo("Not touched: review cards already posted in Slack, digests written to files, and backups: delete "
+               "those where they are.")
+
+
 # -- demo ----------------------------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,114 @@
+"""Erasing a person from Resonate's database: what a deletion request (a privacy_request answered) needs here.
+
+Everything stored about one contact goes in one transaction: their messages and the replies to them, with the
+analyses, embeddings, suggestions, decisions, review cards, outbox rows and raw Telegram updates of those messages,
+their conversations and the contact itself; campaign ideas drop them from their segment and their quotes; cached
+clusterings (which list message ids) are dropped and rebuilt when next needed. Themes keep only aggregates (a
+label, a centroid) and stay. SQLite's secure_delete overwrites what is deleted, and the write-ahead log is
+checkpointed, so the text does not linger in free pages of the file.
+
+Outside the database nothing is touched: review cards already posted in Slack, digests written to files, backups.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from bot.errors import ResonateError
+from bot.store import Store
+from bot.themes import quote_text
+
+# the message ids of a contact: what they sent and what was sent to them (outbound rows carry the chat's contact)
+_MESSAGES = """SELECT id FROM messages WHERE contact_id = :c
+               OR conversation_id IN (SELECT id FROM conversations WHERE contact_id = :c)"""
+# children first: foreign keys are on
+_BY_MESSAGE = ("outbox", "decisions", "suggestions", "cards", "analyses", "embeddings", "telegram_updates")
+
+
+@dataclass(frozen=True)
+class Erasure:
+    contact_id: int
+    name: str
+    source: str
+    sender: str
+    messages_in: int
+    messages_out: int
+    cards: int
+    campaigns: int  # campaign ideas or running campaigns that named them in their segment or quotes
+    erased: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        what = (f"{self.messages_in} message{'s' * (self.messages_in != 1)} from them, {self.messages_out} "
+                f"repl{'ies' if self.messages_out != 1 else 'y'} to them, {self.cards} review "
+                f"card{'s' * (self.cards != 1)}, their place in {self.campaigns} "
+                f"campaign{'s' * (self.campaigns != 1)}, and the contact itself")
+        verb = "Erased" if self.erased else "Would erase"
+        return f"{verb} {self.name} ({self.source}, {self.sender}): {what}."
+
+
+def find_contact(store: Store, *, message_id: int | None = None, sender: str | None = None) -> dict:
+    """The contact who sent a message (its id, as `resonate inbox` shows it), or the contact with a sender id
+    (``tg:123``, ``mail:ana@example.com``: the import's ``sender``). A ResonateError says what was not found."""
+    if (message_id is None) == (sender is None):
+        raise ResonateError("give either a message id (--message) or a sender id (--sender)")
+    if message_id is not None:
+        row = store.db.execute("SELECT contact_id, direction FROM messages WHERE id = ?", [message_id]).fetchone()
+        if row is None:
+            raise ResonateError(f"no message {message_id} in {store.path}")
+        if row[0] is None:
+            raise ResonateError(f"message {message_id} has no contact to erase")
+        rows = list(store.db.query("SELECT * FROM contacts WHERE id = ?", [row[0]]))
+    else:
+        rows = list(store.db.query("SELECT * FROM contacts WHERE external_id = ?", [sender]))
+        if not rows:
+            raise ResonateError(f"no contact with sender id {sender!r} in {store.path}")
+        if len(rows) > 1:
+            raise ResonateError(f"{len(rows)} contacts have sender id {sender!r} (sources: "
+                                f"{', '.join(r['source'] for r in rows)}): give one of their message ids instead")
+    return rows[0]
+
+
+def _campaigns_naming(store: Store, contact_id: int, quoted: set[int], texts: set[str]) -> list[tuple[dict, dict]]:
+    """(campaign row, its card without the contact's quotes) for every campaign that names the contact."""
+    out = []
+    for row in store.db.query("SELECT id, card, segment FROM campaigns"):
+        card, segment = json.loads(row["card"]), json.loads(row["segment"])
+        quotes = card.get("quotes", [])
+        kept = [q for q in quotes if q.get("message_id") not in quoted and q.get("text") not in texts]
+        if contact_id in segment or len(kept) != len(quotes):
+            out.append(({"id": row["id"], "segment": [c for c in segment if c != contact_id]}, {**card, "quotes": kept}))
+    return out
+
+
+def erase_contact(store: Store, contact: dict, *, dry_run: bool = True) -> Erasure:
+    """Erase everything stored about ``contact`` (a contacts row), or with ``dry_run`` only count it."""
+    c = contact["id"]
+    params = {"c": c}
+    with store.db.atomic():
+        rows = list(store.db.query(f"SELECT id, direction, text FROM messages WHERE id IN ({_MESSAGES})", params))
+        ids = {r["id"] for r in rows}
+        texts = {quote_text(r["text"]) for r in rows if r["direction"] == "in"}
+        cards = store.db.execute(f"SELECT COUNT(*) FROM cards WHERE message_id IN ({_MESSAGES})", params).fetchone()[0]
+        campaigns = _campaigns_naming(store, c, ids, texts)
+        if not dry_run:
+            store.db.execute("PRAGMA secure_delete = ON")
+            for table in _BY_MESSAGE:
+                store.db.execute(f"DELETE FROM {table} WHERE message_id IN ({_MESSAGES})", params)
+            store.db.execute(f"DELETE FROM messages WHERE id IN ({_MESSAGES})", params)
+            store.db.execute("DELETE FROM conversations WHERE contact_id = :c", params)
+            store.db.execute("DELETE FROM contacts WHERE id = :c", params)
+            for row, card in campaigns:
+                store.db.execute("UPDATE campaigns SET card = ?, segment = ? WHERE id = ?",
+                                 [json.dumps(card, ensure_ascii=False), json.dumps(row["segment"]), row["id"]])
+            store.db.execute("DELETE FROM theme_runs")  # a cache that lists message ids; rebuilt when needed
+    if not dry_run:
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return Erasure(contact_id=c, name=contact.get("display_name") or contact["external_id"],
+                   source=contact["source"], sender=contact["external_id"],
+                   messages_in=sum(r["direction"] == "in" for r in rows),
+                   messages_out=sum(r["direction"] == "out" for r in rows), cards=cards, campaigns=len(campaigns),
+                   erased=not dry_run)

@@ -1,0 +1,104 @@
+"""resonate forget: a person's data leaves the database, everyone else's stays."""
+
+import json
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.store import Store
+
+ROWS = [
+    {"id": "e1", "text": "Please delete my account and all my data. Zebulon Quark", "sender": "mail:zq@example.com",
+     "sender_name": "Zebulon Quark", "source": "email", "timestamp": "2026-11-02T10:00:00Z"},
+    {"id": "e2", "text": "Also my old order FB-40404 from the zebra address", "sender": "mail:zq@example.com",
+     "sender_name": "Zebulon Quark", "source": "email", "timestamp": "2026-11-02T10:05:00Z"},
+    {"id": "t1", "text": "where is my order FB-20431?", "sender": "tg:7", "sender_name": "Ann Lee",
+     "source": "telegram", "timestamp": "2026-11-02T11:00:00Z"},
+]
+
+
+def setup(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    monkeypatch.setenv("RESONATE_CACHE_DIR", str(tmp_path / "cache"))
+    rows = tmp_path / "in.jsonl"
+    rows.write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
+    db = str(tmp_path / "r.db")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["ingest", str(rows), "--db", db]).exit_code == 0
+    assert runner.invoke(cli, ["reply", "1", "--text", "We'll erase it within 30 days.", "--db", db]).exit_code == 0
+    store = Store(db)
+    zq, ann = (store.db.execute("SELECT id FROM contacts WHERE external_id = ?", [s]).fetchone()[0]
+               for s in ("mail:zq@example.com", "tg:7"))
+    theme = store.db["themes"].insert({"label": "Data", "keyphrases": "[]", "dimension": 1, "centroid": b"\0" * 4,
+                                       "first_seen_at": "x", "last_seen_at": "x", "created_at": "x"}).last_pk
+    card = {"title": "t", "quotes": [{"from": "Zebulon Quark", "text": "Please delete my account and all my data.",
+                                      "message_id": 1},
+                                     {"from": "Ann Lee", "text": "where is my order FB-20431?", "message_id": 3}]}
+    store.db["campaigns"].insert({"theme_id": theme, "rule": "r", "kind": "faq", "card": json.dumps(card),
+                                  "segment": json.dumps([zq, ann]), "metric": "theme_volume", "window_end": "x",
+                                  "created_at": "x", "updated_at": "x"})
+    store.db["theme_runs"].insert({"key": "k", "assignment": b"\0", "clusters": "[]", "created_at": "x"})
+    store.close()
+    return runner, db, zq, ann
+
+
+def rows_of(db, contact):
+    store = Store(db)
+    try:
+        ids = [r[0] for r in store.db.execute("SELECT id FROM messages WHERE contact_id = ?", [contact])]
+        marks = ",".join("?" * len(ids)) or "NULL"
+        counts = {"messages": len(ids), "contacts": store.db.execute(
+            "SELECT COUNT(*) FROM contacts WHERE id = ?", [contact]).fetchone()[0]}
+        for table in ("analyses", "embeddings", "suggestions", "decisions", "outbox", "cards"):
+            counts[table] = store.db.execute(f"SELECT COUNT(*) FROM {table} WHERE message_id IN ({marks})",
+                                             ids).fetchone()[0]
+        return counts
+    finally:
+        store.close()
+
+
+def test_without_yes_nothing_is_erased(monkeypatch, tmp_path):
+    runner, db, zq, _ = setup(monkeypatch, tmp_path)
+    before = rows_of(db, zq)
+    result = runner.invoke(cli, ["forget", "--message", "1", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "Would erase Zebulon Quark (email, mail:zq@example.com): 2 messages from them" in result.output
+    assert "--yes" in result.output and rows_of(db, zq) == before and before["messages"] >= 2
+
+
+def test_forget_erases_the_person_everywhere_and_no_one_else(monkeypatch, tmp_path):
+    runner, db, zq, ann = setup(monkeypatch, tmp_path)
+    ann_before = rows_of(db, ann)
+    result = runner.invoke(cli, ["forget", "--sender", "mail:zq@example.com", "--yes", "--json", "--db", db])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["erased"] and report["messages_in"] == 2 and report["messages_out"] == 1 and report["campaigns"] == 1
+    assert all(n == 0 for n in rows_of(db, zq).values()), rows_of(db, zq)
+    assert rows_of(db, ann) == ann_before
+    store = Store(db)
+    campaign = next(iter(store.db["campaigns"].rows))
+    assert json.loads(campaign["segment"]) == [ann]
+    assert [q["from"] for q in json.loads(campaign["card"])["quotes"]] == ["Ann Lee"]
+    assert store.count("theme_runs") == 0 and store.count("conversations") == 1
+    store.close()
+
+
+def test_erased_text_is_overwritten_even_where_sqlite_keeps_deleted_pages(monkeypatch, tmp_path):
+    from bot.privacy import erase_contact, find_contact
+
+    _, db, _, _ = setup(monkeypatch, tmp_path)
+    store = Store(db)
+    store.db.execute("PRAGMA secure_delete = OFF")  # the default of many SQLite builds (Debian's turns it on)
+    erase_contact(store, find_contact(store, sender="mail:zq@example.com"), dry_run=False)
+    store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("r.db*"))
+    assert b"Zebulon" not in raw and b"zebra" not in raw  # not left in free pages or the write-ahead log
+
+
+def test_forget_says_what_it_could_not_find(monkeypatch, tmp_path):
+    runner, db, _, _ = setup(monkeypatch, tmp_path)
+    assert runner.invoke(cli, ["forget", "--db", db]).exit_code == 2
+    missing = runner.invoke(cli, ["forget", "--message", "99", "--db", db])
+    assert missing.exit_code == 1 and "no message 99" in missing.output
+    nobody = runner.invoke(cli, ["forget", "--sender", "tg:404", "--db", db])
+    assert nobody.exit_code == 1 and "no contact with sender id 'tg:404'" in nobody.output
