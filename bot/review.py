@@ -189,6 +189,9 @@ def status_lines(data: CardData) -> list[str]:
                          "reached the customer. Check the conversation before answering again.")
     if data.message.get("opted_out_at"):
         lines.append("🔕 Opted out: no campaigns and no automatic answers for this person")
+    if (card.get("intent") or (data.analysis or {}).get("intent")) == "privacy_request":
+        lines.append(f"🗑️ If they ask to be deleted: once answered, erase them from Resonate too with "
+                     f"`resonate forget --message {data.message_id} --yes`")
     return lines
 
 

@@ -250,6 +250,16 @@ def test_sending_the_unsubscribe_reply_opts_the_person_out_and_the_card_says_so(
     assert "Opted out" in updated and "no campaigns" in updated
 
 
+
+def test_a_privacy_request_card_says_how_to_erase_the_person(slack, fake, app):
+    post_event(slack, "hello there")
+    assert "resonate forget" not in json.dumps(card_of(fake)["blocks"])
+    select = next(b for b in buttons(card_of(fake)["blocks"]) if b["type"] == "static_select")
+    option = next(o for o in select["options"] if o["value"] == "1:privacy_request")
+    click(slack, {"action_id": review.ACTION_INTENT, "type": "static_select", "selected_option": option})
+    assert "resonate forget --message 1 --yes" in json.dumps(fake.of("chat.update")[-1].body["blocks"])
+
+
 def test_skip_closes_the_card_without_sending(slack, fake, app):
     post_event(slack, "thanks, all good")
     click(slack, {"action_id": review.ACTION_SKIP, "value": "1", "type": "button"})
