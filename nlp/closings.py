@@ -23,6 +23,11 @@ _THANKS = r"(?:^|(?<=\n))[ \t]*(?:(?:many )?thanks(?: again| so much| a lot)?|th
 SIGN_OFFS = re.compile(rf"(?:{_CLOSINGS}|{_THANKS})\b[,.!]*"
                        r"(?:\s*$|[ \t]*[,\n]\s*[^\n,]{1,30}(?:\n[^\n,]{1,30})?\s*$)", re.I)
 
+# A mail app's footer on a line of its own ("Sent from my iPhone", "Get Outlook for Android"), wherever the letter
+# puts it: "Dear Fernbrew,\n\nSent from my iPhone\n\nCheers,\nJonas" says nothing (it was read as an order question);
+# "the payment I just sent from my account" is not a footer.
+FOOTER = re.compile(r"^[ \t]*(?:sent from (?:my |mail for |outlook|yahoo mail|proton ?mail|gmail)[^\n]{0,40}"
+                    r"|get outlook for [^\n]{0,30})[ \t]*$\n?", re.I | re.M)
 
 # A salutation starts the message and ends at a comma, a dash, "!", "?" or the end of its line, and something follows
 # it: "Hi there, 10/10 customer service" is read as "10/10 customer service" (the greeting made it look like an order
@@ -42,8 +47,8 @@ def without_salutation(text: str) -> str:
 
 
 def without_closing(text: str) -> str:
-    """``text`` without a letter's closing at its end."""
-    return SIGN_OFFS.sub("", text).rstrip()
+    """``text`` without a letter's closing at its end, and without a mail app's footer wherever it is."""
+    return SIGN_OFFS.sub("", FOOTER.sub("", text).rstrip()).rstrip()
 
 
 def body(text: str) -> str:

@@ -280,6 +280,10 @@ def test_embedding_only_model_and_label_names():
     ("The new burrs are great, thank you!", "The new burrs are great, thank you!"),  # thanks inside the message
     ("Works now. Thanks!", "Works now. Thanks!"),
     ("Thanks for the quick reply!\nBest, Ana", "Thanks for the quick reply!"),
+    ("Where is my order?\n\nSent from my iPhone", "Where is my order?"),  # a mail app's footer
+    ("Where is my order?\n\nThanks,\nAl\n\nGet Outlook for Android", "Where is my order?"),
+    ("Dear Fernbrew,\n\nSent from my iPhone\n\nCheers,\nJonas", "Dear Fernbrew,"),
+    ("Cancel the payment I just sent from my account", "Cancel the payment I just sent from my account"),
 ])
 def test_a_letters_closing_is_dropped_only_at_the_end(text, left):
     from nlp.closings import without_closing
