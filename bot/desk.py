@@ -106,14 +106,14 @@ class ReviewDesk:
     def skip(self, message_id: int, actor: str) -> Outcome:
         return self._decide(message_id, "skipped", actor)
 
-    def edit_text(self, message_id: int) -> tuple[str, str] | Outcome:
-        """(customer text, top suggestion) for the Edit modal, or an Outcome when the card is closed."""
+    def edit_text(self, message_id: int) -> tuple[str, str, str] | Outcome:
+        """(customer text, top suggestion, source) for the Edit modal, or an Outcome when the card is closed."""
         closed = self._closed(message_id)
         if closed:
             return closed
         message = self.store.message(message_id)
         offered = self.store.suggestions(message_id)
-        return message["text"], offered[0]["text"] if offered else ""
+        return message["text"], offered[0]["text"] if offered else "", message["source"]
 
     def correct_intent(self, message_id: int, intent: str, actor: str) -> Outcome:
         """Record the right intent (training data) and redraw the suggestions for it."""

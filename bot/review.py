@@ -225,19 +225,22 @@ def card_text(data: CardData) -> str:
     return mrkdwn_literal(f"New {m.get('source', '')} message from {name}: {m.get('text', '')}", 300)
 
 
-def edit_modal(message_id: int, customer_text: str, initial: str) -> dict:
-    """The "Edit" modal: the top suggestion prefilled; submitting sends the edited text."""
-    return {
-        "type": "modal", "callback_id": EDIT_VIEW, "private_metadata": str(message_id),
-        "title": plain("Edit reply", 24), "submit": plain("Send", 24), "close": plain("Cancel", 24),
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "verbatim": True,
-                                         "text": "*Customer:* " + mrkdwn_literal(customer_text, 1000)}},
-            {"type": "input", "block_id": EDIT_BLOCK, "label": plain("Reply", 2000),
-             "element": {"type": "plain_text_input", "action_id": EDIT_INPUT, "multiline": True,
-                         "max_length": INPUT_LIMIT, "initial_value": cut(initial, INPUT_LIMIT)}},
-        ],
-    }
+def edit_modal(message_id: int, customer_text: str, initial: str, source: str | None = None) -> dict:
+    """The "Edit" modal: the top suggestion prefilled; submitting sends the edited text (or, for a source Resonate
+    cannot send to, records it as sent by hand, as the card's "Mark sent" does)."""
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "verbatim": True,
+                                           "text": "*Customer:* " + mrkdwn_literal(customer_text, 1000)}},
+              {"type": "input", "block_id": EDIT_BLOCK, "label": plain("Reply", 2000),
+               "element": {"type": "plain_text_input", "action_id": EDIT_INPUT, "multiline": True,
+                           "max_length": INPUT_LIMIT, "initial_value": cut(initial, INPUT_LIMIT)}}]
+    submit = "Send"
+    if source is not None and source not in SENDABLE_SOURCES:
+        submit = "Mark sent"
+        blocks.append({"type": "context", "elements": [mrkdwn(
+            f"Resonate cannot send to {escape(source)}: send this text there yourself, then mark it sent.")]})
+    return {"type": "modal", "callback_id": EDIT_VIEW, "private_metadata": str(message_id),
+            "title": plain("Edit reply", 24), "submit": plain(submit, 24), "close": plain("Cancel", 24),
+            "blocks": blocks}
 
 
 def analysis_blocks(text: str, analysis: Mapping[str, Any], suggestions: Sequence[Mapping[str, Any]]) -> list[dict]:

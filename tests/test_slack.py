@@ -605,6 +605,19 @@ def test_a_message_from_an_inbox_without_connector_is_marked_sent_by_hand(slack,
     assert [r["text"] for r in replies] == [row["text"]]  # counted as answered in the digest's response figures
 
 
+def test_the_edit_form_of_an_inbox_without_connector_marks_sent_rather_than_sends(slack, fake, app):
+    from bot.message import Message
+
+    app.pipeline.receive(Message(text="Is the kettle lid dishwasher safe?", source="email", sender_id="paula@x.org",
+                                 source_id="mail-9", chat_id="thread-3", sender_name="Paula Novak"))
+    click(slack, {"action_id": review.ACTION_EDIT, "value": "1", "type": "button"})
+    view = fake.of("views.open")[-1].body["view"]
+    assert view["submit"]["text"] == "Mark sent" and "Resonate cannot send to email" in json.dumps(view["blocks"])
+    post_event(slack, "where is my order FB-20431?", ts="1700000000.000100")
+    click(slack, {"action_id": review.ACTION_EDIT, "value": "2", "type": "button"})
+    assert fake.of("views.open")[-1].body["view"]["submit"]["text"] == "Send"
+
+
 def test_slash_themes_digest_now_campaigns_and_the_adopt_button(tmp_path, fake):
     from datetime import timedelta
 

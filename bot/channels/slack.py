@@ -232,8 +232,9 @@ class SlackConnector:
         if not isinstance(found, tuple):
             self._tell(client, body, found)
             return
-        customer_text, top = found
-        client.views_open(trigger_id=body["trigger_id"], view=review.edit_modal(message_id, customer_text, top))
+        customer_text, top, source = found
+        client.views_open(trigger_id=body["trigger_id"],
+                          view=review.edit_modal(message_id, customer_text, top, source))
 
     def _on_edit_submitted(self, ack, body, view):
         text = view["state"]["values"][review.EDIT_BLOCK][review.EDIT_INPUT].get("value") or ""
