@@ -255,6 +255,9 @@ WINDOW = Window(T0, T0 + timedelta(days=7))
     ({"intents": [{"intent": "feature_request", "count": 9}], "sentiment": {"neutral": 9}}, "beta", "response_rate"),
     ({"intents": [{"intent": "praise", "count": 9}], "sentiment": {"positive": 9}}, "testimonial", "response_rate"),
     ({"intents": [{"intent": "product_question", "count": 9}], "sentiment": {"neutral": 9}}, "faq", "theme_volume"),
+    ({"intents": [{"intent": "subscription", "count": 9}], "sentiment": {"neutral": 9}}, "retention", "response_rate"),
+    ({"intents": [{"intent": "unsubscribe", "count": 9}]}, "fix the cause", "theme_volume"),  # negative: no offer
+    ({"intents": [{"intent": "privacy_request", "count": 9}]}, "fix the cause", "theme_volume"),
 ])
 def test_a_card_for_each_rule_kind(kw, kind, metric):
     rules = load_rules()
