@@ -755,6 +755,38 @@ def _deliver(app, message_id: int) -> dict:
 @cli.command()
 @click.option("--message", "message_id", type=int, help="The person who sent this message (its id in resonate inbox).")
 @click.option("--sender", help="The person with this sender id (tg:123, slack:U123, the import's sender column).")
+@click.option("--opt-out", "opt", flag_value="out", help="No campaigns and no automatic answers for them from now on.")
+@click.option("--opt-in", "opt", flag_value="in", help="Withdraw their opt-out (they asked to hear from us again).")
+@common_options
+@json_option
+def contact(app, message_id, sender, opt, as_json):
+    """Show a person (messages, opt-out), and opt them out of outreach or back in."""
+    from bot.privacy import find_contact
+
+    if (message_id is None) == (sender is None):
+        raise click.UsageError("give either --message ID or --sender ID")
+    row = find_contact(app.store, message_id=message_id, sender=sender)
+    if opt:
+        app.store.set_opted_out(row["source"], row["external_id"], opt == "out")
+        row = next(app.store.db.query("SELECT * FROM contacts WHERE id = ?", [row["id"]]))
+    counts = dict(app.store.db.execute(
+        "SELECT direction, COUNT(*) FROM messages WHERE contact_id = ? GROUP BY direction", [row["id"]]).fetchall())
+    out = {"name": row["display_name"] or row["external_id"], "source": row["source"], "sender": row["external_id"],
+           "first_seen": row["first_seen"], "last_seen": row["last_seen"], "messages_in": counts.get("in", 0),
+           "messages_out": counts.get("out", 0), "opted_out_at": row["opted_out_at"]}
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{out['name']} ({out['source']}, {out['sender']}): {plural(out['messages_in'], 'message')} from "
+               f"them, {plural(out['messages_out'], 'reply', 'replies')} to them, {out['first_seen']} to "
+               f"{out['last_seen']}")
+    click.echo(f"Opted out since {out['opted_out_at']}: no campaigns and no automatic answers" if out["opted_out_at"]
+               else "Not opted out: campaigns may include them")
+
+
+@cli.command()
+@click.option("--message", "message_id", type=int, help="The person who sent this message (its id in resonate inbox).")
+@click.option("--sender", help="The person with this sender id (tg:123, slack:U123, the import's sender column).")
 @click.option("--yes", is_flag=True, help="Erase. Without it nothing changes: it says what would be erased.")
 @common_options
 @json_option

@@ -50,9 +50,10 @@ def parse_time(value: Any) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
-def plural(n: int, noun: str) -> str:
-    """``n`` and the noun, plural unless one: "1 message", "0 messages", "2 rows"."""
-    return f"{n} {noun}{'s' * (n != 1)}"
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``n`` and the noun, plural unless one: "1 message", "0 messages", "2 replies" (``nouns``: the plural when it
+    is not the noun and an s)."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
 
 
 def first_name_of(display_name: str | None) -> str | None:

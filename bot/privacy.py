@@ -16,6 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from bot.errors import ResonateError
+from bot.message import plural
 from bot.store import Store
 from bot.themes import quote_text
 
@@ -42,10 +43,9 @@ class Erasure:
         return asdict(self)
 
     def summary(self) -> str:
-        what = (f"{self.messages_in} message{'s' * (self.messages_in != 1)} from them, {self.messages_out} "
-                f"repl{'ies' if self.messages_out != 1 else 'y'} to them, {self.cards} review "
-                f"card{'s' * (self.cards != 1)}, their place in {self.campaigns} "
-                f"campaign{'s' * (self.campaigns != 1)}, and the contact itself")
+        what = (f"{plural(self.messages_in, 'message')} from them, {plural(self.messages_out, 'reply', 'replies')} "
+                f"to them, {plural(self.cards, 'review card')}, their place in {plural(self.campaigns, 'campaign')}, "
+                f"and the contact itself")
         verb = "Erased" if self.erased else "Would erase"
         return f"{verb} {self.name} ({self.source}, {self.sender}): {what}."
 

@@ -102,3 +102,17 @@ def test_forget_says_what_it_could_not_find(monkeypatch, tmp_path):
     assert missing.exit_code == 1 and "no message 99" in missing.output
     nobody = runner.invoke(cli, ["forget", "--sender", "tg:404", "--db", db])
     assert nobody.exit_code == 1 and "no contact with sender id 'tg:404'" in nobody.output
+
+
+def test_contact_shows_a_person_and_opts_them_out_and_back_in(monkeypatch, tmp_path):
+    runner, db, zq, _ = setup(monkeypatch, tmp_path)
+    shown = runner.invoke(cli, ["contact", "--sender", "tg:7", "--db", db])
+    assert shown.exit_code == 0, shown.output
+    assert "Ann Lee (telegram, tg:7): 1 message from them, 0 replies to them" in shown.output
+    assert "Not opted out" in shown.output
+    out = json.loads(runner.invoke(cli, ["contact", "--message", "3", "--opt-out", "--json", "--db", db]).output)
+    assert out["sender"] == "tg:7" and out["opted_out_at"]
+    assert Store(db).opted_out("telegram", "tg:7")
+    back = runner.invoke(cli, ["contact", "--sender", "tg:7", "--opt-in", "--db", db])
+    assert back.exit_code == 0 and "Not opted out" in back.output and not Store(db).opted_out("telegram", "tg:7")
+    assert "1 reply to them" in runner.invoke(cli, ["contact", "--message", "1", "--db", db]).output
