@@ -242,3 +242,12 @@ def test_every_entity_variable_is_used_by_some_shipped_reply(shipped):
     assert used <= set(ENTITY_VARIABLES) | {"first_name", "name"}
     assert default_playbooks_dir().name == "playbooks"
     assert all(re.fullmatch(r"[a-z_]+", i) for i in shipped.intents)
+
+
+@pytest.mark.parametrize("intent", ["privacy_request", "subscription", "account_login", "order_status"])
+def test_a_reply_that_asks_for_the_email_is_not_offered_when_the_message_gave_it(shipped, intent):
+    ctx = ReplyContext(sentiment="negative", source="telegram", tags=frozenset({"bean_club"}),
+                       values={"email": "ivan@example.com", "first_name": "Ivan", "name": "Ivan Horvat"})
+    offered = [r for r in shipped.get(intent).replies if r.matches(ctx) and not r.missing(ctx.values)]
+    asks = re.compile(r"(send|tell) me (the email|what to change and the email)|the email you signed up")
+    assert offered and not any(asks.search(r.render(fillable_contexts(r))) for r in offered)
