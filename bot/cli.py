@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from bot.errors import ResonateError
-from bot.message import plural
+from bot.message import parse_time, plural
 
 
 def _quiet_model_logs() -> None:
@@ -780,7 +780,8 @@ def contact(app, message_id, sender, opt, as_json):
     click.echo(f"{out['name']} ({out['source']}, {out['sender']}): {plural(out['messages_in'], 'message')} from "
                f"them, {plural(out['messages_out'], 'reply', 'replies')} to them, {out['first_seen']} to "
                f"{out['last_seen']}")
-    click.echo(f"Opted out since {out['opted_out_at']}: no campaigns and no automatic answers" if out["opted_out_at"]
+    since = out["opted_out_at"] and parse_time(out["opted_out_at"]).strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(f"Opted out since {since}: no campaigns and no automatic answers" if since
                else "Not opted out: campaigns may include them")
 
 

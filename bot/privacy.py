@@ -37,6 +37,7 @@ class Erasure:
     messages_out: int
     cards: int
     campaigns: int  # campaign ideas or running campaigns that named them in their segment or quotes
+    unsent: int  # replies to them still waiting in the outbox: erasing would drop them, so it waits
     erased: bool
 
     def to_dict(self) -> dict:
@@ -47,7 +48,12 @@ class Erasure:
                 f"to them, {plural(self.cards, 'review card')}, their place in {plural(self.campaigns, 'campaign')}, "
                 f"and the contact itself")
         verb = "Erased" if self.erased else "Would erase"
-        return f"{verb} {self.name} ({self.source}, {self.sender}): {what}."
+        line = f"{verb} {self.name} ({self.source}, {self.sender}): {what}."
+        if self.unsent:
+            line += (f" But {plural(self.unsent, 'reply', 'replies')} to them {'is' if self.unsent == 1 else 'are'} "
+                     "not sent yet: erase after it is delivered (a running resonate run sends it), or it never "
+                     "reaches them.")
+        return line
 
 
 def find_contact(store: Store, *, message_id: int | None = None, sender: str | None = None) -> dict:
@@ -94,6 +100,12 @@ def erase_contact(store: Store, contact: dict, *, dry_run: bool = True) -> Erasu
         texts = {quote_text(r["text"]) for r in rows if r["direction"] == "in"}
         cards = store.db.execute(f"SELECT COUNT(*) FROM cards WHERE message_id IN ({_MESSAGES})", params).fetchone()[0]
         campaigns = _campaigns_naming(store, c, ids, texts)
+        unsent = store.db.execute(f"SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending') "
+                                  f"AND message_id IN ({_MESSAGES})", params).fetchone()[0]
+        if unsent and not dry_run:
+            raise ResonateError(f"{plural(unsent, 'reply', 'replies')} to {contact.get('display_name') or c} "
+                                "not sent yet: erase after delivery (a running resonate run sends it), or the "
+                                "answer to their request never reaches them")
         if not dry_run:
             store.db.execute("PRAGMA secure_delete = ON")
             for table in _BY_MESSAGE:
@@ -111,4 +123,4 @@ def erase_contact(store: Store, contact: dict, *, dry_run: bool = True) -> Erasu
                    source=contact["source"], sender=contact["external_id"],
                    messages_in=sum(r["direction"] == "in" for r in rows),
                    messages_out=sum(r["direction"] == "out" for r in rows), cards=cards, campaigns=len(campaigns),
-                   erased=not dry_run)
+                   unsent=unsent, erased=not dry_run)

@@ -116,3 +116,15 @@ def test_contact_shows_a_person_and_opts_them_out_and_back_in(monkeypatch, tmp_p
     back = runner.invoke(cli, ["contact", "--sender", "tg:7", "--opt-in", "--db", db])
     assert back.exit_code == 0 and "Not opted out" in back.output and not Store(db).opted_out("telegram", "tg:7")
     assert "1 reply to them" in runner.invoke(cli, ["contact", "--message", "1", "--db", db]).output
+
+
+def test_forget_waits_for_a_reply_still_in_the_outbox(monkeypatch, tmp_path):
+    """Erasing drops the outbox row too: the answer to their request would never reach them."""
+    runner, db, _, ann = setup(monkeypatch, tmp_path)
+    queued = runner.invoke(cli, ["reply", "3", "--text", "Checking FB-20431 now.", "--db", db])  # no Telegram token
+    assert queued.exit_code == 0 and "Queued" in queued.output
+    dry = runner.invoke(cli, ["forget", "--sender", "tg:7", "--db", db])
+    assert dry.exit_code == 0 and "1 reply to them is not sent yet" in dry.output
+    refused = runner.invoke(cli, ["forget", "--sender", "tg:7", "--yes", "--db", db])
+    assert refused.exit_code == 1 and "not sent yet" in refused.output
+    assert rows_of(db, ann)["messages"] == 1 and rows_of(db, ann)["outbox"] == 1
