@@ -66,7 +66,7 @@ def find_contact(store: Store, *, message_id: int | None = None, sender: str | N
         if row is None:
             raise ResonateError(f"no message {message_id} in {store.path}")
         if row[0] is None:
-            raise ResonateError(f"message {message_id} has no contact to erase")
+            raise ResonateError(f"message {message_id} has no contact (no sender was stored with it)")
         rows = list(store.db.query("SELECT * FROM contacts WHERE id = ?", [row[0]]))
     else:
         rows = list(store.db.query("SELECT * FROM contacts WHERE external_id = ?", [sender]))
@@ -86,7 +86,8 @@ def _campaigns_naming(store: Store, contact_id: int, quoted: set[int], texts: se
         quotes = card.get("quotes", [])
         kept = [q for q in quotes if q.get("message_id") not in quoted and q.get("text") not in texts]
         if contact_id in segment or len(kept) != len(quotes):
-            out.append(({"id": row["id"], "segment": [c for c in segment if c != contact_id]}, {**card, "quotes": kept}))
+            others = [c for c in segment if c != contact_id]
+            out.append(({"id": row["id"], "segment": others}, {**card, "quotes": kept}))
     return out
 
 

@@ -64,7 +64,7 @@ def available() -> bool:
 
 
 def load_onnxruntime():
-    """onnxruntime, with its telemetry off. Its Linux and macOS builds (since 1.25) start a usage-event uploader to
+    """onnxruntime, with its telemetry off. Its Linux and macOS builds (1.32 here) start a usage-event uploader to
     Microsoft and keep a device id and an event cache under ~/.cache/Microsoft unless ORT_DISABLE_TELEMETRY=1 is
     set before the first session: Resonate keeps every message and every figure on the machine. Setting
     ORT_DISABLE_TELEMETRY=0 yourself allows it."""
