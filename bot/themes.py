@@ -20,14 +20,15 @@ import numpy as np
 from bot.errors import ResonateError
 from bot.message import iso, parse_time, utcnow
 from nlp.closings import body
-from nlp.themes import distinct_label, same_word
+from nlp.themes import WEAK_WORDS, distinct_label, same_word
 
 TRENDS = ("new", "growing", "steady", "fading")
 INTENT_NOUNS = {"praise": "praise", "complaint": "complaints", "technical_problem": "problems",
                 "feature_request": "requests", "event_question": "questions", "product_question": "questions",
                 "pricing": "pricing", "order_status": "orders", "refund_return": "refunds",
                 "account_login": "login", "greeting": "greetings", "unsubscribe": "unsubscribes",
-                "partnership": "partnerships", "human_handoff": "requests"}
+                "partnership": "partnerships", "human_handoff": "requests", "subscription": "changes",
+                "privacy_request": "requests"}
 # where a theme is named by the intent's own word ("Order"): what people say about it ("Order status")
 _OTHER_NOUNS = {"order_status": "status", "refund_return": "requests", "account_login": "problems",
                 "pricing": "questions", "unsubscribe": "requests", "partnership": "offers"}
@@ -279,9 +280,12 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
 
 def named_by_intent(label: str, intent: str) -> str:
     """A one-word label says too little: it is followed by what people do about it ("Kettle praise"), or, where
-    that would repeat the word ("Order orders"), by what they ask about it ("Order status")."""
+    that would repeat the word ("Order orders"), by what they ask about it ("Order status"). A word that only says
+    when or how many ("Days", all a theme's messages shared) names nothing: the intent does ("Order status")."""
     if len(label.split()) >= 2:
         return label
+    if label.lower() in WEAK_WORDS:
+        label = intent.split("_")[0].capitalize()
     noun = INTENT_NOUNS.get(intent, "messages")
     if same_word(label.lower(), noun):
         noun = _OTHER_NOUNS.get(intent, "messages")

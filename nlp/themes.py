@@ -530,7 +530,7 @@ WEAK_WORDS = frozenset("""
 day days week weeks month months year years hour hours minute minutes second seconds time times today tonight
 tomorrow yesterday overnight morning mornings evening evenings night nights weekend ago soon later lately recently
 long longer two three four five six seven eight nine ten twice first third last next new old several many few
-help issue issues problem problems question questions message messages
+help issue issues problem problems question questions message messages mind
 """.split())
 # the word before a verb ("it ships", "never arrived", "to cancel") and the word before a noun ("my order"); not
 # "have" or "do", which come before both
@@ -670,7 +670,8 @@ def make_label(phrases: Sequence[str]) -> str:
         new = [w for w in extra.split() if w.lower() not in {x.lower() for x in words}]
         if new and len(words) + len(new) <= 5:
             words += new
-    label = " ".join(words[:5])
+    # a name, not a sentence: "Kettle temperature", not "Kettle's temperature"
+    label = " ".join(re.sub(r"['\u2019]s$", "", w) if i < len(words[:5]) - 1 else w for i, w in enumerate(words[:5]))
     return label[:1].upper() + label[1:]
 
 

@@ -84,6 +84,11 @@ def test_engine_is_deterministic_leaves_noise_out_and_labels_with_words_people_u
     # a price thread is named by its price, not by a filler verb ("Go" before)
     (["does everyone go to €22?", "€22 with no notice", "jumping to €22 in one go", "€22 is too much, go back"],
      "€22"),
+    # a name, not a sentence ("Kettle's temperature" before)
+    (["the kettle's temperature is off", "kettle's temperature drops", "why is the kettle's temperature 80"],
+     "Kettle temperature"),
+    # "mind" is in idioms, not a topic ("Mind coffee" before)
+    (["mind blown by this coffee", "coffee is bean soup, change my mind", "coffee again, never mind"], "Coffee"),
 ])
 def test_a_label_reads_as_people_write_it(texts, label):
     from nlp.themes import Cluster, label_clusters
@@ -312,6 +317,8 @@ def test_a_one_word_label_says_what_people_do_without_repeating_itself():
     assert named_by_intent("Refund", "refund_return") == "Refund requests"
     assert named_by_intent("Praise", "praise") == "Praise messages"
     assert named_by_intent("Bean Club", "pricing") == "Bean Club"
+    assert named_by_intent("Days", "order_status") == "Order status"  # a time word names nothing
+    assert named_by_intent("Data", "privacy_request") == "Data requests"
 
 
 def test_broken_campaign_rules_name_file_and_line(tmp_path):
