@@ -752,28 +752,36 @@ def _deliver(app, message_id: int) -> dict:
     return app.store.outbox_of(message_id)
 
 
+def person_options(func):
+    """--message ID or --sender ID: the person a command is about, passed on as a contacts row after ``app``."""
+
+    @click.option("--message", "message_id", type=int, help="The person who sent this message (its id in resonate "
+                                                             "inbox).")
+    @click.option("--sender", help="The person with this sender id (tg:123, slack:U123, the import's sender column).")
+    @functools.wraps(func)
+    def wrapper(app, *args, message_id=None, sender=None, **kwargs):
+        from bot.privacy import find_contact
+
+        if (message_id is None) == (sender is None):
+            raise click.UsageError("give either --message ID or --sender ID")
+        return func(app, find_contact(app.store, message_id=message_id, sender=sender), *args, **kwargs)
+
+    return wrapper
+
+
 @cli.command()
-@click.option("--message", "message_id", type=int, help="The person who sent this message (its id in resonate inbox).")
-@click.option("--sender", help="The person with this sender id (tg:123, slack:U123, the import's sender column).")
 @click.option("--opt-out", "opt", flag_value="out", help="No campaigns and no automatic answers for them from now on.")
 @click.option("--opt-in", "opt", flag_value="in", help="Withdraw their opt-out (they asked to hear from us again).")
 @common_options
+@person_options
 @json_option
-def contact(app, message_id, sender, opt, as_json):
+def contact(app, person, opt, as_json):
     """Show a person (messages, opt-out), and opt them out of outreach or back in."""
-    from bot.privacy import find_contact
+    from bot.privacy import describe
 
-    if (message_id is None) == (sender is None):
-        raise click.UsageError("give either --message ID or --sender ID")
-    row = find_contact(app.store, message_id=message_id, sender=sender)
     if opt:
-        app.store.set_opted_out(row["source"], row["external_id"], opt == "out")
-        row = next(app.store.db.query("SELECT * FROM contacts WHERE id = ?", [row["id"]]))
-    counts = dict(app.store.db.execute(
-        "SELECT direction, COUNT(*) FROM messages WHERE contact_id = ? GROUP BY direction", [row["id"]]).fetchall())
-    out = {"name": row["display_name"] or row["external_id"], "source": row["source"], "sender": row["external_id"],
-           "first_seen": row["first_seen"], "last_seen": row["last_seen"], "messages_in": counts.get("in", 0),
-           "messages_out": counts.get("out", 0), "opted_out_at": row["opted_out_at"]}
+        app.store.set_opted_out(person["source"], person["external_id"], opt == "out")
+    out = describe(app.store, person["id"])
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
@@ -786,20 +794,16 @@ def contact(app, message_id, sender, opt, as_json):
 
 
 @cli.command()
-@click.option("--message", "message_id", type=int, help="The person who sent this message (its id in resonate inbox).")
-@click.option("--sender", help="The person with this sender id (tg:123, slack:U123, the import's sender column).")
 @click.option("--yes", is_flag=True, help="Erase. Without it nothing changes: it says what would be erased.")
 @common_options
+@person_options
 @json_option
-def forget(app, message_id, sender, yes, as_json):
+def forget(app, person, yes, as_json):
     """Erase a person from the database: their messages, the replies to them, cards, the contact, their place in
     campaigns (a deletion request). Without --yes, only show what would go."""
-    from bot.privacy import erase_contact, find_contact
+    from bot.privacy import erase_contact
 
-    if (message_id is None) == (sender is None):
-        raise click.UsageError("give either --message ID or --sender ID")
-    erasure = erase_contact(app.store, find_contact(app.store, message_id=message_id, sender=sender),
-                            dry_run=not yes)
+    erasure = erase_contact(app.store, person, dry_run=not yes)
     if as_json:
         click.echo(json.dumps(erasure.to_dict(), ensure_ascii=False, indent=2))
         return

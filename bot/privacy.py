@@ -1,6 +1,7 @@
-"""Erasing a person from Resonate's database: what a deletion request (a privacy_request answered) needs here.
+"""A person's data in Resonate's database: what `resonate contact` shows, and erasing it all for a deletion request
+(a privacy_request answered).
 
-Everything stored about one contact goes in one transaction: their messages and the replies to them, with the
+Erasing takes everything stored about one contact, in one transaction: their messages and the replies to them, with the
 analyses, embeddings, suggestions, decisions, review cards, outbox rows and raw Telegram updates of those messages,
 their conversations and the contact itself; campaign ideas drop them from their segment and their quotes; cached
 clusterings (which list message ids) are dropped and rebuilt when next needed. Themes keep only aggregates (a
@@ -76,6 +77,16 @@ def find_contact(store: Store, *, message_id: int | None = None, sender: str | N
             raise ResonateError(f"{len(rows)} contacts have sender id {sender!r} (sources: "
                                 f"{', '.join(r['source'] for r in rows)}): give one of their message ids instead")
     return rows[0]
+
+
+def describe(store: Store, contact_id: int) -> dict:
+    """A contact as a person reads it: names, when first and last seen, messages each way, the opt-out."""
+    row = next(store.db.query("SELECT * FROM contacts WHERE id = ?", [contact_id]))
+    counts = dict(store.db.execute(
+        "SELECT direction, COUNT(*) FROM messages WHERE contact_id = ? GROUP BY direction", [contact_id]).fetchall())
+    return {"name": row["display_name"] or row["external_id"], "source": row["source"], "sender": row["external_id"],
+            "first_seen": row["first_seen"], "last_seen": row["last_seen"], "messages_in": counts.get("in", 0),
+            "messages_out": counts.get("out", 0), "opted_out_at": row["opted_out_at"]}
 
 
 def _campaigns_naming(store: Store, contact_id: int, quoted: set[int], texts: set[str]) -> list[tuple[dict, dict]]:
