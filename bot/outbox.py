@@ -69,16 +69,14 @@ class Relay:
         """Send every due row once (only the reply to ``message_id`` when given). Returns seconds until the next row
         is due, or None when nothing waits."""
         wait: float | None = None
-        pending = [r for r in self.store.outbox_pending() if message_id is None or r["message_id"] == message_id]
-        for row in pending:
+        for row in self.store.outbox_pending(message_id):
             due = _parse(row["next_attempt_at"]) if row["next_attempt_at"] else None
             if due is not None and due > utcnow():
                 seconds = max(0.05, (due - utcnow()).total_seconds())
                 wait = seconds if wait is None else min(wait, seconds)
                 continue
             self._send(row)
-        if wait is None and any(message_id is None or r["message_id"] == message_id
-                                for r in self.store.outbox_pending()):
+        if wait is None and self.store.outbox_pending(message_id):
             wait = 0.0
         return wait
 

@@ -633,10 +633,12 @@ class Store:
                                   [message_id]))
         return rows[0] if rows else None
 
-    def outbox_pending(self) -> list[dict]:
-        """Rows waiting to be sent, the ones due first, oldest first."""
-        return list(self.db.query(self._OUTBOX_SELECT + " WHERE o.state = 'pending' "
-                                  "ORDER BY COALESCE(o.next_attempt_at, ''), o.id"))
+    def outbox_pending(self, message_id: int | None = None) -> list[dict]:
+        """Rows waiting to be sent (only the reply to ``message_id`` when given), the ones due first, oldest first."""
+        only = " AND o.message_id = ?" if message_id is not None else ""
+        return list(self.db.query(self._OUTBOX_SELECT + f" WHERE o.state = 'pending'{only} "
+                                  "ORDER BY COALESCE(o.next_attempt_at, ''), o.id",
+                                  [message_id] if message_id is not None else []))
 
     def outbox_claim(self, outbox_id: int) -> bool:
         """pending -> sending (compare-and-set): only one relay sends a row."""

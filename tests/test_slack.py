@@ -380,8 +380,8 @@ def test_one_message_per_second_per_channel():
                           "text": "hi", "attempts": 0, "next_attempt_at": None, "state": "pending"}
                          for i in (1, 2)]
 
-        def outbox_pending(self):
-            return [r for r in self.rows if r["state"] == "pending"]
+        def outbox_pending(self, message_id=None):
+            return [r for r in self.rows if r["state"] == "pending" and message_id in (None, r["message_id"])]
 
         def outbox_claim(self, i):
             self.rows[i - 1]["state"] = "sending"
