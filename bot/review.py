@@ -189,7 +189,7 @@ def status_lines(data: CardData) -> list[str]:
                          "reached the customer. Check the conversation before answering again.")
     if data.message.get("opted_out_at"):
         lines.append("🔕 Opted out: no campaigns and no automatic answers for this person")
-    if (card.get("intent") or (data.analysis or {}).get("intent")) == "privacy_request":
+    if _intent(data) == "privacy_request":
         lines.append(f"🗑️ If they ask to be deleted: once answered, erase them from Resonate too with "
                      f"`resonate forget --message {data.message_id} --yes`")
     return lines
@@ -203,19 +203,28 @@ def card_blocks(data: CardData) -> list[dict]:
                 "type": "mrkdwn", "verbatim": True, "text": "*Reply:* " + mrkdwn_literal(data.decision_text, 2900)}})
     else:
         blocks.append({"type": "divider"})
-        source = str(data.message.get("source", ""))
-        if source in SENDABLE_SOURCES:
-            blocks += suggestion_blocks(data.message_id, data.suggestions)
-        else:
-            blocks.append({"type": "context", "elements": [mrkdwn(
-                f"Resonate cannot send to {escape(source)}: send the reply there yourself, then mark it sent.")]})
-            blocks += suggestion_blocks(data.message_id, data.suggestions, send_label="Mark sent")
-        blocks.append(action_block(data.message_id, data.intents,
-                                   data.card.get("intent") or (data.analysis or {}).get("intent")))
+        by_hand = _by_hand_note(str(data.message.get("source", "")), "the reply")
+        blocks += [by_hand] if by_hand else []
+        blocks += suggestion_blocks(data.message_id, data.suggestions, send_label="Mark sent" if by_hand else "Send")
+        blocks.append(action_block(data.message_id, data.intents, _intent(data)))
     lines = status_lines(data)
     if lines:
         blocks.append({"type": "context", "elements": [mrkdwn("\n".join(lines))]})
     return blocks[:50]
+
+
+def _intent(data: CardData) -> str | None:
+    """The card's intent: a person's correction, else the analysis's."""
+    return data.card.get("intent") or (data.analysis or {}).get("intent")
+
+
+def _by_hand_note(source: str | None, what: str) -> dict | None:
+    """For a source Resonate cannot send to (an email, an instagram DM): the line saying to send ``what`` there by
+    hand; None where a connector sends it."""
+    if source is None or source in SENDABLE_SOURCES:
+        return None
+    return {"type": "context", "elements": [mrkdwn(
+        f"Resonate cannot send to {escape(source)}: send {what} there yourself, then mark it sent.")]}
 
 
 def card_text(data: CardData) -> str:
@@ -233,14 +242,10 @@ def edit_modal(message_id: int, customer_text: str, initial: str, source: str | 
               {"type": "input", "block_id": EDIT_BLOCK, "label": plain("Reply", 2000),
                "element": {"type": "plain_text_input", "action_id": EDIT_INPUT, "multiline": True,
                            "max_length": INPUT_LIMIT, "initial_value": cut(initial, INPUT_LIMIT)}}]
-    submit = "Send"
-    if source is not None and source not in SENDABLE_SOURCES:
-        submit = "Mark sent"
-        blocks.append({"type": "context", "elements": [mrkdwn(
-            f"Resonate cannot send to {escape(source)}: send this text there yourself, then mark it sent.")]})
+    by_hand = _by_hand_note(source, "this text")
     return {"type": "modal", "callback_id": EDIT_VIEW, "private_metadata": str(message_id),
-            "title": plain("Edit reply", 24), "submit": plain(submit, 24), "close": plain("Cancel", 24),
-            "blocks": blocks}
+            "title": plain("Edit reply", 24), "submit": plain("Mark sent" if by_hand else "Send", 24),
+            "close": plain("Cancel", 24), "blocks": blocks + ([by_hand] if by_hand else [])}
 
 
 def analysis_blocks(text: str, analysis: Mapping[str, Any], suggestions: Sequence[Mapping[str, Any]]) -> list[dict]:
