@@ -47,9 +47,12 @@ class AutoResponder:
     """A pipeline ``on_new`` hook: answers the safe cases at once; registered before the review desk's."""
 
     def __init__(self, store, config, *, sources: Iterable[str] = AUTO_REPLY_SOURCES,
-                 on_queued: Callable[[], None] = lambda: None, clock: Callable[[], datetime] = utcnow):
+                 on_queued: Callable[[], None] = lambda: None, clock: Callable[[], datetime] = utcnow,
+                 opt_out_intents: Callable[[], Iterable[str]] = tuple):
+        """``opt_out_intents``: the playbooks' ``opts_out`` intents (read when answering: they may be reloaded)."""
         self.store = store
         self.config = config
+        self.opt_out_intents = opt_out_intents
         self.sources = tuple(sources)
         self.on_queued = on_queued
         self.clock = clock
@@ -80,7 +83,7 @@ class AutoResponder:
         offered = self.store.suggestions(message_id)
         if not offered:
             return False, "no suggestion was stored"
-        decided = self.store.auto_send(message_id, offered[0]["id"], offered[0]["text"])
+        decided = self.store.auto_send(message_id, offered[0]["id"], offered[0]["text"], self.opt_out_intents())
         if decided is None:
             return False, "a person decided first"
         log.info("auto-reply: message %s answered automatically (%s)", message_id, reason)

@@ -127,7 +127,8 @@ class App:
     def autoresponder(self):
         from bot.autoreply import AutoResponder
 
-        return AutoResponder(self.store, self.config, on_queued=self.kick_relays)
+        return AutoResponder(self.store, self.config, on_queued=self.kick_relays,
+                             opt_out_intents=lambda: self.playbooks.opt_out_intents())
 
     @cached_property
     def slack(self):

@@ -134,7 +134,8 @@ class ReviewDesk:
         return Outcome(True)
 
     def _decide(self, message_id: int, action: str, actor: str, **kw) -> Outcome:
-        decided = self.store.decide(message_id, action, actor, **kw)
+        decided = self.store.decide(message_id, action, actor, opt_out_intents=self._playbooks().opt_out_intents(),
+                                    **kw)
         if decided is None:
             return self._closed(message_id) or Outcome(False, "This card is closed.")
         if decided.outbox_id is not None:

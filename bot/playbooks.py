@@ -25,7 +25,8 @@ CONTACT_VARIABLES = ("first_name", "name")
 ENTITY_VARIABLES = ("order_id", "product", "email", "phone", "url", "money", "date")
 SENTIMENTS = ("negative", "neutral", "positive")
 CONDITIONS = ("sentiment", "source", "tags", "language", "missing")
-PLAYBOOK_KEYS = {"intent", "description", "auto_reply", "questions", "constants", "examples", "replies"}
+FLAGS = {"auto_reply": False, "questions": True, "opts_out": False}  # true-or-false keys, with their defaults
+PLAYBOOK_KEYS = {"intent", "description", *FLAGS, "constants", "examples", "replies"}
 REPLY_KEYS = {"id", "text", "when"}
 MIN_EXAMPLES = 3
 MIN_REPLIES = 2
@@ -95,6 +96,7 @@ class Playbook:
     auto_reply: bool = False
     path: str = ""
     questions: bool = True  # false: a message that mostly asks questions is not this intent (its replies thank)
+    opts_out: bool = False  # true: a reply sent for this intent opts the person out of outreach (unsubscribe)
 
 
 @dataclass
@@ -116,6 +118,10 @@ class PlaybookSet:
     def not_for_questions(self) -> frozenset[str]:
         """The intents whose playbook says ``questions: false``."""
         return frozenset(i for i in self.intents if not self.playbooks[i].questions)
+
+    def opt_out_intents(self) -> frozenset[str]:
+        """The intents whose playbook says ``opts_out: true``: their replies promise to leave the person alone."""
+        return frozenset(i for i in self.intents if self.playbooks[i].opts_out)
 
     def training_examples(self) -> tuple[list[str], list[str]]:
         texts, labels = [], []
@@ -309,12 +315,10 @@ def _load_playbook(path: Path, brand_constants: dict[str, str], check_variables:
     description = data.get("description")
     if not isinstance(description, str) or not description.strip():
         errors.append(PlaybookError(p, _line(node, "description") if "description" in data else 1, "'description' is required"))
-    auto_reply = data.get("auto_reply", False)
-    if not isinstance(auto_reply, bool):
-        errors.append(PlaybookError(p, _line(node, "auto_reply"), "'auto_reply' must be true or false"))
-    questions = data.get("questions", True)
-    if not isinstance(questions, bool):
-        errors.append(PlaybookError(p, _line(node, "questions"), "'questions' must be true or false"))
+    flags = {key: data.get(key, default) for key, default in FLAGS.items()}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            errors.append(PlaybookError(p, _line(node, key), f"'{key}' must be true or false"))
     try:
         constants = {**brand_constants, **_constants(data.get("constants"), path, node, ("constants",))}
     except PlaybookError as exc:
@@ -339,7 +343,8 @@ def _load_playbook(path: Path, brand_constants: dict[str, str], check_variables:
     replies = _load_replies(data.get("replies"), path, node, constants, errors, check_variables)
     if errors:
         raise PlaybookErrors(errors) if len(errors) > 1 else errors[0]
-    return Playbook(intent, description.strip(), tuple(examples), tuple(replies), constants, auto_reply, p, questions)
+    return Playbook(intent, description.strip(), tuple(examples), tuple(replies), constants, flags["auto_reply"], p,
+                    flags["questions"], flags["opts_out"])
 
 
 def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],

@@ -23,9 +23,6 @@ from bot.message import INBOUND, Message, iso, utcnow
 
 BUSY_TIMEOUT_MS = 10_000
 AUTO_ACTOR = "resonate"  # the actor of automatic answers
-# A reply sent to a message of these intents confirms that the customer does not want to be contacted ("we'll remove
-# you from our lists"): their contact is opted out of campaign segments and automatic answers, as Telegram's /stop.
-OPT_OUT_INTENTS = ("unsubscribe", "privacy_request")
 
 migrations = Migrations("resonate")
 
@@ -502,8 +499,10 @@ class Store:
         return rows[0] if rows else None
 
     def decide(self, message_id: int, action: str, actor: str, *, suggestion_id: int | None = None,
-               text: str | None = None) -> Decided | None:
-        """Close the card (first decision wins) and, for a reply, queue it in the outbox: one transaction.
+               text: str | None = None, opt_out_intents: Iterable[str] = ()) -> Decided | None:
+        """Close the card (first decision wins) and, for a reply, queue it in the outbox: one transaction. A reply to
+        a message of one of ``opt_out_intents`` (the playbooks that say ``opts_out: true``: "we'll remove you from
+        our lists") opts its sender out of campaign segments and automatic answers, as Telegram's /stop does.
 
         Returns None when the card was already decided (or has none): nothing is written then.
         """
@@ -519,7 +518,7 @@ class Store:
             decision_id = self.record_decision(message_id, action, actor, suggestion_id=suggestion_id, text=text)
             outbox_id = None
             if action in ("sent", "edited", "auto_sent"):
-                self._opt_out_if_asked(message_id, suggestion_id, now)
+                self._opt_out_if_asked(message_id, suggestion_id, now, opt_out_intents)
                 source = self.db.execute("SELECT source FROM messages WHERE id = ?", [message_id]).fetchone()[0]
                 outbox_id = self.db.execute(
                     """INSERT INTO outbox (message_id, decision_id, source, text, state, attempts, created_at,
@@ -527,9 +526,13 @@ class Store:
                     [message_id, decision_id, source, text, now, now]).lastrowid
             return Decided(decision_id, outbox_id)
 
-    def _opt_out_if_asked(self, message_id: int, suggestion_id: int | None, now: str) -> None:
-        """Opt the sender out when the reply answers an OPT_OUT_INTENTS message: by a person's intent correction,
-        else the intent of the reply's suggestion, else the analysis."""
+    def _opt_out_if_asked(self, message_id: int, suggestion_id: int | None, now: str,
+                          opt_out_intents: Iterable[str]) -> None:
+        """Opt the sender out when the reply answers a message of one of ``opt_out_intents``: by a person's intent
+        correction, else the intent of the reply's suggestion, else the analysis."""
+        opt_out_intents = frozenset(opt_out_intents)
+        if not opt_out_intents:
+            return
         intent = self.db.execute(
             """SELECT COALESCE(
                    (SELECT intent FROM decisions WHERE message_id = :m AND action = 'intent_corrected'
@@ -537,15 +540,17 @@ class Store:
                    (SELECT intent FROM suggestions WHERE id = :s),
                    (SELECT intent FROM analyses WHERE message_id = :m))""",
             {"m": message_id, "s": suggestion_id}).fetchone()[0]
-        if intent in OPT_OUT_INTENTS:
+        if intent in opt_out_intents:
             self.db.execute("UPDATE contacts SET opted_out_at = ? WHERE opted_out_at IS NULL "
                             "AND id = (SELECT contact_id FROM messages WHERE id = ?)", [now, message_id])
 
-    def auto_send(self, message_id: int, suggestion_id: int, text: str) -> Decided | None:
+    def auto_send(self, message_id: int, suggestion_id: int, text: str,
+                  opt_out_intents: Iterable[str] = ()) -> Decided | None:
         """Answer without review: the card is created already decided (an FYI card), the reply queued."""
         with self.db.atomic():
             self.open_card(message_id)
-            return self.decide(message_id, "auto_sent", AUTO_ACTOR, suggestion_id=suggestion_id, text=text)
+            return self.decide(message_id, "auto_sent", AUTO_ACTOR, suggestion_id=suggestion_id, text=text,
+                               opt_out_intents=opt_out_intents)
 
     def last_human_reply_at(self, message_id: int) -> str | None:
         """When a person last sent a reply (sent or edited, not automatic) in the conversation of a message."""

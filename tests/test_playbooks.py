@@ -251,3 +251,15 @@ def test_a_reply_that_asks_for_the_email_is_not_offered_when_the_message_gave_it
     offered = [r for r in shipped.get(intent).replies if r.matches(ctx) and not r.missing(ctx.values)]
     asks = re.compile(r"(send|tell) me (the email|what to change and the email)|the email you signed up")
     assert offered and not any(asks.search(r.render(fillable_contexts(r))) for r in offered)
+
+
+def test_the_shipped_opt_out_intents_are_the_playbooks_that_say_so(shipped, tmp_path):
+    assert shipped.opt_out_intents() == {"unsubscribe", "privacy_request"}
+    for name in ("greeting.yml", "praise.yml"):
+        (tmp_path / name).write_text((default_playbooks_dir() / name).read_text())
+    text = (tmp_path / "praise.yml").read_text()
+    (tmp_path / "praise.yml").write_text(text.replace("questions: false", "questions: false\nopts_out: maybe"))
+    _, errors = check_playbooks(tmp_path)
+    assert any("'opts_out' must be true or false" in e.problem for e in errors), errors
+    (tmp_path / "praise.yml").write_text(text.replace("questions: false", "questions: false\nopts_out: true"))
+    assert load_playbooks(tmp_path).opt_out_intents() == {"praise"}  # any intent a team marks, by its own name

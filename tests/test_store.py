@@ -122,16 +122,17 @@ def test_a_reply_to_an_unsubscribe_request_opts_the_contact_out(fake_app):
     """'We'll remove you from our lists' must hold: once that reply goes out, campaigns and automatic answers leave
     the contact alone (Telegram's /stop did this already; a DM, an email or a Slack message did not)."""
     store = fake_app.store
+    leave = fake_app.playbooks.opt_out_intents()  # the playbooks that say opts_out: true
     order = fake_app.pipeline.receive(msg("where is my order?", source_id="m1")).message_id
     stop = fake_app.pipeline.receive(msg("unsubscribe", source_id="m2")).message_id
     assert store.analysis(stop)["intent"] == "unsubscribe"
     for mid in (order, stop):
         store.open_card(mid)
     s = store.suggestions(order)[0]
-    store.decide(order, "sent", "U1", suggestion_id=s["id"], text=s["text"])
+    store.decide(order, "sent", "U1", suggestion_id=s["id"], text=s["text"], opt_out_intents=leave)
     assert not store.message(order)["opted_out_at"]  # an answer to another intent opts nobody out
     s = store.suggestions(stop)[0]
-    store.decide(stop, "sent", "U1", suggestion_id=s["id"], text=s["text"])
+    store.decide(stop, "sent", "U1", suggestion_id=s["id"], text=s["text"], opt_out_intents=leave)
     assert store.message(stop)["opted_out_at"] and store.opted_out("telegram", "tg:1")
     assert not store.reachable_contacts("telegram")
 
@@ -141,5 +142,6 @@ def test_a_correction_to_unsubscribe_then_an_own_reply_opts_out(fake_app):
     mid = fake_app.pipeline.receive(msg("please never message me again about anything", sender_id="tg:2")).message_id
     store.open_card(mid)
     store.correct_intent(mid, "unsubscribe", "U1")
-    store.decide(mid, "edited", "U1", text="Done, you're off every list.")
+    store.decide(mid, "edited", "U1", text="Done, you're off every list.",
+                 opt_out_intents=fake_app.playbooks.opt_out_intents())
     assert store.opted_out("telegram", "tg:2")
