@@ -665,9 +665,16 @@ def _stop_on_sigterm():
 @json_option
 def inbox(app, limit, source, as_json):
     """List messages waiting for a person, with their suggested replies (reply with `resonate reply`)."""
+    from bot.review import cut
+
     rows = app.store.pending_inbox(limit=limit, source=source)
-    items = [{**row, "suggestions": [{"n": s["rank"], "intent": s["intent"], "text": s["text"]}
-                                     for s in app.store.suggestions(row["id"])]} for row in rows]
+    follow_ups = app.playbooks.follow_up_intents()
+    items = []
+    for row in rows:
+        earlier = app.store.followed_up(row["id"], follow_ups)
+        items.append({**row, "follows_up": earlier and {k: earlier[k] for k in ("id", "sent_at", "intent", "text")},
+                      "suggestions": [{"n": s["rank"], "intent": s["intent"], "text": s["text"],
+                                       "answers": s["answers_id"]} for s in app.store.suggestions(row["id"])]})
     if as_json:
         click.echo(json.dumps({"pending": items}, ensure_ascii=False, indent=2))
         return
@@ -681,6 +688,10 @@ def inbox(app, limit, source, as_json):
         click.echo(f"#{item['id']}  {item['source']}  {who}  {item['sent_at']}  ({analysed})")
         # a letter's lines stay under its header, not at the margin where the next message's header goes
         click.echo("\n".join(f"    {line}" for line in item["text"].strip().splitlines() if line.strip()))
+        if item["follows_up"]:
+            earlier = item["follows_up"]
+            click.echo(f"    ↩ follows up #{earlier['id']} ({earlier['sent_at']}, {earlier['intent']}): "
+                       f"{cut(' '.join(earlier['text'].split()), 100)}")
         for s in item["suggestions"]:
             click.echo(f"    {s['n']}. {s['text']}")
         click.echo("")

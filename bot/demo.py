@@ -22,16 +22,19 @@ def fresh_db(path: Path) -> Path:
 
 
 def pick_examples(store, n: int = 5) -> list[int]:
-    """Messages worth showing: different intents, ones with entities first, one negative, one unknown."""
+    """Messages worth showing: different intents, ones with entities first, one negative, one unknown, one
+    follow-up answered with the message it chases."""
     rows = list(store.db.query(
-        """SELECT m.id, a.intent, a.sentiment, a.entities, a.confidence FROM messages m
-           JOIN analyses a ON a.message_id = m.id WHERE m.direction = 'in'
+        """SELECT m.id, a.intent, a.sentiment, a.entities, a.confidence,
+                  EXISTS (SELECT 1 FROM suggestions s WHERE s.message_id = m.id AND s.answers_id IS NOT NULL)
+                      AS chases
+           FROM messages m JOIN analyses a ON a.message_id = m.id WHERE m.direction = 'in'
            ORDER BY (a.entities != '[]') DESC, a.confidence DESC, m.id"""))
     chosen, intents = [], set()
     wanted = [lambda r: r["sentiment"] == "negative" and r["entities"] != "[]",
               lambda r: r["intent"] == "unknown",
               lambda r: r["sentiment"] == "positive",
-              lambda r: r["entities"] != "[]",
+              lambda r: r["chases"],
               lambda r: True]
     for want in wanted + [lambda r: True] * n:
         if len(chosen) == n:
@@ -62,10 +65,12 @@ def run_demo(db: Path | None = None, *, model: str | None = None, as_json: bool 
         examples = []
         for mid in pick_examples(app.store):
             msg = app.store.message(mid)
+            earlier = app.store.followed_up(mid, app.playbooks.follow_up_intents())
             examples.append({
                 "message_id": mid, "from": msg["display_name"], "source": msg["source"], "text": msg["text"],
+                "follows_up": earlier and {k: earlier[k] for k in ("id", "sent_at", "intent", "text")},
                 "analysis": app.store.analysis(mid),
-                "suggestions": [{"rank": s["rank"], "text": s["text"], "reason": s["reason"]}
+                "suggestions": [{"rank": s["rank"], "text": s["text"], "reason": s["reason"], "answers": s["answers_id"]}
                                 for s in app.store.suggestions(mid)],
             })
         # themes, ideas and the digest of the inbox's last week: "now" is the last message, so trends mean something
@@ -112,6 +117,13 @@ def _print(result: dict) -> None:
         c.print(f"[bold]{escape(ex['from'] or '?')}[/] via {ex['source']}: “{escape(ex['text'])}”")
         c.print(f"  [dim]intent {a['intent']} ({a['confidence']:.2f}), {a['sentiment']}"
                 f"{', ' + escape(ents) if ents else ''}[/]")
+        if ex["follows_up"]:
+            earlier = ex["follows_up"]
+            answering = [str(sug["rank"]) for sug in ex["suggestions"] if sug["answers"]]
+            c.print(f"  [dim]↩ follows up their message of {earlier['sent_at'][:16].replace('T', ' ')} "
+                    f"({earlier['intent']}): “{escape(' '.join(earlier['text'].split()))}”"
+                    + (f"; {'replies' if len(answering) > 1 else 'reply'} {' and '.join(answering)} answer"
+                       f"{'' if len(answering) > 1 else 's'} it" if answering else "") + "[/]")
         for sug in ex["suggestions"]:
             c.print(f"  [cyan]{sug['rank']}.[/] {escape(sug['text'])}")
     c.print()

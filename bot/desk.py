@@ -80,9 +80,11 @@ class ReviewDesk:
         card = self.store.card(message_id) or {}
         outbox = self.store.outbox_of(message_id)
         decision_text = outbox["text"] if outbox else None
-        intents = list(self._playbooks().intents) + [UNKNOWN_INTENT]
+        playbooks = self._playbooks()
+        intents = list(playbooks.intents) + [UNKNOWN_INTENT]
         return review.CardData(
             message_id=message_id, message=message, analysis=self.store.analysis(message_id),
+            follows_up=self.store.followed_up(message_id, playbooks.follow_up_intents()),
             suggestions=self.store.suggestions(message_id),
             history=self.store.contact_history(message["contact_id"], before=message["sent_at"])
             if message.get("contact_id") else {"earlier_messages": 0, "last_sentiment": None},
@@ -128,7 +130,8 @@ class ReviewDesk:
         from bot.pipeline import context_of  # late: the pipeline imports the model stack lazily too
 
         suggestions = self._suggester().suggest(corrected_analysis(row, intent),
-                                                context_of(self.store.message(message_id)))
+                                                context_of(self.store.message(message_id)),
+                                                self.store.followed_up(message_id, playbooks.follow_up_intents()))
         self.store.save_suggestions(message_id, suggestions)
         self.refresh(message_id)
         return Outcome(True)

@@ -133,13 +133,18 @@ class Pipeline:
         analyses = self.analyzer.analyze_many(texts, vectors, tone)
         model = getattr(self.analyzer.embedder, "name", "")
         rows = self.store.messages_by_id(ids)
-        out = [(analysis, self.suggester.suggest(analysis, context_of(rows.get(mid))))
-               for mid, analysis in zip(ids, analyses)]
+        suggester = self.suggester
+        follow_ups = suggester.playbooks.follow_up_intents()
         # One transaction and a few statements per batch rather than commits and statements per message (4 s of a
         # 2,000-message import here once); a crash loses at most this batch's analyses, which analyse_pending()
-        # redoes.
+        # redoes. The analyses are stored first: a follow-up is drafted with the message it chases, which may be
+        # in this batch.
         with self.store.db.atomic():
             self.store.save_analyses(zip(ids, analyses), embedding_model=model)
+            out = [(analysis, suggester.suggest(analysis, context_of(rows.get(mid)),
+                                                self.store.followed_up(mid, follow_ups)
+                                                if analysis.intent in follow_ups else None))
+                   for mid, analysis in zip(ids, analyses)]
             self.store.save_suggestions_many((mid, suggestions) for mid, (_, suggestions) in zip(ids, out))
         return out
 
@@ -150,4 +155,4 @@ def context_of(row: dict | None) -> ReplyContext:
         return ReplyContext()
     values = {"first_name": row.get("first_name") or "", "name": row.get("display_name") or ""}
     return ReplyContext(source=row["source"], tags=frozenset(json.loads(row.get("tags") or "[]")),
-                        values={k: v for k, v in values.items() if v})
+                        values={k: v for k, v in values.items() if v}, sent_at=row.get("sent_at"))

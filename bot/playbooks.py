@@ -23,9 +23,12 @@ RESERVED_FILES = {"brand.yml", "brand.yaml", "campaigns.yml", "campaigns.yaml"}
 UNKNOWN_INTENT = "unknown"
 CONTACT_VARIABLES = ("first_name", "name")
 ENTITY_VARIABLES = ("order_id", "product", "email", "phone", "url", "money", "date")
+# Filled from the conversation: the day of the earlier message a follow-up chases ("yesterday", "Monday", "2 October")
+CONVERSATION_VARIABLES = ("earlier_day",)
+FILLED_VARIABLES = CONTACT_VARIABLES + ENTITY_VARIABLES + CONVERSATION_VARIABLES  # filled per message, not constants
 SENTIMENTS = ("negative", "neutral", "positive")
 CONDITIONS = ("sentiment", "source", "tags", "language", "missing")
-FLAGS = {"auto_reply": False, "questions": True, "opts_out": False}  # true-or-false keys, with their defaults
+FLAGS = {"auto_reply": False, "questions": True, "opts_out": False, "follows_up": False}  # true-or-false keys, with their defaults
 PLAYBOOK_KEYS = {"intent", "description", *FLAGS, "constants", "examples", "replies"}
 REPLY_KEYS = {"id", "text", "when"}
 MIN_EXAMPLES = 3
@@ -49,6 +52,7 @@ class ReplyContext:
     tags: frozenset[str] = frozenset()
     language: str | None = None
     values: dict[str, str] = field(default_factory=dict)
+    sent_at: str | None = None  # when the message was sent (ISO 8601): a follow-up's ``{earlier_day}`` counts from it
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class Playbook:
     path: str = ""
     questions: bool = True  # false: a message that mostly asks questions is not this intent (its replies thank)
     opts_out: bool = False  # true: a reply sent for this intent opts the person out of outreach (unsubscribe)
+    follows_up: bool = False  # true: the message chases an earlier one, whose replies are drafted too (follow_up)
 
 
 @dataclass
@@ -122,6 +127,10 @@ class PlaybookSet:
     def opt_out_intents(self) -> frozenset[str]:
         """The intents whose playbook says ``opts_out: true``: their replies promise to leave the person alone."""
         return frozenset(i for i in self.intents if self.playbooks[i].opts_out)
+
+    def follow_up_intents(self) -> frozenset[str]:
+        """The intents whose playbook says ``follows_up: true``: their messages chase an earlier message."""
+        return frozenset(i for i in self.intents if self.playbooks[i].follows_up)
 
     def training_examples(self) -> tuple[list[str], list[str]]:
         texts, labels = [], []
@@ -344,7 +353,7 @@ def _load_playbook(path: Path, brand_constants: dict[str, str], check_variables:
     if errors:
         raise PlaybookErrors(errors) if len(errors) > 1 else errors[0]
     return Playbook(intent, description.strip(), tuple(examples), tuple(replies), constants, flags["auto_reply"], p,
-                    flags["questions"], flags["opts_out"])
+                    flags["questions"], flags["opts_out"], flags["follows_up"])
 
 
 def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],
@@ -356,7 +365,7 @@ def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],
         return []
     if len(value) < MIN_REPLIES:
         errors.append(PlaybookError(p, _line(node, "replies"), f"{len(value)} replies; at least {MIN_REPLIES} variants are needed"))
-    allowed_vars = set(CONTACT_VARIABLES) | set(ENTITY_VARIABLES) | set(constants)
+    allowed_vars = set(FILLED_VARIABLES) | set(constants)
     replies, seen = [], set()
     for i, item in enumerate(value):
         line = _line(node, "replies", i)
@@ -421,7 +430,7 @@ def _bake(text: str, constants: dict[str, str]) -> str:
         out.append(literal.replace("{", "{{").replace("}", "}}"))
         if field_name is None:
             continue
-        if field_name in constants and field_name not in CONTACT_VARIABLES + ENTITY_VARIABLES:
+        if field_name in constants and field_name not in FILLED_VARIABLES:
             out.append(constants[field_name].replace("{", "{{").replace("}", "}}"))
         else:
             out.append("{" + field_name + "}")
@@ -449,10 +458,10 @@ def _conditions(value: Any, path: Path, node: Any, i: int, rid: str,
             errors.append(PlaybookError(p, kline, f"reply {rid!r}: condition {key!r} must be a list of values"))
             continue
         if key == "missing":
-            bad = [a for a in allowed if a not in CONTACT_VARIABLES + ENTITY_VARIABLES]
+            bad = [a for a in allowed if a not in FILLED_VARIABLES]
             if bad:
                 errors.append(PlaybookError(p, kline, f"reply {rid!r}: missing {bad[0]!r} is not one of "
-                                            f"{', '.join(CONTACT_VARIABLES + ENTITY_VARIABLES)}"))
+                                            f"{', '.join(FILLED_VARIABLES)}"))
                 continue
         if key == "sentiment":
             bad = [a for a in allowed if a not in SENTIMENTS]
@@ -467,7 +476,7 @@ def fillable_contexts(reply: Reply) -> dict[str, str]:
     """Sample values for every variable a reply needs (used by tests and ``playbooks check``)."""
     samples = {"first_name": "Sam", "name": "Sam Doe", "order_id": "FB-12345", "product": "Fern Kettle",
                "email": "sam@example.com", "phone": "+44 20 7946 0000", "url": "https://example.com",
-               "money": "€20", "date": "Friday"}
+               "money": "€20", "date": "Friday", "earlier_day": "yesterday"}
     return {v: samples[v] for v in reply.variables if v in samples}
 
 

@@ -94,6 +94,7 @@ class CardData:
     outbox: Mapping[str, Any] | None = None
     decision_text: str | None = None  # the reply that was chosen
     intents: Sequence[str] = ()  # for "Wrong intent"
+    follows_up: Mapping[str, Any] | None = None  # the earlier message a follow-up chases (Store.followed_up)
 
 
 def header_blocks(data: CardData) -> list[dict]:
@@ -109,6 +110,11 @@ def header_blocks(data: CardData) -> list[dict]:
         {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn_literal(str(m.get("text") or " ")),
                                      "verbatim": True}},
     ]
+    if data.follows_up:
+        earlier = data.follows_up
+        blocks.append({"type": "context", "elements": [mrkdwn(
+            f"↩️ Follows up their message of {when(earlier['sent_at'])} ({escape(str(earlier['intent']))}): "
+            f"“{mrkdwn_literal(' '.join(str(earlier['text']).split()), 300)}”")]})
     if data.analysis:
         blocks.append({"type": "context", "elements": [mrkdwn(analysis_line(data.analysis, data.card.get("intent")))]})
     return blocks

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -19,7 +20,7 @@ import numpy as np
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from bot.message import INBOUND, Message, iso, utcnow
+from bot.message import INBOUND, Message, iso, parse_time, utcnow
 
 BUSY_TIMEOUT_MS = 10_000
 AUTO_ACTOR = "resonate"  # the actor of automatic answers
@@ -296,6 +297,14 @@ def _theme_runs(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0009_suggestion_answers")
+def _suggestion_answers(db: sqlite_utils.Database) -> None:
+    """A suggestion drafted for the earlier message a follow-up chases says which one (``answers_id``): sending it
+    answers that message, and it teaches nothing about the follow-up's own intent. No foreign key: both messages
+    are the same person's, erased together."""
+    db.execute("ALTER TABLE suggestions ADD COLUMN answers_id INTEGER")
+
+
 @dataclass(frozen=True)
 class Decided:
     decision_id: int
@@ -450,9 +459,10 @@ class Store:
             self.db.conn.executemany(
                 "UPDATE suggestions SET state = 'superseded' WHERE message_id = ? AND state = 'offered'", ids)
             self.db.conn.executemany(
-                """INSERT INTO suggestions (message_id, rank, intent, reply_id, text, reason, state, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, 'offered', ?)""",
-                [[message_id, s.rank, s.intent, s.reply_id, s.text, s.reason, now]
+                """INSERT INTO suggestions (message_id, rank, intent, reply_id, text, reason, answers_id, state,
+                                           created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, 'offered', ?)""",
+                [[message_id, s.rank, s.intent, s.reply_id, s.text, s.reason, s.answers, now]
                  for message_id, suggestions in items for s in suggestions])
             self.db.conn.executemany("UPDATE messages SET status = 'suggested' WHERE id = ? AND status = 'new'", ids)
 
@@ -721,6 +731,35 @@ class Store:
             params).fetchone()
         return {"earlier_messages": count, "last_sentiment": last[0] if last else None}
 
+    def followed_up(self, message_id: int, follow_ups: Iterable[str], within_days: int = 14) -> dict | None:
+        """The message a follow-up chases, when the message is one (its intent is in ``follow_ups``; a person's
+        correction counts): the same person's latest earlier inbound message in the same conversation, at most
+        ``within_days`` older, that is not a follow-up itself. With its intent, sentiment and entities; else None."""
+        skip = sorted(follow_ups)
+        row = self.message(message_id)
+        if not skip or row is None or row.get("contact_id") is None or self._intent(message_id) not in skip:
+            return None
+        since = iso(parse_time(row["sent_at"]) - timedelta(days=within_days))
+        found = list(self.db.query(
+            f"""SELECT m.id, m.text, m.sent_at, COALESCE(k.intent, a.intent) AS intent, a.sentiment, a.entities
+                FROM messages m JOIN analyses a ON a.message_id = m.id LEFT JOIN cards k ON k.message_id = m.id
+                WHERE m.conversation_id = ? AND m.contact_id = ? AND m.direction = 'in'
+                  AND (m.sent_at, m.id) < (?, ?) AND m.sent_at >= ?
+                  AND COALESCE(k.intent, a.intent) NOT IN ({", ".join("?" * len(skip))})
+                ORDER BY m.sent_at DESC, m.id DESC LIMIT 1""",
+            [row["conversation_id"], row["contact_id"], row["sent_at"], message_id, since, *skip]))
+        if not found:
+            return None
+        found[0]["entities"] = json.loads(found[0]["entities"])
+        return found[0]
+
+    def _intent(self, message_id: int) -> str | None:
+        """A message's intent: a person's correction, else the analysis."""
+        row = self.db.execute("""SELECT COALESCE(k.intent, a.intent) FROM analyses a
+                                 LEFT JOIN cards k ON k.message_id = a.message_id WHERE a.message_id = ?""",
+                              [message_id]).fetchone()
+        return row[0] if row else None
+
     def unanalysed(self, limit: int | None = None) -> list[dict]:
         sql = """SELECT m.id, m.text FROM messages m LEFT JOIN analyses a ON a.message_id = m.id
                  WHERE a.message_id IS NULL AND m.direction = 'in' AND m.kind = 'text' ORDER BY m.sent_at, m.id"""
@@ -755,10 +794,11 @@ class Store:
 
     def learned_examples(self) -> list[dict]:
         """What the team taught: per message, its latest intent correction, else the intent of the reply a person
-        sent or edited. Automatic sends teach nothing. Rows: text, intent, origin, message_id, at."""
+        sent or edited (a reply drafted for the earlier message a follow-up chases: the follow-up's analysed intent).
+        Automatic sends teach nothing. Rows: text, intent, origin, message_id, at."""
         rows = self.db.query(
             """SELECT m.id AS message_id, m.text, d.action, d.created_at AS at,
-                      COALESCE(d.intent, s.intent, a.intent) AS intent
+                      COALESCE(d.intent, CASE WHEN s.answers_id IS NULL THEN s.intent END, a.intent) AS intent
                FROM decisions d JOIN messages m ON m.id = d.message_id
                LEFT JOIN suggestions s ON s.id = d.suggestion_id
                LEFT JOIN analyses a ON a.message_id = m.id

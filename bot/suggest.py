@@ -6,12 +6,19 @@ conditions hold (``Reply.matches``) and every variable it uses has a value
 (``Reply.missing``), so a literal ``{order_id}`` never reaches a customer. An
 ``unknown`` intent gets the clarifying replies of the ``unknown`` playbook, not a
 guess. Each suggestion says why it was chosen.
+
+A follow-up ("any update on this?", a playbook with ``follows_up: true``) is drafted with the message it chases
+(``earlier``): that message's order number or product fill what the follow-up does not say, ``{earlier_day}`` says
+when it was sent, and after the follow-up's best reply come the replies to the earlier message itself, so one
+click can both apologise for the wait and answer what was asked.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
+from bot.message import parse_time
 from bot.playbooks import UNKNOWN_INTENT, Playbook, PlaybookSet, Reply, ReplyContext
 
 DEFAULT_CLARIFY = (
@@ -28,6 +35,7 @@ class Suggestion:
     text: str
     reason: str
     auto_reply: bool = False  # the playbook allows this intent to be answered automatically
+    answers: int | None = None  # drafted for this earlier message, which the follow-up chases
 
 
 class Suggester:
@@ -36,46 +44,64 @@ class Suggester:
         self.limit = limit
         self.runner_up_min = runner_up_min
 
-    def suggest(self, analysis, ctx: ReplyContext) -> list[Suggestion]:
-        """Suggestions for an :class:`nlp.analyzer.Analysis` in a context (contact, source, entity values)."""
+    def suggest(self, analysis, ctx: ReplyContext, earlier: Mapping[str, Any] | None = None) -> list[Suggestion]:
+        """Suggestions for an :class:`nlp.analyzer.Analysis` in a context (contact, source, entity values).
+
+        ``earlier``: the message a follow-up chases (:meth:`bot.store.Store.followed_up`), used when the intent's
+        playbook says ``follows_up: true``."""
         values = {**analysis.variables(), **{k: v for k, v in ctx.values.items() if v}}
-        ctx = ReplyContext(analysis.sentiment, ctx.source, ctx.tags, ctx.language, values)
-        candidates: list[tuple[Playbook, Reply, str]] = []
+        pb = self.playbooks.get(analysis.intent) if analysis.intent != UNKNOWN_INTENT else None
+        chased = earlier if pb is not None and pb.follows_up else None
+        if chased:
+            values = {**{e["label"].lower(): e["value"] for e in reversed(chased.get("entities") or [])},
+                      "earlier_day": earlier_day(chased["sent_at"], ctx.sent_at), **values}
+        ctx = ReplyContext(analysis.sentiment, ctx.source, ctx.tags, ctx.language, values, ctx.sent_at)
+        # (playbook, reply, why, the earlier message it answers when that is not this one)
+        candidates: list[tuple[Playbook, Reply, str, int | None]] = []
         if analysis.intent == UNKNOWN_INTENT:
             unknown = self.playbooks.get(UNKNOWN_INTENT)
             best = analysis.prediction.best_intent
             why = (f"no intent is likely enough (best guess {best} at {analysis.confidence:.2f}); "
                    "asks what the customer needs")
             if unknown:
-                candidates += [(unknown, r, why) for r in self._ordered(unknown, ctx)]
+                candidates += [(unknown, r, why, None) for r in self._ordered(unknown, ctx)]
         else:
-            pb = self.playbooks.get(analysis.intent)
             nearest = analysis.prediction.nearest_example
             why = f"intent {analysis.intent} ({analysis.confidence:.2f})"
             if nearest:
                 why += f", like the example “{_short(nearest)}”"
             if pb:
-                candidates += [(pb, r, why) for r in self._ordered(pb, ctx)]
+                own = [(pb, r, why, None) for r in self._ordered(pb, ctx)]
+                candidates += own[:1] + (self._answers(chased, ctx) if chased else []) + own[1:]
             for other, p in analysis.prediction.ranking[1:2]:
                 runner = self.playbooks.get(other)
                 if runner and p >= self.runner_up_min and other != analysis.intent:
-                    candidates += [(runner, r, f"also possible: intent {other} ({p:.2f})")
+                    candidates += [(runner, r, f"also possible: intent {other} ({p:.2f})", None)
                                    for r in self._ordered(runner, ctx)[:1]]
         out: list[Suggestion] = []
         seen_texts: set[str] = set()
-        for pb, reply, why in candidates:
+        for pb, reply, why, answers in candidates:
             text = reply.render(ctx.values)
             if text in seen_texts:
                 continue
             seen_texts.add(text)
             reason = why + _condition_note(reply, ctx)
-            out.append(Suggestion(len(out) + 1, pb.intent, reply.id, text, reason, pb.auto_reply))
+            out.append(Suggestion(len(out) + 1, pb.intent, reply.id, text, reason, pb.auto_reply, answers))
             if len(out) == self.limit:
                 break
         if not out:
             out.append(Suggestion(1, UNKNOWN_INTENT, "built_in_clarify", DEFAULT_CLARIFY,
                                   "no playbook reply fits this message; asks what the customer needs"))
         return out
+
+    def _answers(self, chased: Mapping[str, Any], ctx: ReplyContext) -> list[tuple[Playbook, Reply, str, int]]:
+        """The best two replies to the message a follow-up chases, for its intent."""
+        pb = self.playbooks.get(chased["intent"]) if chased["intent"] != UNKNOWN_INTENT else None
+        if pb is None or pb.follows_up:
+            return []
+        why = (f"answers the message it follows up ({ctx.values['earlier_day']}: “{_short(chased['text'])}”, "
+               f"intent {chased['intent']})")
+        return [(pb, r, why, chased["id"]) for r in self._ordered(pb, ctx)[:2]]
 
     def _ordered(self, pb: Playbook, ctx: ReplyContext) -> list[Reply]:
         """Replies that apply and can be filled; the most specific first, then file order.
@@ -85,6 +111,20 @@ class Suggester:
         """
         usable = [r for r in pb.replies if r.matches(ctx) and not r.missing(ctx.values)]
         return sorted(usable, key=lambda r: -_specificity(r))
+
+
+def earlier_day(earlier_at: str, at: str | None) -> str:
+    """When an earlier message was sent, as "your message from ..." ends: "earlier today", "yesterday", "Monday"
+    (within the week before ``at``), else "2 October" (UTC days)."""
+    then = parse_time(earlier_at)
+    days = (parse_time(at).date() - then.date()).days if at else 7
+    if days <= 0:
+        return "earlier today"
+    if days == 1:
+        return "yesterday"
+    if days < 7:
+        return f"{then:%A}"
+    return f"{then.day} {then:%B}"
 
 
 def _specificity(reply: Reply) -> int:

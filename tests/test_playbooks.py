@@ -7,8 +7,8 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.errors import PlaybookErrors
-from bot.playbooks import (ENTITY_VARIABLES, UNKNOWN_INTENT, ReplyContext, check_playbooks, default_playbooks_dir,
-                           fillable_contexts, load_playbooks)
+from bot.playbooks import (FILLED_VARIABLES, UNKNOWN_INTENT, Reply, ReplyContext, check_playbooks,
+                           default_playbooks_dir, fillable_contexts, load_playbooks)
 
 REQUIRED_INTENTS = {"greeting", "product_question", "pricing", "order_status", "refund_return", "technical_problem",
                     "account_login", "feature_request", "complaint", "praise", "partnership", "event_question",
@@ -146,6 +146,7 @@ def test_unknown_variable_names_the_reply_line(tmp_path):
     ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x, when: {missing: [colour]}}\n  - {id: b, text: y}\n", "missing 'colour'", 5),
     ("- just\n- a list\n", "must be a mapping", 1),
     ("intent: g\ndescription: x\nquestions: never\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "'questions' must be true or false", 3),
+    ("intent: g\ndescription: x\nfollows_up: sometimes\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "'follows_up' must be true or false", 3),
     ("intent: Bad Name\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "lower_snake_case", 1),
 ])
 def test_broken_playbooks_say_what_and_where(tmp_path, body, needle, line):
@@ -238,8 +239,9 @@ def test_playbooks_check_command(tmp_path):
 
 def test_every_entity_variable_is_used_by_some_shipped_reply(shipped):
     used = {v for pb in shipped.playbooks.values() for r in pb.replies for v in r.variables}
-    assert {"first_name", "order_id", "product"} <= used
-    assert used <= set(ENTITY_VARIABLES) | {"first_name", "name"}
+    assert {"first_name", "order_id", "product", "earlier_day"} <= used
+    assert used <= set(FILLED_VARIABLES)
+    assert set(fillable_contexts(Reply("r", "", {}, FILLED_VARIABLES))) == set(FILLED_VARIABLES)  # check has samples
     assert default_playbooks_dir().name == "playbooks"
     assert all(re.fullmatch(r"[a-z_]+", i) for i in shipped.intents)
 

@@ -1,0 +1,136 @@
+"""A follow-up ("any update on this?") is drafted with the message it chases: the earlier message's order number
+fills the apology, and its own intent's replies come next, so one click can answer what was asked."""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.desk import NoBoard, ReviewDesk
+from bot.message import Message
+from bot.suggest import earlier_day
+
+T0 = datetime(2026, 10, 5, 9, 0, tzinfo=timezone.utc)  # a Monday
+ASKED = "where is my order FB-23700?"
+CHASER = "any update on this?"  # a playbook example: the test embedder reads it as follow_up too
+
+
+def msg(text, n, hours=0, sender="tg:1", chat="chat1", source="telegram"):
+    return Message(text=text, source=source, sender_id=sender, source_id=f"m{n}", sender_name="Ava Turner",
+                   chat_id=chat, timestamp=T0 + timedelta(hours=hours))
+
+
+def test_a_follow_up_is_drafted_with_the_message_it_chases(fake_app):
+    store, pipeline = fake_app.store, fake_app.pipeline
+    asked = pipeline.receive(msg(ASKED, 1)).message_id
+    chaser = pipeline.receive(msg(CHASER, 2, hours=26))
+    assert chaser.analysis.intent == "follow_up" and store.analysis(asked)["intent"] == "order_status"
+    first, *answers = store.suggestions(chaser.message_id)
+    assert first["intent"] == "follow_up" and first["answers_id"] is None
+    assert "FB-23700" in first["text"]  # the chased message's order number, which the follow-up does not repeat
+    answers = [s for s in answers if s["answers_id"]]  # then the replies to the order question itself
+    assert answers and all(s["intent"] == "order_status" and s["answers_id"] == asked for s in answers)
+    assert all("FB-23700" in s["text"] for s in answers)
+    assert "answers the message it follows up (yesterday: “where is my order FB-23700?”" in answers[0]["reason"]
+    # the card and the inbox show what it chases; a message that is not a follow-up chases nothing
+    follows = ReviewDesk(store, lambda: fake_app.suggester, lambda: fake_app.playbooks, NoBoard()) \
+        .card_data(chaser.message_id).follows_up
+    assert follows["id"] == asked and follows["text"] == ASKED
+    assert store.followed_up(asked, fake_app.playbooks.follow_up_intents()) is None
+
+
+def test_the_card_says_which_message_a_follow_up_chases(fake_app):
+    from bot import review
+
+    fake_app.pipeline.receive(msg(ASKED, 1))
+    chaser = fake_app.pipeline.receive(msg(CHASER, 2, hours=3)).message_id
+    data = ReviewDesk(fake_app.store, lambda: fake_app.suggester, lambda: fake_app.playbooks, NoBoard()) \
+        .card_data(chaser)
+    text = json.dumps(review.card_blocks(data), ensure_ascii=False)
+    assert "Follows up their message of 2026-10-05 09:00 UTC (order_status): “where is my order FB-23700?”" in text
+
+
+@pytest.mark.parametrize("other", [
+    dict(sender="tg:2"),  # someone else in the same chat
+    dict(chat="chat2"),  # the same person in another conversation
+    dict(hours=-15 * 24),  # more than two weeks before
+])
+def test_only_the_same_persons_recent_message_in_the_conversation_is_chased(fake_app, other):
+    fake_app.pipeline.receive(msg(ASKED, 1, **other))
+    chaser = fake_app.pipeline.receive(msg(CHASER, 2, hours=2))
+    offered = fake_app.store.suggestions(chaser.message_id)
+    assert not any(s["answers_id"] for s in offered)
+    assert "can't find your earlier message" in offered[0]["text"]  # so it asks for it instead of pretending
+
+
+def test_a_second_follow_up_chases_the_question_not_the_first_follow_up(fake_app):
+    asked = fake_app.pipeline.receive(msg(ASKED, 1)).message_id
+    fake_app.pipeline.receive(msg(CHASER, 2, hours=5))
+    again = fake_app.pipeline.receive(msg("bumping this", 3, hours=30))
+    assert again.analysis.intent == "follow_up"
+    assert {s["answers_id"] for s in fake_app.store.suggestions(again.message_id)} == {None, asked}
+
+
+def test_an_import_drafts_a_follow_up_whose_question_is_in_the_same_batch(fake_app):
+    report = fake_app.pipeline.ingest([msg(ASKED, 1), msg(CHASER, 2, hours=1)])
+    assert report.analysed == 2
+    chaser = fake_app.store.db.execute("SELECT id FROM messages WHERE source_id = 'm2'").fetchone()[0]
+    assert any(s["answers_id"] for s in fake_app.store.suggestions(chaser))
+
+
+def test_sending_the_answer_teaches_the_follow_up_and_keeps_the_answers_promise(fake_app):
+    """An answer drafted for the chased message is not evidence that "any update on this?" is an order question;
+    but when it answers an unsubscribe request, it opts the person out like any unsubscribe reply."""
+    store, leave = fake_app.store, fake_app.playbooks.opt_out_intents()
+    fake_app.pipeline.receive(msg(ASKED, 1))
+    chaser = fake_app.pipeline.receive(msg(CHASER, 2, hours=1)).message_id
+    answer = next(s for s in store.suggestions(chaser) if s["answers_id"])
+    store.open_card(chaser)
+    store.decide(chaser, "sent", "U1", suggestion_id=answer["id"], text=answer["text"], opt_out_intents=leave)
+    assert [(r["text"], r["intent"]) for r in store.learned_examples()] == [(CHASER, "follow_up")]
+    assert not store.opted_out("telegram", "tg:1")
+
+    stop = fake_app.pipeline.receive(msg("unsubscribe", 3, hours=2, sender="tg:3")).message_id
+    assert store.analysis(stop)["intent"] == "unsubscribe"
+    chaser = fake_app.pipeline.receive(msg(CHASER, 4, hours=50, sender="tg:3")).message_id
+    answer = next(s for s in store.suggestions(chaser) if s["answers_id"] == stop)
+    store.open_card(chaser)
+    store.decide(chaser, "sent", "U1", suggestion_id=answer["id"], text=answer["text"], opt_out_intents=leave)
+    assert store.opted_out("telegram", "tg:3")
+
+
+def test_a_correction_to_follow_up_redraws_with_the_chased_message(fake_app):
+    store = fake_app.store
+    asked = fake_app.pipeline.receive(msg(ASKED, 1)).message_id
+    vague = fake_app.pipeline.receive(msg("hmm??", 2, hours=4)).message_id
+    assert store.analysis(vague)["intent"] != "follow_up"
+    store.open_card(vague)
+    desk = ReviewDesk(store, lambda: fake_app.suggester, lambda: fake_app.playbooks, NoBoard())
+    assert desk.correct_intent(vague, "follow_up", "U1").ok
+    assert any(s["answers_id"] == asked for s in store.suggestions(vague))
+    assert desk.card_data(vague).follows_up["id"] == asked
+
+
+def test_the_inbox_shows_what_a_follow_up_chases(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    monkeypatch.setenv("RESONATE_CACHE_DIR", str(tmp_path / "cache"))
+    rows = tmp_path / "in.jsonl"
+    rows.write_text("\n".join(json.dumps({"text": text, "sender": "ava", "source": "email", "chat": "thread-1",
+                                          "timestamp": f"2026-10-0{day}T09:00:00Z", "id": f"mail-{day}"})
+                              for day, text in [(5, ASKED), (7, CHASER)]) + "\n", encoding="utf-8")
+    db = str(tmp_path / "r.db")
+    assert CliRunner().invoke(cli, ["ingest", str(rows), "--db", db]).exit_code == 0
+    result = CliRunner().invoke(cli, ["inbox", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "    ↩ follows up #1 (2026-10-05T09:00:00Z, order_status): where is my order FB-23700?" in result.output
+    listed = json.loads(CliRunner().invoke(cli, ["inbox", "--db", db, "--json"]).output)["pending"]
+    assert listed[1]["follows_up"]["id"] == 1 and listed[0]["follows_up"] is None
+    assert [s["answers"] for s in listed[1]["suggestions"]][:2] == [None, 1]
+
+
+@pytest.mark.parametrize("hours, said", [(3, "earlier today"), (20, "yesterday"), (24 * 3, "Monday"),
+                                         (24 * 9, "5 October")])
+def test_earlier_day_says_when_as_a_reply_would(hours, said):
+    assert earlier_day(T0.isoformat(), (T0 + timedelta(hours=hours)).isoformat()) == said
