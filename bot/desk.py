@@ -144,6 +144,8 @@ class ReviewDesk:
         if decided.outbox_id is not None:
             self.on_queued()
         self.refresh(message_id)
+        if decided.answered_earlier is not None:
+            self.refresh(decided.answered_earlier)
         return Outcome(True)
 
     def _closed(self, message_id: int) -> Outcome | None:
@@ -153,7 +155,8 @@ class ReviewDesk:
         if card["state"] != "decided":
             return None
         verb = {"sent": "sent a reply", "edited": "sent an edited reply", "skipped": "skipped it",
-                "auto_sent": "answered it automatically"}.get(
+                "auto_sent": "answered it automatically",
+                "answered_in_follow_up": "answered it in the reply to their follow-up"}.get(
             card["action"], card["action"])
         return Outcome(False, f"Thanks! This one was already handled: {review.who(card['decided_by'])} {verb} "
                               f"({review.when(card['decided_at'])}).")

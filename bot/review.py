@@ -166,7 +166,8 @@ def action_block(message_id: int, intents: Iterable[str], current: str | None) -
 
 
 _ACTION_WORDS = {"sent": "✅ Sent", "edited": "✏️ Sent an edited reply", "skipped": "⏭️ Skipped",
-                 "auto_sent": "🤖 FYI: answered automatically"}
+                 "auto_sent": "🤖 FYI: answered automatically",
+                 "answered_in_follow_up": "✅ Answered in the reply to their follow-up"}
 
 
 def status_lines(data: CardData) -> list[str]:

@@ -309,6 +309,7 @@ def _suggestion_answers(db: sqlite_utils.Database) -> None:
 class Decided:
     decision_id: int
     outbox_id: int | None  # the reply waiting to be sent, for sent/edited
+    answered_earlier: int | None = None  # the message a follow-up chased, whose card this reply closed too
 
 
 @dataclass(frozen=True)
@@ -534,7 +535,23 @@ class Store:
                     """INSERT INTO outbox (message_id, decision_id, source, text, state, attempts, created_at,
                            updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)""",
                     [message_id, decision_id, source, text, now, now]).lastrowid
+                return Decided(decision_id, outbox_id, self._close_chased(suggestion_id, actor, now))
             return Decided(decision_id, outbox_id)
+
+    def _close_chased(self, suggestion_id: int | None, actor: str, now: str) -> int | None:
+        """A reply drafted for the message a follow-up chases answers that message too: its card closes (action
+        ``answered_in_follow_up``, message answered), so nobody answers it a second time. Its id, when it closed."""
+        row = self.db.execute("SELECT answers_id FROM suggestions WHERE id = ?", [suggestion_id]).fetchone()
+        if not row or row[0] is None:
+            return None
+        self.open_card(row[0])
+        cur = self.db.execute(
+            "UPDATE cards SET state = 'decided', action = 'answered_in_follow_up', decided_by = ?, decided_at = ?, "
+            "updated_at = ? WHERE message_id = ? AND state = 'open'", [actor, now, now, row[0]])
+        if cur.rowcount != 1:
+            return None  # answered (or skipped) already
+        self.db.execute("UPDATE messages SET status = 'answered' WHERE id = ?", [row[0]])
+        return row[0]
 
     def _opt_out_if_asked(self, message_id: int, suggestion_id: int | None, now: str,
                           opt_out_intents: Iterable[str]) -> None:

@@ -134,3 +134,47 @@ def test_the_inbox_shows_what_a_follow_up_chases(monkeypatch, tmp_path):
                                          (24 * 9, "5 October")])
 def test_earlier_day_says_when_as_a_reply_would(hours, said):
     assert earlier_day(T0.isoformat(), (T0 + timedelta(hours=hours)).isoformat()) == said
+
+
+class Board:
+    """Records the cards posted and updated, as Slack would show them."""
+
+    def __init__(self):
+        self.cards: dict[str, str] = {}
+
+    def post(self, blocks, text):
+        ts = f"1.{len(self.cards)}"
+        self.cards[ts] = json.dumps(blocks, ensure_ascii=False)
+        return "C1", ts
+
+    def update(self, channel, ts, blocks, text):
+        self.cards[ts] = json.dumps(blocks, ensure_ascii=False)
+
+
+def test_answering_through_the_follow_up_closes_the_question_too(fake_app):
+    """Else the question's card still offers Send, and the customer gets the answer twice."""
+    store, board = fake_app.store, Board()
+    desk = ReviewDesk(store, lambda: fake_app.suggester, lambda: fake_app.playbooks, board)
+    asked = fake_app.pipeline.receive(msg(ASKED, 1)).message_id
+    chaser = fake_app.pipeline.receive(msg(CHASER, 2, hours=30)).message_id
+    question_card, chaser_card = desk.present(asked), desk.present(chaser)
+    answer = next(s for s in store.suggestions(chaser) if s["answers_id"])
+    assert desk.send(chaser, answer["id"], "U1").ok
+    assert store.card(asked)["state"] == "decided" and store.card(asked)["action"] == "answered_in_follow_up"
+    assert store.message(asked)["status"] == "answered"
+    assert "Answered in the reply to their follow-up" in board.cards[question_card["ts"]]
+    assert "Send" not in board.cards[question_card["ts"]]
+    assert [r["id"] for r in store.pending_inbox()] == []
+    again = desk.send(asked, store.suggestions(asked)[0]["id"], "U2")
+    assert not again.ok and "answered it in the reply to their follow-up" in again.note
+    assert store.count("outbox") == 1  # one reply queued, not two
+
+
+def test_the_follow_ups_own_reply_leaves_the_question_open(fake_app):
+    desk = ReviewDesk(fake_app.store, lambda: fake_app.suggester, lambda: fake_app.playbooks, Board())
+    asked = fake_app.pipeline.receive(msg(ASKED, 1)).message_id
+    chaser = fake_app.pipeline.receive(msg(CHASER, 2, hours=30)).message_id
+    desk.present(asked), desk.present(chaser)
+    apology = fake_app.store.suggestions(chaser)[0]
+    assert apology["answers_id"] is None and desk.send(chaser, apology["id"], "U1").ok
+    assert [r["id"] for r in fake_app.store.pending_inbox()] == [asked]  # "I'm on it": the question still waits
