@@ -31,6 +31,8 @@ def test_packaged_model_loads_offline_and_embeds(real_app):
     ("hello!", "greeting"),
     ("Please erase my account and every bit of personal data you have on me", "privacy_request"),
     ("Can I skip the Bean Club box in January? I'm travelling", "subscription"),
+    ("Hello? I wrote to you last week and still no answer", "follow_up"),
+    ("That did the trick, all working again. Thanks a lot!", "thanks"),
 ])
 def test_clear_messages_get_the_right_intent(real_app, text, intent):
     a = real_app.analyzer.analyze(text)
@@ -40,7 +42,7 @@ def test_clear_messages_get_the_right_intent(real_app, text, intent):
 @pytest.mark.parametrize("text", ["Can you recommend a good coffee podcast?",
                                   "hiya, who does your packaging design? It's lovely"])
 def test_a_question_is_not_thanked_for_as_praise(real_app, text):
-    assert real_app.analyzer.intents.not_for_questions == {"praise"}  # the shipped praise playbook's setting
+    assert "praise" in real_app.analyzer.intents.not_for_questions  # the shipped praise playbook's setting
     a = real_app.analyzer.analyze(text)
     assert a.intent != "praise" and a.prediction.ranking[0][0] == "praise", a.to_dict()["ranking"]
 
