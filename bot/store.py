@@ -750,8 +750,10 @@ class Store:
 
     def followed_up(self, message_id: int, follow_ups: Iterable[str], within_days: int = 14) -> dict | None:
         """The message a follow-up chases, when the message is one (its intent is in ``follow_ups``; a person's
-        correction counts): the same person's latest earlier inbound message in the same conversation, at most
-        ``within_days`` older, that is not a follow-up itself. With its intent, sentiment and entities; else None."""
+        correction counts): the same person's latest earlier inbound message, at most ``within_days`` older, that
+        is not a follow-up itself; one in the same conversation (thread, chat) first, else their latest anywhere on
+        that source ("any update?" posted as a new Slack message or a new email). With its intent, sentiment and
+        entities; else None."""
         skip = sorted(follow_ups)
         row = self.message(message_id)
         if not skip or row is None or row.get("contact_id") is None or self._intent(message_id) not in skip:
@@ -760,11 +762,10 @@ class Store:
         found = list(self.db.query(
             f"""SELECT m.id, m.text, m.sent_at, COALESCE(k.intent, a.intent) AS intent, a.sentiment, a.entities
                 FROM messages m JOIN analyses a ON a.message_id = m.id LEFT JOIN cards k ON k.message_id = m.id
-                WHERE m.conversation_id = ? AND m.contact_id = ? AND m.direction = 'in'
-                  AND (m.sent_at, m.id) < (?, ?) AND m.sent_at >= ?
+                WHERE m.contact_id = ? AND m.direction = 'in' AND (m.sent_at, m.id) < (?, ?) AND m.sent_at >= ?
                   AND COALESCE(k.intent, a.intent) NOT IN ({", ".join("?" * len(skip))})
-                ORDER BY m.sent_at DESC, m.id DESC LIMIT 1""",
-            [row["conversation_id"], row["contact_id"], row["sent_at"], message_id, since, *skip]))
+                ORDER BY m.conversation_id = ? DESC, m.sent_at DESC, m.id DESC LIMIT 1""",
+            [row["contact_id"], row["sent_at"], message_id, since, *skip, row["conversation_id"]]))
         if not found:
             return None
         found[0]["entities"] = json.loads(found[0]["entities"])

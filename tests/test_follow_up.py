@@ -54,15 +54,27 @@ def test_the_card_says_which_message_a_follow_up_chases(fake_app):
 
 @pytest.mark.parametrize("other", [
     dict(sender="tg:2"),  # someone else in the same chat
-    dict(chat="chat2"),  # the same person in another conversation
+    dict(sender="tg:1", source="slack"),  # the same id on another platform is another person
     dict(hours=-15 * 24),  # more than two weeks before
 ])
-def test_only_the_same_persons_recent_message_in_the_conversation_is_chased(fake_app, other):
+def test_only_the_same_persons_recent_message_is_chased(fake_app, other):
     fake_app.pipeline.receive(msg(ASKED, 1, **other))
     chaser = fake_app.pipeline.receive(msg(CHASER, 2, hours=2))
     offered = fake_app.store.suggestions(chaser.message_id)
     assert not any(s["answers_id"] for s in offered)
     assert "can't find your earlier message" in offered[0]["text"]  # so it asks for it instead of pretending
+
+
+def test_the_conversation_comes_first_then_the_persons_latest_message(fake_app):
+    """A thread's "any update?" chases the thread's question, even when the person wrote elsewhere since; posted as
+    a new message (a new Slack post, a new email), it chases their latest message."""
+    asked = fake_app.pipeline.receive(msg(ASKED, 1, chat="thread-1")).message_id
+    later = fake_app.pipeline.receive(msg("do you sell gift cards?", 2, hours=2, chat="thread-2")).message_id
+    in_thread = fake_app.pipeline.receive(msg(CHASER, 3, hours=30, chat="thread-1")).message_id
+    anew = fake_app.pipeline.receive(msg(CHASER, 4, hours=31, chat="thread-3")).message_id
+    follow_ups = fake_app.playbooks.follow_up_intents()
+    assert fake_app.store.followed_up(in_thread, follow_ups)["id"] == asked
+    assert fake_app.store.followed_up(anew, follow_ups)["id"] == later
 
 
 def test_a_second_follow_up_chases_the_question_not_the_first_follow_up(fake_app):
