@@ -182,7 +182,8 @@ class App:
         report = report or self.themes.find(since or timedelta(days=7), until)
         ideas = self.campaigns.record_ideas(report)
         ideas = [c for c in ideas if c["state"] == "idea"]
-        data = digest.build(self.store, report, ideas, self.campaigns.list(("adopted",)), self.campaigns.due())
+        data = digest.build(self.store, report, ideas, self.campaigns.list(("adopted",)), self.campaigns.due(),
+                            self.playbooks.follow_up_intents())
         if out is None:
             out = Path(tempfile.mkdtemp(prefix="resonate-digest-")) / "digest.md"
         path, png = digest.write(data, Path(out))

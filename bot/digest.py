@@ -44,8 +44,23 @@ def response_figures(store, start: datetime, end: datetime) -> dict:
             "waiting_over_24h": len(waiting)}
 
 
-def build(store, report, ideas: list[dict], running: list[dict], due: list[dict]) -> dict:
-    """Every figure of the digest, as plain data (JSON-able)."""
+def chased(store, start: datetime, end: datetime, follow_ups) -> int:
+    """Messages of (start, end] that chased an earlier one (intent in ``follow_ups``; a person's correction counts):
+    how often people had to ask again."""
+    follow_ups = sorted(follow_ups)
+    if not follow_ups:
+        return 0
+    return store.db.execute(
+        f"""SELECT COUNT(*) FROM messages m JOIN analyses a ON a.message_id = m.id
+            LEFT JOIN cards k ON k.message_id = m.id
+            WHERE m.direction = 'in' AND m.sent_at > ? AND m.sent_at <= ?
+              AND COALESCE(k.intent, a.intent) IN ({", ".join("?" * len(follow_ups))})""",
+        [iso(start), iso(end), *follow_ups]).fetchone()[0]
+
+
+def build(store, report, ideas: list[dict], running: list[dict], due: list[dict], follow_ups=()) -> dict:
+    """Every figure of the digest, as plain data (JSON-able). ``follow_ups``: the intents of messages that chase
+    an earlier one (the playbooks that say ``follows_up: true``)."""
     w, p = report.window, report.previous_window
 
     days = max(1, round(w.length.total_seconds() / 86400))
@@ -78,7 +93,8 @@ def build(store, report, ideas: list[dict], running: list[dict], due: list[dict]
                    "previous_per_day": prev_per_day,
                    "days": [(w.start + timedelta(days=i + 1)).date().isoformat() for i in range(days)]},
         "sentiment": sentiment, "previous_sentiment": prev_sentiment,
-        "response": response_figures(store, w.start, w.end),
+        "response": {**response_figures(store, w.start, w.end), "chased": chased(store, w.start, w.end, follow_ups),
+                     "previous_chased": chased(store, p.start, p.end, follow_ups)},
         "top_intents": [{"intent": i, "count": n, "previous": prev_intents.get(i, 0)}
                         for i, n in sorted(intents.items(), key=lambda kv: (-kv[1], kv[0]))[:5]],
         "themes": [{"id": t.id, "label": t.label, "current": t.size, "previous": t.previous, "trend": t.trend,
@@ -113,7 +129,9 @@ def markdown(d: dict, chart_name: str | None = None) -> str:
     lines += [f"- Median time to first reply: {'%.1f h' % med if med is not None else 'no replies yet'}",
               f"- Answered: {r['answered']} of {r['messages']}"
               + (f" ({100 * r['share_answered']:.0f}%)" if r["share_answered"] is not None else ""),
-              f"- Waiting over 24 hours: {r['waiting_over_24h']}", "", "## Top intents"]
+              f"- Waiting over 24 hours: {r['waiting_over_24h']}",
+              f"- Follow-ups (people asking again): {r['chased']} (previous week {r['previous_chased']})",
+              "", "## Top intents"]
     lines += [f"- {i['intent']}: {i['count']} (previous week {i['previous']})" for i in d["top_intents"]] or ["- none"]
     lines += ["", "## Themes"]
     for t in d["themes"]:
@@ -283,6 +301,7 @@ def blocks(d: dict) -> list[dict]:
             review.mrkdwn(f"*Sentiment*\n{s['negative']} neg · {s['neutral']} neu · {s['positive']} pos"),
             review.mrkdwn(f"*First reply (median)*\n{'%.1f h' % med if med is not None else 'no replies'}"),
             review.mrkdwn(f"*Answered / waiting >24h*\n{r['answered']} of {r['messages']} / {r['waiting_over_24h']}"),
+            review.mrkdwn(f"*Follow-ups (asked again)*\n{r['chased']} (was {r['previous_chased']})"),
         ]},
         {"type": "section", "text": review.mrkdwn("*Top intents:* " + (", ".join(
             f"{i['intent']} {i['count']}" for i in d["top_intents"]) or "none"))},

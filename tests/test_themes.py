@@ -429,6 +429,16 @@ def test_digest_numbers_match_the_hand_built_inbox(replied, tmp_path):
     assert Path(html_data["file"]).read_text().startswith("<!doctype html>")
 
 
+def test_the_digest_counts_the_people_who_had_to_ask_again(inbox, tmp_path):
+    for i, at in enumerate([T0 + timedelta(days=3), T0 + timedelta(days=11), T0 + timedelta(days=12)]):
+        inbox.pipeline.receive(msg("any update on this?", f"b{i}", at))
+    data, _ = inbox.digest(timedelta(days=7), T0 + timedelta(days=14), tmp_path / "digest.md")
+    assert (data["response"]["chased"], data["response"]["previous_chased"]) == (2, 1)
+    assert "- Follow-ups (people asking again): 2 (previous week 1)" in Path(data["file"]).read_text()
+    fields = [f["text"] for b in digest.blocks(data) for f in b.get("fields", [])]
+    assert "*Follow-ups (asked again)*\n2 (was 1)" in fields
+
+
 def test_digest_of_a_quiet_week_still_has_a_chart(inbox, tmp_path):
     data, png = inbox.digest(timedelta(days=7), T0 - timedelta(days=30), tmp_path / "quiet.md")
     assert data["volume"]["messages"] == 0 and not data["themes"]
