@@ -672,9 +672,9 @@ def inbox(app, limit, source, as_json):
     items = []
     for row in rows:
         earlier = app.store.followed_up(row["id"], follow_ups)
-        items.append({**row, "follows_up": earlier and {k: earlier[k] for k in ("id", "sent_at", "intent", "text")},
-                      "suggestions": [{"n": s["rank"], "intent": s["intent"], "text": s["text"],
-                                       "answers": s["answers_id"]} for s in app.store.suggestions(row["id"])]})
+        offered = [{"n": s["rank"], "intent": s["intent"], "text": s["text"], "answers": s["answers_id"]}
+                   for s in app.store.suggestions(row["id"])]
+        items.append({**row, "follows_up": earlier, "suggestions": offered})
     if as_json:
         click.echo(json.dumps({"pending": items}, ensure_ascii=False, indent=2))
         return

@@ -65,13 +65,12 @@ def run_demo(db: Path | None = None, *, model: str | None = None, as_json: bool 
         examples = []
         for mid in pick_examples(app.store):
             msg = app.store.message(mid)
-            earlier = app.store.followed_up(mid, app.playbooks.follow_up_intents())
             examples.append({
                 "message_id": mid, "from": msg["display_name"], "source": msg["source"], "text": msg["text"],
-                "follows_up": earlier and {k: earlier[k] for k in ("id", "sent_at", "intent", "text")},
+                "follows_up": app.store.followed_up(mid, app.playbooks.follow_up_intents()),
                 "analysis": app.store.analysis(mid),
-                "suggestions": [{"rank": s["rank"], "text": s["text"], "reason": s["reason"], "answers": s["answers_id"]}
-                                for s in app.store.suggestions(mid)],
+                "suggestions": [{"rank": s["rank"], "text": s["text"], "reason": s["reason"],
+                                 "answers": s["answers_id"]} for s in app.store.suggestions(mid)],
             })
         # themes, ideas and the digest of the inbox's last week: "now" is the last message, so trends mean something
         from datetime import timedelta
@@ -119,11 +118,10 @@ def _print(result: dict) -> None:
                 f"{', ' + escape(ents) if ents else ''}[/]")
         if ex["follows_up"]:
             earlier = ex["follows_up"]
-            answering = [str(sug["rank"]) for sug in ex["suggestions"] if sug["answers"]]
+            answering = " and ".join(str(sug["rank"]) for sug in ex["suggestions"] if sug["answers"])
             c.print(f"  [dim]↩ follows up their message of {earlier['sent_at'][:16].replace('T', ' ')} "
                     f"({earlier['intent']}): “{escape(' '.join(earlier['text'].split()))}”"
-                    + (f"; {'replies' if len(answering) > 1 else 'reply'} {' and '.join(answering)} answer"
-                       f"{'' if len(answering) > 1 else 's'} it" if answering else "") + "[/]")
+                    f"{f'; answered by {answering}' if answering else ''}[/]")
         for sug in ex["suggestions"]:
             c.print(f"  [cyan]{sug['rank']}.[/] {escape(sug['text'])}")
     c.print()

@@ -28,7 +28,8 @@ CONVERSATION_VARIABLES = ("earlier_day",)
 FILLED_VARIABLES = CONTACT_VARIABLES + ENTITY_VARIABLES + CONVERSATION_VARIABLES  # filled per message, not constants
 SENTIMENTS = ("negative", "neutral", "positive")
 CONDITIONS = ("sentiment", "source", "tags", "language", "missing")
-FLAGS = {"auto_reply": False, "questions": True, "opts_out": False, "follows_up": False}  # true-or-false keys, with their defaults
+# true-or-false keys, with their defaults
+FLAGS = {"auto_reply": False, "questions": True, "opts_out": False, "follows_up": False}
 PLAYBOOK_KEYS = {"intent", "description", *FLAGS, "constants", "examples", "replies"}
 REPLY_KEYS = {"id", "text", "when"}
 MIN_EXAMPLES = 3
