@@ -82,13 +82,15 @@ class ReviewDesk:
         decision_text = outbox["text"] if outbox else None
         playbooks = self._playbooks()
         intents = list(playbooks.intents) + [UNKNOWN_INTENT]
-        return review.CardData(
+        data = review.CardData(
             message_id=message_id, message=message, analysis=self.store.analysis(message_id),
             follows_up=self.store.followed_up(message_id, playbooks.follow_up_intents()),
             suggestions=self.store.suggestions(message_id),
             history=self.store.contact_history(message["contact_id"], before=message["sent_at"])
             if message.get("contact_id") else {"earlier_messages": 0, "last_sentiment": None},
             card=card, outbox=outbox, decision_text=decision_text, intents=intents)
+        data.note = playbooks.card_note(review.card_intent(data), message_id)
+        return data
 
     # -- decisions ----------------------------------------------------------------------------------------------
     def send(self, message_id: int, suggestion_id: int, actor: str) -> Outcome:

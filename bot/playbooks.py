@@ -30,7 +30,8 @@ SENTIMENTS = ("negative", "neutral", "positive")
 CONDITIONS = ("sentiment", "source", "tags", "language", "missing")
 # true-or-false keys, with their defaults
 FLAGS = {"auto_reply": False, "questions": True, "opts_out": False, "follows_up": False}
-PLAYBOOK_KEYS = {"intent", "description", *FLAGS, "constants", "examples", "replies"}
+PLAYBOOK_KEYS = {"intent", "description", *FLAGS, "card_note", "constants", "examples", "replies"}
+MAX_NOTE_CHARS = 500
 REPLY_KEYS = {"id", "text", "when"}
 MIN_EXAMPLES = 3
 MIN_REPLIES = 2
@@ -103,6 +104,7 @@ class Playbook:
     questions: bool = True  # false: a message that mostly asks questions is not this intent (its replies thank)
     opts_out: bool = False  # true: a reply sent for this intent opts the person out of outreach (unsubscribe)
     follows_up: bool = False  # true: the message chases an earlier one, whose replies are drafted too (follow_up)
+    card_note: str = ""  # shown on the review card of its messages; {message_id} is filled in
 
 
 @dataclass
@@ -132,6 +134,11 @@ class PlaybookSet:
     def follow_up_intents(self) -> frozenset[str]:
         """The intents whose playbook says ``follows_up: true``: their messages chase an earlier message."""
         return frozenset(i for i in self.intents if self.playbooks[i].follows_up)
+
+    def card_note(self, intent: str | None, message_id: int) -> str:
+        """The note a playbook asks the review card of a message of ``intent`` to show ("" for none)."""
+        pb = self.playbooks.get(intent or "")
+        return pb.card_note.format(message_id=message_id) if pb and pb.card_note else ""
 
     def training_examples(self) -> tuple[list[str], list[str]]:
         texts, labels = [], []
@@ -329,6 +336,15 @@ def _load_playbook(path: Path, brand_constants: dict[str, str], check_variables:
     for key, value in flags.items():
         if not isinstance(value, bool):
             errors.append(PlaybookError(p, _line(node, key), f"'{key}' must be true or false"))
+    card_note = data.get("card_note", "")
+    if not isinstance(card_note, str) or len(card_note) > MAX_NOTE_CHARS:
+        errors.append(PlaybookError(p, _line(node, "card_note"), f"'card_note' must be text of at most "
+                                                                 f"{MAX_NOTE_CHARS} characters"))
+        card_note = ""
+    elif (unknown := [v for v in _note_variables(card_note, p, _line(node, "card_note"), errors)
+                      if v != "message_id"]):
+        errors.append(PlaybookError(p, _line(node, "card_note"), f"card_note: unknown variable {{{unknown[0]}}} "
+                                                                 "(known: message_id)"))
     try:
         constants = {**brand_constants, **_constants(data.get("constants"), path, node, ("constants",))}
     except PlaybookError as exc:
@@ -354,7 +370,7 @@ def _load_playbook(path: Path, brand_constants: dict[str, str], check_variables:
     if errors:
         raise PlaybookErrors(errors) if len(errors) > 1 else errors[0]
     return Playbook(intent, description.strip(), tuple(examples), tuple(replies), constants, flags["auto_reply"], p,
-                    flags["questions"], flags["opts_out"], flags["follows_up"])
+                    flags["questions"], flags["opts_out"], flags["follows_up"], card_note.strip())
 
 
 def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],
@@ -404,6 +420,14 @@ def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],
         baked = _bake(text.strip(), constants)
         replies.append(Reply(rid, baked, when, needed, p, line))
     return replies
+
+
+def _note_variables(note: str, p: str, line: int, errors: list[PlaybookError]) -> tuple[str, ...]:
+    try:
+        return _variables(note)
+    except ValueError as exc:
+        errors.append(PlaybookError(p, line, f"card_note: {exc}"))
+        return ()
 
 
 def _variables(text: str) -> tuple[str, ...]:

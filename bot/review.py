@@ -95,6 +95,7 @@ class CardData:
     decision_text: str | None = None  # the reply that was chosen
     intents: Sequence[str] = ()  # for "Wrong intent"
     follows_up: Mapping[str, Any] | None = None  # the earlier message a follow-up chases (Store.followed_up)
+    note: str = ""  # the intent's playbook card_note, filled in (team-written mrkdwn)
 
 
 def header_blocks(data: CardData) -> list[dict]:
@@ -196,9 +197,8 @@ def status_lines(data: CardData) -> list[str]:
                          "reached the customer. Check the conversation before answering again.")
     if data.message.get("opted_out_at"):
         lines.append("🔕 Opted out: no campaigns and no automatic answers for this person")
-    if _intent(data) == "privacy_request":
-        lines.append(f"🗑️ If they ask to be deleted: once answered, erase them from Resonate too with "
-                     f"`resonate forget --message {data.message_id} --yes`")
+    if data.note:
+        lines.append(escape(data.note))
     return lines
 
 
@@ -213,14 +213,14 @@ def card_blocks(data: CardData) -> list[dict]:
         by_hand = _by_hand_note(str(data.message.get("source", "")), "the reply")
         blocks += [by_hand] if by_hand else []
         blocks += suggestion_blocks(data.message_id, data.suggestions, send_label="Mark sent" if by_hand else "Send")
-        blocks.append(action_block(data.message_id, data.intents, _intent(data)))
+        blocks.append(action_block(data.message_id, data.intents, card_intent(data)))
     lines = status_lines(data)
     if lines:
         blocks.append({"type": "context", "elements": [mrkdwn("\n".join(lines))]})
     return blocks[:50]
 
 
-def _intent(data: CardData) -> str | None:
+def card_intent(data: CardData) -> str | None:
     """The card's intent: a person's correction, else the analysis's."""
     return data.card.get("intent") or (data.analysis or {}).get("intent")
 

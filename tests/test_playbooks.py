@@ -147,6 +147,8 @@ def test_unknown_variable_names_the_reply_line(tmp_path):
     ("- just\n- a list\n", "must be a mapping", 1),
     ("intent: g\ndescription: x\nquestions: never\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "'questions' must be true or false", 3),
     ("intent: g\ndescription: x\nfollows_up: sometimes\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "'follows_up' must be true or false", 3),
+    ("intent: g\ndescription: x\ncard_note: [a]\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "'card_note' must be text", 3),
+    ("intent: g\ndescription: x\ncard_note: see {order_id}\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "card_note: unknown variable {order_id} (known: message_id)", 3),
     ("intent: Bad Name\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "lower_snake_case", 1),
 ])
 def test_broken_playbooks_say_what_and_where(tmp_path, body, needle, line):
@@ -265,3 +267,18 @@ def test_the_shipped_opt_out_intents_are_the_playbooks_that_say_so(shipped, tmp_
     assert any("'opts_out' must be true or false" in e.problem for e in errors), errors
     (tmp_path / "praise.yml").write_text(text.replace("questions: false", "questions: false\nopts_out: true"))
     assert load_playbooks(tmp_path).opt_out_intents() == {"praise"}  # any intent a team marks, by its own name
+
+
+def test_a_playbook_can_ask_its_cards_for_a_note(shipped, tmp_path):
+    """The privacy card's erase hint is the shipped privacy playbook's card_note, not a rule about an intent name:
+    a team can write its own for any intent."""
+    assert "resonate forget --message 7 --yes" in shipped.card_note("privacy_request", 7)
+    assert shipped.card_note("order_status", 7) == "" and shipped.card_note(None, 7) == ""
+    import shutil
+
+    shutil.copytree(default_playbooks_dir(), tmp_path / "pb", ignore=shutil.ignore_patterns("__*"))
+    path = tmp_path / "pb" / "technical_problem.yml"
+    path.write_text(path.read_text().replace("auto_reply: false", "auto_reply: false\ncard_note: Check the warranty "
+                                             "sheet first (message {message_id})", 1))
+    assert load_playbooks(tmp_path / "pb").card_note("technical_problem", 3) == \
+        "Check the warranty sheet first (message 3)"
