@@ -263,6 +263,7 @@ WINDOW = Window(T0, T0 + timedelta(days=7))
     ({"intents": [{"intent": "subscription", "count": 9}], "sentiment": {"neutral": 9}}, "retention", "response_rate"),
     ({"intents": [{"intent": "unsubscribe", "count": 9}]}, "fix the cause", "theme_volume"),  # negative: no offer
     ({"intents": [{"intent": "privacy_request", "count": 9}]}, "fix the cause", "theme_volume"),
+    ({"intents": [{"intent": "follow_up", "count": 9}]}, "fix the cause", "theme_volume"),  # answers, not an offer
 ])
 def test_a_card_for_each_rule_kind(kw, kind, metric):
     rules = load_rules()
