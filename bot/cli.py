@@ -210,7 +210,9 @@ def playbooks_check(directory, as_json):
             "directory": str(directory), "ok": not errors,
             "errors": [{"file": e.path, "line": e.line, "problem": e.problem} for e in errors],
             "intents": {} if playbook_set is None else {
-                i: {"examples": len(pb.examples), "replies": len(pb.replies), "auto_reply": pb.auto_reply}
+                i: {"examples": len(pb.examples), "replies": len(pb.replies), "auto_reply": pb.auto_reply,
+                    "questions": pb.questions, "opts_out": pb.opts_out, "follows_up": pb.follows_up,
+                    "card_note": pb.card_note}
                 for i, pb in sorted(playbook_set.playbooks.items())},
         }, indent=2))
     else:

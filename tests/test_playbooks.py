@@ -1,3 +1,4 @@
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -233,6 +234,9 @@ def test_playbooks_check_command(tmp_path):
     assert "2 playbooks OK" in ok.output
     shipped = runner.invoke(cli, ["playbooks", "check"])
     assert shipped.exit_code == 0, shipped.output
+    listed = json.loads(runner.invoke(cli, ["playbooks", "check", "--json"]).output)["intents"]
+    assert listed["follow_up"]["follows_up"] and listed["unsubscribe"]["opts_out"] and not listed["praise"]["questions"]
+    assert "resonate forget" in listed["privacy_request"]["card_note"]
     (tmp_path / "bad.yml").write_text("intent: [\n")
     bad = runner.invoke(cli, ["playbooks", "check", str(tmp_path)])
     assert bad.exit_code == 1
