@@ -336,15 +336,19 @@ def _load_playbook(path: Path, brand_constants: dict[str, str], check_variables:
     for key, value in flags.items():
         if not isinstance(value, bool):
             errors.append(PlaybookError(p, _line(node, key), f"'{key}' must be true or false"))
-    card_note = data.get("card_note", "")
+    card_note, note_line = data.get("card_note", ""), _line(node, "card_note")
     if not isinstance(card_note, str) or len(card_note) > MAX_NOTE_CHARS:
-        errors.append(PlaybookError(p, _line(node, "card_note"), f"'card_note' must be text of at most "
-                                                                 f"{MAX_NOTE_CHARS} characters"))
+        errors.append(PlaybookError(p, note_line, f"'card_note' must be text of at most {MAX_NOTE_CHARS} characters"))
         card_note = ""
-    elif (unknown := [v for v in _note_variables(card_note, p, _line(node, "card_note"), errors)
-                      if v != "message_id"]):
-        errors.append(PlaybookError(p, _line(node, "card_note"), f"card_note: unknown variable {{{unknown[0]}}} "
-                                                                 "(known: message_id)"))
+    else:
+        try:
+            unknown = [v for v in _variables(card_note) if v != "message_id"]
+        except ValueError as exc:
+            unknown = []
+            errors.append(PlaybookError(p, note_line, f"card_note: {exc}"))
+        if unknown:
+            errors.append(PlaybookError(p, note_line, f"card_note: unknown variable {{{unknown[0]}}} (known: "
+                                                      "message_id)"))
     try:
         constants = {**brand_constants, **_constants(data.get("constants"), path, node, ("constants",))}
     except PlaybookError as exc:
@@ -420,14 +424,6 @@ def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],
         baked = _bake(text.strip(), constants)
         replies.append(Reply(rid, baked, when, needed, p, line))
     return replies
-
-
-def _note_variables(note: str, p: str, line: int, errors: list[PlaybookError]) -> tuple[str, ...]:
-    try:
-        return _variables(note)
-    except ValueError as exc:
-        errors.append(PlaybookError(p, line, f"card_note: {exc}"))
-        return ()
 
 
 def _variables(text: str) -> tuple[str, ...]:
