@@ -71,6 +71,8 @@ _RULER_PATTERNS = [
 ]
 
 
+_DATE_PREPOSITION = re.compile(r"^(?:on|since|by|until|before|after)\s+", re.IGNORECASE)
+
 # Regex shapes (order id, email, URL, phone) are exact; they win over ruler guesses of equal length.
 _EXACT = ("ORDER_ID", "EMAIL", "URL", "PHONE")
 
@@ -370,6 +372,8 @@ class EntityExtractor:
             value = text.lower()
         elif label == "URL":
             value = text.rstrip(".,;:!?")
+        elif label == "DATE":  # the day itself: a reply says "the event on {date}", not "on on Saturday"
+            value = _DATE_PREPOSITION.sub("", text)
         else:
             value = text
         return Entity(label, text, start, end, value)

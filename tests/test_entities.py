@@ -113,6 +113,13 @@ def test_a_score_out_of_ten_is_not_a_date(text, dates):
     assert found == dates
 
 
+def test_a_dates_value_is_the_day_without_its_preposition():
+    """A reply says "the event on {date}": the value "on Saturday" made it "the event on on Saturday"."""
+    found = EntityExtractor().extract(["Does the Brew Jam start on Saturday?", "no box since Friday", "by monday"])
+    assert [[(e.text, e.value) for e in es if e.label == "DATE"] for es in found] == [
+        [("on Saturday", "Saturday")], [("since Friday", "Friday")], [("by monday", "monday")]]
+
+
 def test_a_product_named_like_a_date_is_a_product():
     # spaCy's ruler labels such a span by the order of a set: PRODUCT in one message, DATE in the next.
     found = EntityExtractor(["Today"]).extract(["today!", "friday friday today", "until today"])
