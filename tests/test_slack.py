@@ -650,3 +650,22 @@ def test_slash_themes_digest_now_campaigns_and_the_adopt_button(tmp_path, fake):
         assert "Adopted" in fake.of("chat.postEphemeral")[-1].body["text"]
     finally:
         application.close()
+
+
+def test_a_follow_up_in_the_thread_is_answered_with_its_question_and_closes_both_cards(slack, fake, app):
+    post_event(slack, "where is my order FB-20431?", ts="1700000000.000100", event_id="Ev1")
+    post_event(slack, "any update on this?", ts="1700090000.000100", event_id="Ev2", thread_ts="1700000000.000100")
+    assert app.store.analysis(2)["intent"] == "follow_up"
+    blocks = card_of(fake)["blocks"]
+    assert "Follows up their message of 2023-11-14 22:13 UTC (order_status)" in json.dumps(blocks, ensure_ascii=False)
+    answer = next(s for s in app.store.suggestions(2) if s["answers_id"] == 1)
+    assert "FB-20431" in answer["text"]
+    button = send_button(blocks, answer["rank"])
+    assert click(slack, {"action_id": button["action_id"], "value": button["value"], "type": "button"}).status == 200
+    slack.relay.drain(timeout=10)
+    replies = thread_replies(fake)
+    assert [(r["thread_ts"], r["text"]) for r in replies] == [("1700000000.000100", review.escape(answer["text"]))]
+    first_card_ts = app.store.card(1)["ts"]
+    first = [u.body for u in fake.of("chat.update") if u.body["ts"] == first_card_ts]
+    assert first and "Answered in the reply to their follow-up" in json.dumps(first[-1]["blocks"])
+    assert "resonate_send_1" not in json.dumps(first[-1]["blocks"])  # nobody can answer it a second time
