@@ -23,8 +23,9 @@ RESERVED_FILES = {"brand.yml", "brand.yaml", "campaigns.yml", "campaigns.yaml"}
 UNKNOWN_INTENT = "unknown"
 CONTACT_VARIABLES = ("first_name", "name")
 ENTITY_VARIABLES = ("order_id", "product", "email", "phone", "url", "money", "date")
-# Filled from the conversation: the day of the earlier message a follow-up chases ("yesterday", "Monday", "2 October")
-CONVERSATION_VARIABLES = ("earlier_day",)
+# Filled from the conversation of a follow-up: the day of the earlier message it chases ("yesterday", "Monday",
+# "2 October"), and of our last reply to that message, when there was one
+CONVERSATION_VARIABLES = ("earlier_day", "replied_day")
 FILLED_VARIABLES = CONTACT_VARIABLES + ENTITY_VARIABLES + CONVERSATION_VARIABLES  # filled per message, not constants
 SENTIMENTS = ("negative", "neutral", "positive")
 CONDITIONS = ("sentiment", "source", "tags", "language", "missing")
@@ -497,7 +498,7 @@ def fillable_contexts(reply: Reply) -> dict[str, str]:
     """Sample values for every variable a reply needs (used by tests and ``playbooks check``)."""
     samples = {"first_name": "Sam", "name": "Sam Doe", "order_id": "FB-12345", "product": "Fern Kettle",
                "email": "sam@example.com", "phone": "+44 20 7946 0000", "url": "https://example.com",
-               "money": "€20", "date": "Friday", "earlier_day": "yesterday"}
+               "money": "€20", "date": "Friday", "earlier_day": "yesterday", "replied_day": "Monday"}
     return {v: samples[v] for v in reply.variables if v in samples}
 
 

@@ -753,19 +753,24 @@ class Store:
         correction counts): the same person's latest earlier inbound message, at most ``within_days`` older, that
         is not a follow-up itself; one in the same conversation (thread, chat) first, else their latest anywhere on
         that source ("any update?" posted as a new Slack message or a new email). With its intent, sentiment and
-        entities; else None."""
+        entities, and ``replied_at``: when we last replied in its conversation before the follow-up (None: never).
+        None when there is no such message."""
         skip = sorted(follow_ups)
         row = self.message(message_id)
         if not skip or row is None or row.get("contact_id") is None or self._intent(message_id) not in skip:
             return None
         since = iso(parse_time(row["sent_at"]) - timedelta(days=within_days))
+        not_follow_ups = ", ".join(f":s{i}" for i in range(len(skip)))
         found = list(self.db.query(
-            f"""SELECT m.id, m.text, m.sent_at, COALESCE(k.intent, a.intent) AS intent, a.sentiment, a.entities
+            f"""SELECT m.id, m.text, m.sent_at, COALESCE(k.intent, a.intent) AS intent, a.sentiment, a.entities,
+                       (SELECT MAX(o.sent_at) FROM messages o WHERE o.conversation_id = m.conversation_id
+                            AND o.direction = 'out' AND o.sent_at >= m.sent_at AND o.sent_at <= :at) AS replied_at
                 FROM messages m JOIN analyses a ON a.message_id = m.id LEFT JOIN cards k ON k.message_id = m.id
-                WHERE m.contact_id = ? AND m.direction = 'in' AND (m.sent_at, m.id) < (?, ?) AND m.sent_at >= ?
-                  AND COALESCE(k.intent, a.intent) NOT IN ({", ".join("?" * len(skip))})
-                ORDER BY m.conversation_id = ? DESC, m.sent_at DESC, m.id DESC LIMIT 1""",
-            [row["contact_id"], row["sent_at"], message_id, since, *skip, row["conversation_id"]]))
+                WHERE m.contact_id = :contact AND m.direction = 'in' AND (m.sent_at, m.id) < (:at, :id)
+                  AND m.sent_at >= :since AND COALESCE(k.intent, a.intent) NOT IN ({not_follow_ups})
+                ORDER BY m.conversation_id = :conversation DESC, m.sent_at DESC, m.id DESC LIMIT 1""",
+            {"contact": row["contact_id"], "at": row["sent_at"], "id": message_id, "since": since,
+             "conversation": row["conversation_id"], **{f"s{i}": intent for i, intent in enumerate(skip)}}))
         if not found:
             return None
         found[0]["entities"] = json.loads(found[0]["entities"])

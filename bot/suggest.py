@@ -9,8 +9,9 @@ guess. Each suggestion says why it was chosen.
 
 A follow-up ("any update on this?", a playbook with ``follows_up: true``) is drafted with the message it chases
 (``earlier``): that message's order number or product fill what the follow-up does not say, ``{earlier_day}`` says
-when it was sent, and after the follow-up's best reply come the replies to the earlier message itself, so one
-click can both apologise for the wait and answer what was asked.
+when it was sent (``{replied_day}``: when we last answered it, if we did), and after the follow-up's best reply
+come the replies to the earlier message itself, so one click can both apologise for the wait and answer what was
+asked.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ class Suggester:
         chased = earlier if pb is not None and pb.follows_up else None
         if chased:
             values = {**{e["label"].lower(): e["value"] for e in reversed(chased.get("entities") or [])},
-                      "earlier_day": earlier_day(chased["sent_at"], ctx.sent_at), **values}
+                      "earlier_day": earlier_day(chased["sent_at"], ctx.sent_at),
+                      "replied_day": earlier_day(chased["replied_at"], ctx.sent_at) if chased.get("replied_at")
+                      else "", **values}
         ctx = ReplyContext(analysis.sentiment, ctx.source, ctx.tags, ctx.language, values, ctx.sent_at)
         # (playbook, reply, why, the earlier message it answers when that is not this one)
         candidates: list[tuple[Playbook, Reply, str, int | None]] = []

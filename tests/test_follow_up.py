@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.desk import NoBoard, ReviewDesk
-from bot.message import Message
+from bot.message import OUTBOUND, Message
 from bot.suggest import earlier_day
 
 T0 = datetime(2026, 10, 5, 9, 0, tzinfo=timezone.utc)  # a Monday
@@ -75,6 +75,26 @@ def test_the_conversation_comes_first_then_the_persons_latest_message(fake_app):
     follow_ups = fake_app.playbooks.follow_up_intents()
     assert fake_app.store.followed_up(in_thread, follow_ups)["id"] == asked
     assert fake_app.store.followed_up(anew, follow_ups)["id"] == later
+
+
+def test_a_follow_up_after_our_reply_does_not_say_nobody_answered(fake_app):
+    """"Any update?" after we wrote "we're checking" is a nudge about something still open, not about silence."""
+    store = fake_app.store
+    fake_app.pipeline.receive(msg("my grinder makes a weird noise", 1))
+    store.add_message(Message(text="Sorry about that! Could you send a video?", source="telegram",
+                              sender_id="resonate", chat_id="chat1", direction=OUTBOUND,
+                              timestamp=T0 + timedelta(hours=2)))
+    chaser = fake_app.pipeline.receive(msg(CHASER, 2, hours=50)).message_id
+    assert fake_app.store.followed_up(chaser, fake_app.playbooks.follow_up_intents())["replied_at"] == \
+        "2026-10-05T11:00:00Z"
+    offered = [s["text"] for s in store.suggestions(chaser)]
+    assert "ince our last reply (Monday)" in offered[0]
+    assert not any("nobody got back to you" in t or "had to chase us" in t for t in offered)
+    # without our reply, it does say so
+    fake_app.pipeline.receive(msg("my grinder makes a weird noise", 3, sender="tg:9", chat="chat9"))
+    silent = fake_app.pipeline.receive(msg(CHASER, 4, hours=50, sender="tg:9", chat="chat9")).message_id
+    assert any("nobody got back to you" in s["text"] or "had to chase us" in s["text"]
+               for s in store.suggestions(silent))
 
 
 def test_a_second_follow_up_chases_the_question_not_the_first_follow_up(fake_app):
