@@ -115,7 +115,7 @@ def header_blocks(data: CardData) -> list[dict]:
         earlier = data.follows_up
         blocks.append({"type": "context", "elements": [mrkdwn(
             f"↩️ Follows up their message of {when(earlier['sent_at'])} ({escape(str(earlier['intent']))}): "
-            f"“{mrkdwn_literal(' '.join(str(earlier['text']).split()), 300)}”")]})
+            f"“{mrkdwn_literal(' '.join(str(earlier['text']).split()), 300)}” (replies marked ↩️ answer it)")]})
     if data.analysis:
         blocks.append({"type": "context", "elements": [mrkdwn(analysis_line(data.analysis, data.card.get("intent")))]})
     return blocks
@@ -143,7 +143,8 @@ def suggestion_blocks(message_id: int, suggestions: Sequence[Mapping[str, Any]],
     for s in list(suggestions)[:3]:
         section = {"type": "section", "text": {
             "type": "mrkdwn", "verbatim": True,
-            "text": f"*{s['rank']}.* " + mrkdwn_literal(str(s["text"]), SECTION_LIMIT - 10)}}
+            "text": f"*{s['rank']}.* " + ("↩️ " if s.get("answers_id") else "")
+                    + mrkdwn_literal(str(s["text"]), SECTION_LIMIT - 15)}}
         if buttons:
             section["accessory"] = {"type": "button", "text": plain(send_label, BUTTON_LIMIT),
                                     "action_id": f"{ACTION_SEND}_{s['rank']}", "value": f"{message_id}:{s['id']}"}

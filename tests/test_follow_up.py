@@ -50,6 +50,10 @@ def test_the_card_says_which_message_a_follow_up_chases(fake_app):
         .card_data(chaser)
     text = json.dumps(review.card_blocks(data), ensure_ascii=False)
     assert "Follows up their message of 2026-10-05 09:00 UTC (order_status): “where is my order FB-23700?”" in text
+    marked = [b["text"]["text"] for b in review.card_blocks(data) if b.get("accessory", {}).get("type") == "button"
+              and "↩️" in b["text"]["text"]]
+    answering = [s for s in data.suggestions if s["answers_id"]]
+    assert answering and len(marked) == len(answering)  # the replies to the question are marked
 
 
 @pytest.mark.parametrize("other", [
