@@ -693,9 +693,9 @@ def inbox(app, limit, source, as_json):
         if item["follows_up"]:
             earlier = item["follows_up"]
             click.echo(f"    ↩ follows up #{earlier['id']} ({earlier['sent_at']}, {earlier['intent']}): "
-                       f"{cut(' '.join(earlier['text'].split()), 100)}")
+                       f"{cut(' '.join(earlier['text'].split()), 100)}  (replies marked ↩ answer it)")
         for s in item["suggestions"]:
-            click.echo(f"    {s['n']}. {s['text']}")
+            click.echo(f"    {s['n']}. {'↩ ' if s['answers'] else ''}{s['text']}")
         click.echo("")
     click.echo("Send one with: resonate reply MESSAGE_ID N   (or --text TEXT)")
 
