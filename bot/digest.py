@@ -26,12 +26,21 @@ def _pct(a: int, b: int) -> float | None:
 
 
 def response_figures(store, start: datetime, end: datetime) -> dict:
-    """Median time to first reply, share answered, and messages waiting over 24 hours (at ``end``)."""
+    """Median time to first reply, share answered, and messages waiting over 24 hours (at ``end``). A message is
+    answered by the first reply in its conversation after it, or, when it was answered in the reply to the person's
+    follow-up in another conversation (a new email), by that reply."""
     rows = list(store.db.query(
-        """SELECT m.id, m.sent_at, m.status,
+        """SELECT m.id, m.sent_at, m.status, COALESCE(
                   (SELECT MIN(o.sent_at) FROM messages o WHERE o.conversation_id = m.conversation_id
-                       AND o.direction = 'out' AND o.sent_at >= m.sent_at) AS replied_at
-           FROM messages m WHERE m.direction = 'in' AND m.kind = 'text' AND m.sent_at > ? AND m.sent_at <= ?""",
+                       AND o.direction = 'out' AND o.sent_at >= m.sent_at),
+                  CASE WHEN k.action = 'answered_in_follow_up' THEN
+                      (SELECT MIN(o.sent_at) FROM suggestions s JOIN decisions d ON d.suggestion_id = s.id
+                           JOIN messages f ON f.id = d.message_id
+                           JOIN messages o ON o.conversation_id = f.conversation_id AND o.direction = 'out'
+                                AND o.sent_at >= f.sent_at
+                       WHERE s.answers_id = m.id) END) AS replied_at
+           FROM messages m LEFT JOIN cards k ON k.message_id = m.id
+           WHERE m.direction = 'in' AND m.kind = 'text' AND m.sent_at > ? AND m.sent_at <= ?""",
         [iso(start), iso(end)]))
     waits = [(parse_time(r["replied_at"]) - parse_time(r["sent_at"])).total_seconds() / 3600
              for r in rows if r["replied_at"] and r["replied_at"] <= iso(end)]

@@ -303,6 +303,7 @@ def _suggestion_answers(db: sqlite_utils.Database) -> None:
     answers that message, and it teaches nothing about the follow-up's own intent. No foreign key: both messages
     are the same person's, erased together."""
     db.execute("ALTER TABLE suggestions ADD COLUMN answers_id INTEGER")
+    db.execute("CREATE INDEX suggestions_answers ON suggestions (answers_id) WHERE answers_id IS NOT NULL")
 
 
 @dataclass(frozen=True)

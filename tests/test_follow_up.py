@@ -216,3 +216,20 @@ def test_the_follow_ups_own_reply_leaves_the_question_open(fake_app):
     apology = fake_app.store.suggestions(chaser)[0]
     assert apology["answers_id"] is None and desk.send(chaser, apology["id"], "U1").ok
     assert [r["id"] for r in fake_app.store.pending_inbox()] == [asked]  # "I'm on it": the question still waits
+
+
+def test_the_digest_counts_a_question_answered_in_the_reply_to_its_follow_up(fake_app):
+    """Asked in one email, chased in a new one, answered there: both were answered, and when."""
+    from bot.digest import response_figures
+
+    store = fake_app.store
+    fake_app.pipeline.receive(msg(ASKED, 1, chat="mail-1", source="email"))
+    chaser = fake_app.pipeline.receive(msg(CHASER, 2, hours=30, chat="mail-2", source="email")).message_id
+    answer = next(s for s in store.suggestions(chaser) if s["answers_id"])
+    store.open_card(chaser)
+    store.decide(chaser, "sent", "U1", suggestion_id=answer["id"], text=answer["text"])
+    store.add_message(Message(text=answer["text"], source="email", sender_id="resonate", chat_id="mail-2",
+                              direction=OUTBOUND, timestamp=T0 + timedelta(hours=32)))
+    r = response_figures(store, T0 - timedelta(days=1), T0 + timedelta(days=3))
+    assert (r["answered"], r["messages"], r["waiting_over_24h"]) == (2, 2, 0)
+    assert r["median_hours_to_first_reply"] == 17.0  # 32 h for the question, 2 h for the follow-up
