@@ -105,7 +105,8 @@ class App:
 
         return Analyzer(self.embedder, self.intents, self.sentiment,
                         EntityExtractor(self.playbooks.products, self.config.spacy_model,
-                                        aliases=self.playbooks.aliases))
+                                        aliases=self.playbooks.aliases, places=self.playbooks.places,
+                                        place_aliases=self.playbooks.place_aliases))
 
     @cached_property
     def suggester(self):

@@ -22,7 +22,7 @@ from bot.errors import PlaybookError, PlaybookErrors
 RESERVED_FILES = {"brand.yml", "brand.yaml", "campaigns.yml", "campaigns.yaml"}
 UNKNOWN_INTENT = "unknown"
 CONTACT_VARIABLES = ("first_name", "name")
-ENTITY_VARIABLES = ("order_id", "product", "email", "phone", "url", "money", "date")
+ENTITY_VARIABLES = ("order_id", "product", "place", "email", "phone", "url", "money", "date")
 # Filled from the conversation of a follow-up: the day of the earlier message it chases ("yesterday", "Monday",
 # "2 October"), and of our last reply to that message, when there was one
 CONVERSATION_VARIABLES = ("earlier_day", "replied_day")
@@ -116,6 +116,8 @@ class PlaybookSet:
     directory: Path | None = None
     brand: str = ""
     aliases: dict[str, str] = field(default_factory=dict)  # what customers also call a product: "grinder" -> name
+    places: tuple[str, ...] = ()  # the brand's cities, stores, venues ({place})
+    place_aliases: dict[str, str] = field(default_factory=dict)  # "lisboa" -> "Lisbon"
 
     @property
     def intents(self) -> list[str]:
@@ -179,12 +181,15 @@ def check_playbooks(directory: str | Path) -> tuple[PlaybookSet | None, list[Pla
     brand_constants: dict[str, str] = {}
     products: tuple[str, ...] = ()
     aliases: dict[str, str] = {}
+    places: tuple[str, ...] = ()
+    place_aliases: dict[str, str] = {}
     brand_name = ""
     brand_file = next((p for p in files if p.name in ("brand.yml", "brand.yaml")), None)
     brand_read = True
     if brand_file is not None:
         try:
-            brand_name, brand_constants, products, aliases = _load_brand(brand_file, errors)
+            brand_name, brand_constants, (products, aliases), (places, place_aliases) = _load_brand(brand_file,
+                                                                                                    errors)
         except PlaybookError as exc:
             errors.append(exc)
             # Its constants are unknown, so every reply that uses one would be reported too, burying this error.
@@ -210,7 +215,8 @@ def check_playbooks(directory: str | Path) -> tuple[PlaybookSet | None, list[Pla
         errors.append(PlaybookError(str(directory), None, "no playbook files (*.yml) found"))
     if not errors and len([i for i in playbooks if i != UNKNOWN_INTENT]) < 2:
         errors.append(PlaybookError(str(directory), None, "at least two intents are needed to classify messages"))
-    return PlaybookSet(playbooks, brand_constants, products, directory, brand_name, aliases), errors
+    return PlaybookSet(playbooks, brand_constants, products, directory, brand_name, aliases, places,
+                       place_aliases), errors
 
 
 # libyaml's parser when PyYAML was built with it: the same safe loading, about ten times faster (start-up).
@@ -253,43 +259,48 @@ def _line(node: Any, *path: Any) -> int:
     return current.start_mark.line + 1 if current is not None else 1
 
 
-def _load_brand(path: Path, errors: list[PlaybookError]) -> tuple[str, dict[str, str], tuple[str, ...], dict[str, str]]:
-    """Raises when the file or its constants cannot be read; a broken product entry is added to ``errors`` and
-    left out, the rest of the file still counts."""
+Names = tuple[tuple[str, ...], dict[str, str]]  # names, and what else they are called (lower-case -> name)
+BRAND_KEYS = ("brand", "constants", "products", "places")
+
+
+def _load_brand(path: Path, errors: list[PlaybookError]) -> tuple[str, dict[str, str], Names, Names]:
+    """Raises when the file or its constants cannot be read; a broken product or place entry is added to
+    ``errors`` and left out, the rest of the file still counts."""
     data, node = _read_yaml(path)
     if not isinstance(data, dict):
         raise PlaybookError(str(path), 1, "brand file must be a mapping with 'brand', 'constants', 'products'")
-    unknown = set(data) - {"brand", "constants", "products"}
+    unknown = set(data) - set(BRAND_KEYS)
     if unknown:
         key = sorted(unknown)[0]
-        raise PlaybookError(str(path), _line(node, key), f"unknown key {key!r} (allowed: brand, constants, products)")
+        raise PlaybookError(str(path), _line(node, key), f"unknown key {key!r} (allowed: {', '.join(BRAND_KEYS)})")
     constants = _constants(data.get("constants"), path, node, ("constants",))
-    products, aliases = _products(data.get("products") or [], path, node, errors)
+    products = _names(data.get("products") or [], path, node, errors, "products", "Fern Grinder: [grinder]")
+    places = _names(data.get("places") or [], path, node, errors, "places", "Lisbon: [Lisboa]")
     brand = data.get("brand") or constants.get("brand", "")
     if brand and "brand" not in constants:
         constants["brand"] = str(brand)
-    return str(brand), constants, products, aliases
+    return str(brand), constants, products, places
 
 
-def _products(value: Any, path: Path, node: Any,
-              errors: list[PlaybookError]) -> tuple[tuple[str, ...], dict[str, str]]:
-    """Product names, and what customers also call them: ``- Fern Grinder: [grinder]`` finds "my grinder" as the
-    Fern Grinder (so a reply can say "Sorry your Fern Grinder is acting up"). A broken entry is added to
-    ``errors`` and left out."""
+def _names(value: Any, path: Path, node: Any, errors: list[PlaybookError], key: str, example: str) -> Names:
+    """Product (or place) names, and what customers also call them: ``- Fern Grinder: [grinder]`` finds "my
+    grinder" as the Fern Grinder (so a reply can say "Sorry your Fern Grinder is acting up"). A broken entry is
+    added to ``errors`` and left out."""
+    kind = key.rstrip("s")
     if not isinstance(value, list):
-        errors.append(PlaybookError(str(path), _line(node, "products"), "'products' must be a list of product names"))
+        errors.append(PlaybookError(str(path), _line(node, key), f"'{key}' must be a list of {kind} names"))
         return (), {}
     names, aliases = [], {}
     for i, item in enumerate(value):
-        where = str(path), _line(node, "products", i)
+        where = str(path), _line(node, key, i)
         name, also = next(iter(item.items())) if isinstance(item, dict) and len(item) == 1 else (item, [])
         if not isinstance(name, str) or not name.strip():
-            errors.append(PlaybookError(*where, f"product {i + 1} must be a name, or a name with what it is also "
-                                                "called ('- Fern Grinder: [grinder]')"))
+            errors.append(PlaybookError(*where, f"{kind} {i + 1} must be a name, or a name with what it is also "
+                                                f"called ('- {example}')"))
             continue
         if not isinstance(also, list) or not all(isinstance(a, str) and a.strip() for a in also):
-            errors.append(PlaybookError(*where, f"product {name!r}: what it is also called must be a list of names, "
-                                                "e.g. '- Fern Grinder: [grinder]'"))
+            errors.append(PlaybookError(*where, f"{kind} {name!r}: what it is also called must be a list of names, "
+                                                f"e.g. '- {example}'"))
             continue
         names.append(name.strip())
         for alias in also:
@@ -498,7 +509,7 @@ def fillable_contexts(reply: Reply) -> dict[str, str]:
     """Sample values for every variable a reply needs (used by tests and ``playbooks check``)."""
     samples = {"first_name": "Sam", "name": "Sam Doe", "order_id": "FB-12345", "product": "Fern Kettle",
                "email": "sam@example.com", "phone": "+44 20 7946 0000", "url": "https://example.com",
-               "money": "€20", "date": "Friday", "earlier_day": "yesterday", "replied_day": "Monday"}
+               "money": "€20", "date": "Friday", "place": "Lisbon", "earlier_day": "yesterday", "replied_day": "Monday"}
     return {v: samples[v] for v in reply.variables if v in samples}
 
 

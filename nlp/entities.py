@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from nlp.ratings import is_score
 from nlp.tokenizer import Token, tokenize
 
-LABELS = ("ORDER_ID", "EMAIL", "PHONE", "URL", "MONEY", "DATE", "PRODUCT")
+LABELS = ("ORDER_ID", "EMAIL", "PHONE", "URL", "MONEY", "DATE", "PRODUCT", "PLACE")
 
 REGEXES = [
     ("ORDER_ID", re.compile(r"(?<![\w-])(?:[A-Z]{2,4}-\d{4,8}|#\d{4,8})(?![\w-])", re.I)),
@@ -234,18 +234,25 @@ class EntityExtractor:
     name = "rules-1"
 
     def __init__(self, products: Iterable[str] = (), spacy_model: str | None = None,
-                 aliases: Mapping[str, str] | None = None):
-        """``aliases``: what customers also call a product ("grinder": "Fern Grinder"); found as that product."""
+                 aliases: Mapping[str, str] | None = None, places: Iterable[str] = (),
+                 place_aliases: Mapping[str, str] | None = None):
+        """``aliases``: what customers also call a product ("grinder": "Fern Grinder"); found as that product.
+        ``places``: the brand's cities, stores or venues (PLACE, ``{place}``), with ``place_aliases`` likewise
+        ("lisboa": "Lisbon"). Where one phrase names both, the product wins."""
         self.products = sorted({p.strip() for p in products if p and p.strip()})
-        self._canonical = {p.lower(): p for p in self.products}
-        for alias, name in (aliases or {}).items():
-            if alias.strip():
-                self._canonical.setdefault(alias.strip().lower(), name.strip())
-        self._phrases = sorted(self._canonical)  # every way a product is written, lower-case
-        self._products_by_first: dict[str, list[tuple[str, ...]]] = {}  # token sequences by their first token
+        self._canonical: dict[str, tuple[str, str]] = {}  # every way a name is written, lower-case: (label, name)
+        for label, names, also in (("PRODUCT", self.products, aliases), ("PLACE", places, place_aliases)):
+            for name in names:
+                if name and name.strip():
+                    self._canonical.setdefault(name.strip().lower(), (label, name.strip()))
+            for alias, name in (also or {}).items():
+                if alias.strip():
+                    self._canonical.setdefault(alias.strip().lower(), (label, name.strip()))
+        self._phrases = sorted(self._canonical)
+        self._names_by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # (tokens, label) by first token
         for p in self._phrases:
             seq = tuple(t.text.lower() for t in tokenize(p))
-            self._products_by_first.setdefault(seq[0], []).append(seq)
+            self._names_by_first.setdefault(seq[0], []).append((seq, self._canonical[p][0]))
         self.spacy_model = spacy_model
         self._nlp = None
         self._lock = threading.Lock()
@@ -290,16 +297,16 @@ class EntityExtractor:
         masks = list(map(_masks.get, texts))
         if None in masks:
             masks = [_token_mask(t) if m is None else m for t, m in zip(texts, masks)]
-        # Products first: where a product name is exactly a money or date phrase ("Today"), the product wins.
+        # Names first: where a product or place name is exactly a money or date phrase ("Today"), the name wins.
         # (spaCy's ruler keeps whichever its set of matches happens to list first.)
         matches: dict[tuple[str, int, int], None] = {}
-        by_first = self._products_by_first
+        by_first = self._names_by_first
         lowers = list(map(str.lower, texts)) if by_first else []
         if not by_first.keys().isdisjoint(lowers):
             for start, low in enumerate(lowers):
-                for seq in by_first.get(low, ()):
+                for seq, label in by_first.get(low, ()):
                     if tuple(lowers[start:start + len(seq)]) == seq:
-                        matches["PRODUCT", start, start + len(seq)] = None
+                        matches[label, start, start + len(seq)] = None
         # A match consumes its first token, so it can only start at a token that passes some test.
         if any(masks):
             starts = [i for i, m in enumerate(masks) if m]
@@ -340,7 +347,7 @@ class EntityExtractor:
         ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True},
                              **before)
         patterns = list(_RULER_PATTERNS)
-        patterns += [{"label": "PRODUCT", "pattern": p} for p in self._phrases]
+        patterns += [{"label": self._canonical[p][0], "pattern": p} for p in self._phrases]
         ruler.add_patterns(patterns)
         return nlp
 
@@ -366,8 +373,8 @@ class EntityExtractor:
     def _make(self, label: str, text: str, start: int, end: int) -> Entity:
         if label == "ORDER_ID":
             value = text.upper()
-        elif label == "PRODUCT":
-            value = self._canonical.get(text.lower(), text)
+        elif label in ("PRODUCT", "PLACE"):
+            value = self._canonical.get(text.lower(), (label, text))[1]
         elif label == "EMAIL":
             value = text.lower()
         elif label == "URL":

@@ -16,6 +16,7 @@ from nlp.tokenizer import TABLES_PATH, tokenize
 spacy = pytest.importorskip("spacy")
 
 PRODUCTS = ["Fern Kettle", "Fern Scale", "Fern Grinder", "Fernbrew app", "Bean Club"]
+PLACES = ["Lisbon", "Berlin", "New York"]
 
 EDGE_CASES = [
     "", " ", "  leading and trailing  ", "\n\n", "tabs\tand\nnew lines\r\n", "non\xa0breaking",
@@ -40,6 +41,8 @@ EDGE_CASES = [
     # products
     "my fern scale died", "FERN SCALE", "the Fern  Scale", "fern\nscale", "fern-scale", "Fern Scales",
     "Fernbrew App crashed", "bean club box", "Bean Club's box",
+    # places
+    "Brew Jam in Lisbon?", "LISBON", "lisbon's jam", "new york", "New  York", "Berlin-Mitte", "lisboa", "today",
     # emoji, emoticons, non-Latin text, odd punctuation
     "thanks 😀😀", "love it 🫶 €25🎉", "x:) )", "hi:)", ":-) 8)", "<3 25 EUR", "Заказ №12345 от 3 мая",
     "注文番号 #12345 です", "طلبي رقم #12345", "Ελλάδα FB-20931", "don't can't won't 3am", "U.S.A. e.g. Mr. Smith",
@@ -69,11 +72,21 @@ def test_tokens_are_spacys(texts):
 
 
 def test_entities_are_the_spacy_rulers(texts):
-    ours, reference = EntityExtractor(PRODUCTS), _SpacyBlankExtractor(PRODUCTS)
+    places = dict(places=PLACES, place_aliases={"lisboa": "Lisbon"})
+    ours, reference = EntityExtractor(PRODUCTS, **places), _SpacyBlankExtractor(PRODUCTS, **places)
     found = ours.extract(texts)
     assert found == reference.extract(texts)
     assert sum(map(len, found)) > 500  # the comparison is not vacuous
-    assert {e.label for es in found for e in es} == {"ORDER_ID", "EMAIL", "PHONE", "URL", "MONEY", "DATE", "PRODUCT"}
+    assert {e.label for es in found for e in es} == {"ORDER_ID", "EMAIL", "PHONE", "URL", "MONEY", "DATE", "PRODUCT",
+                                                     "PLACE"}
+
+
+def test_a_place_is_found_by_what_customers_call_it_and_a_product_wins_a_shared_name():
+    found = EntityExtractor(["Today"], places=["Lisbon", "Today"], place_aliases={"lisboa": "Lisbon"}).extract(
+        ["próximo Brew Jam en Lisboa?", "see you in LISBON", "today"])
+    assert [[(e.label, e.text, e.value) for e in es] for es in found] == [
+        [("PLACE", "Lisboa", "Lisbon")], [("PLACE", "LISBON", "Lisbon")], [("PRODUCT", "today", "Today")]]
+    assert found[0][0].variable == "place"
 
 
 def test_regex_shapes_win_ties_as_with_spacy():

@@ -196,6 +196,20 @@ def test_a_product_may_say_what_customers_also_call_it(tmp_path):
     assert pbs.products == ("Rocket", "Anvil") and pbs.aliases == {"rocket ship": "Rocket", "the ship": "Rocket"}
 
 
+def test_the_brand_may_name_its_places(tmp_path):
+    good_folder(tmp_path)
+    write(tmp_path, "brand.yml", "brand: Acme\nplaces:\n  - Lisbon: [Lisboa]\n  - Berlin\n")
+    pbs = load_playbooks(tmp_path)
+    assert pbs.places == ("Lisbon", "Berlin") and pbs.place_aliases == {"lisboa": "Lisbon"}
+    write(tmp_path, "brand.yml", "brand: Acme\nplaces:\n  - Lisbon\n  - [a]\n")
+    _, errors = check_playbooks(tmp_path)
+    assert [(e.problem, e.line) for e in errors] == [("place 2 must be a name, or a name with what it is also called "
+                                                      "('- Lisbon: [Lisboa]')", 4)]
+    write(tmp_path, "brand.yml", "brand: Acme\nshops: [Lisbon]\n")
+    _, errors = check_playbooks(tmp_path)
+    assert "unknown key 'shops' (allowed: brand, constants, products, places)" in errors[0].problem
+
+
 @pytest.mark.parametrize("products, needle, line", [
     ("  - Rocket: ship\n", "must be a list of names", 3),
     ("  - Rocket: [ship]\n  - Anvil: [ship]\n", "'ship' is given for both 'Rocket' and 'Anvil'", 4),

@@ -86,3 +86,12 @@ def test_a_reply_asking_for_the_order_number_is_not_offered_when_it_was_given(sh
     assert asking and not asking & {x.reply_id for x in out}
     without = Suggester(shipped, limit=10).suggest(analysis("order_status", sentiment="negative"), ReplyContext())
     assert asking & {x.reply_id for x in without}
+
+
+def test_an_event_question_that_names_the_city_is_not_asked_which_city(shipped):
+    lisbon = Entity("PLACE", "Lisboa", 0, 6, "Lisbon")
+    named = Suggester(shipped, limit=10).suggest(analysis("event_question", entities=[lisbon]), ReplyContext())
+    assert "Lisbon Brew Jam" in named[0].text and "place Lisbon" in named[0].reason
+    assert not any("Which city" in x.text or "Which event or city" in x.text for x in named)
+    unnamed = Suggester(shipped, limit=10).suggest(analysis("event_question"), ReplyContext(source="telegram"))
+    assert any("Which event or city" in x.text for x in unnamed)
