@@ -509,7 +509,8 @@ def fillable_contexts(reply: Reply) -> dict[str, str]:
     """Sample values for every variable a reply needs (used by tests and ``playbooks check``)."""
     samples = {"first_name": "Sam", "name": "Sam Doe", "order_id": "FB-12345", "product": "Fern Kettle",
                "email": "sam@example.com", "phone": "+44 20 7946 0000", "url": "https://example.com",
-               "money": "€20", "date": "Friday", "place": "Lisbon", "earlier_day": "yesterday", "replied_day": "Monday"}
+               "money": "€20", "date": "Friday", "place": "Lisbon", "earlier_day": "yesterday",
+               "replied_day": "Monday"}
     return {v: samples[v] for v in reply.variables if v in samples}
 
 

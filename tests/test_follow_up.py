@@ -160,8 +160,8 @@ def test_the_inbox_shows_what_a_follow_up_chases(monkeypatch, tmp_path):
     assert CliRunner().invoke(cli, ["ingest", str(rows), "--db", db]).exit_code == 0
     result = CliRunner().invoke(cli, ["inbox", "--db", db])
     assert result.exit_code == 0, result.output
-    assert "    ↩ follows up #1 (2026-10-05T09:00:00Z, order_status): where is my order FB-23700?  (replies marked ↩ " \
-           "answer it)" in result.output
+    assert ("    ↩ follows up #1 (2026-10-05T09:00:00Z, order_status): where is my order FB-23700?  (replies marked "
+            "↩ answer it)") in result.output
     assert "    2. ↩ " in result.output
     listed = json.loads(CliRunner().invoke(cli, ["inbox", "--db", db, "--json"]).output)["pending"]
     assert listed[1]["follows_up"]["id"] == 1 and listed[0]["follows_up"] is None
