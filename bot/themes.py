@@ -28,7 +28,7 @@ INTENT_NOUNS = {"praise": "praise", "complaint": "complaints", "technical_proble
                 "pricing": "pricing", "order_status": "orders", "refund_return": "refunds",
                 "account_login": "login", "greeting": "greetings", "unsubscribe": "unsubscribes",
                 "partnership": "partnerships", "human_handoff": "requests", "subscription": "changes",
-                "privacy_request": "requests"}
+                "privacy_request": "requests", "follow_up": "follow-ups", "thanks": "thanks"}
 # where a theme is named by the intent's own word ("Order"): what people say about it ("Order status")
 _OTHER_NOUNS = {"order_status": "status", "refund_return": "requests", "account_login": "problems",
                 "pricing": "questions", "unsubscribe": "requests", "partnership": "offers"}
@@ -266,7 +266,9 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
                        "source": r["source"], "sent_at": r["sent_at"]})
         if len(quotes) == 3:
             break
-    label = named_by_intent(label, intents.most_common(1)[0][0])
+    (top, count), *second = intents.most_common(2)
+    # a theme mostly of praise is "Kettle praise"; one of praise and problems alike says both
+    label = named_by_intent(label, top, second[0][0] if second and count < len(members) / 2 else None)
     return Theme(
         id=theme_id, label=label, size=len(members), contacts=len(contacts),
         sources=dict(Counter(r["source"] for r in members).most_common()),
@@ -278,10 +280,11 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
     )
 
 
-def named_by_intent(label: str, intent: str) -> str:
+def named_by_intent(label: str, intent: str, also: str | None = None) -> str:
     """A one-word label says too little: it is followed by what people do about it ("Kettle praise"), or, where
     that would repeat the word ("Order orders"), by what they ask about it ("Order status"). A word that only says
-    when or how many ("Days", all a theme's messages shared) names nothing: the intent does ("Order status")."""
+    when or how many ("Days", all a theme's messages shared) names nothing: the intent does ("Order status").
+    ``also``: a second intent as common, when the first is not most of the theme ("Kettle praise and problems")."""
     if len(label.split()) >= 2:
         return label
     if label.lower() in WEAK_WORDS:
@@ -289,6 +292,9 @@ def named_by_intent(label: str, intent: str) -> str:
     noun = INTENT_NOUNS.get(intent, "messages")
     if same_word(label.lower(), noun):
         noun = _OTHER_NOUNS.get(intent, "messages")
+    other = INTENT_NOUNS.get(also or "", "messages")
+    if also and "messages" not in (noun, other) and not same_word(other, noun) and not same_word(label.lower(), other):
+        return f"{label} {noun} and {other}"
     return f"{label} {noun}"
 
 

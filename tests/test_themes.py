@@ -320,6 +320,12 @@ def test_a_one_word_label_says_what_people_do_without_repeating_itself():
     assert named_by_intent("Bean Club", "pricing") == "Bean Club"
     assert named_by_intent("Days", "order_status") == "Order status"  # a time word names nothing
     assert named_by_intent("Data", "privacy_request") == "Data requests"
+    # when the first intent is not most of the theme, the second as common says what else it is
+    assert named_by_intent("Kettle", "praise", "technical_problem") == "Kettle praise and problems"
+    assert named_by_intent("Kettle", "praise", "unknown") == "Kettle praise"  # "and messages" says nothing
+    assert named_by_intent("Event", "event_question", "product_question") == "Event questions"  # not twice
+    assert named_by_intent("Support", "follow_up", "praise") == "Support follow-ups and praise"
+    assert named_by_intent("Support", "unknown", "praise") == "Support messages"
 
 
 def test_broken_campaign_rules_name_file_and_line(tmp_path):
