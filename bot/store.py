@@ -757,8 +757,13 @@ class Store:
         entities, and ``replied_at``: when we last replied in its conversation before the follow-up (None: never).
         None when there is no such message."""
         skip = sorted(follow_ups)
-        row = self.message(message_id)
-        if not skip or row is None or row.get("contact_id") is None or self._intent(message_id) not in skip:
+        if not skip:
+            return None
+        row = next(self.db.query(
+            """SELECT m.sent_at, m.contact_id, m.conversation_id, COALESCE(k.intent, a.intent) AS intent
+               FROM messages m JOIN analyses a ON a.message_id = m.id LEFT JOIN cards k ON k.message_id = m.id
+               WHERE m.id = ?""", [message_id]), None)
+        if row is None or row["contact_id"] is None or row["intent"] not in skip:
             return None
         since = iso(parse_time(row["sent_at"]) - timedelta(days=within_days))
         not_follow_ups = ", ".join(f":s{i}" for i in range(len(skip)))
@@ -776,13 +781,6 @@ class Store:
             return None
         found[0]["entities"] = json.loads(found[0]["entities"])
         return found[0]
-
-    def _intent(self, message_id: int) -> str | None:
-        """A message's intent: a person's correction, else the analysis."""
-        row = self.db.execute("""SELECT COALESCE(k.intent, a.intent) FROM analyses a
-                                 LEFT JOIN cards k ON k.message_id = a.message_id WHERE a.message_id = ?""",
-                              [message_id]).fetchone()
-        return row[0] if row else None
 
     def unanalysed(self, limit: int | None = None) -> list[dict]:
         sql = """SELECT m.id, m.text FROM messages m LEFT JOIN analyses a ON a.message_id = m.id
