@@ -117,7 +117,8 @@ def suggest(app, text, name, source, tags, as_json):
 
     analysis = app.analyzer.analyze(text)
     values = {k: v for k, v in {"first_name": first_name_of(name) or "", "name": name}.items() if v}
-    suggestions = app.suggester.suggest(analysis, ReplyContext(source=source, tags=frozenset(tags), values=values))
+    context = ReplyContext(source=source, tags=frozenset(tags), values=values, text=text)
+    suggestions = app.suggester.suggest(analysis, context)
     if as_json:
         click.echo(json.dumps({"text": text, "analysis": analysis.to_dict(),
                                "suggestions": [s.__dict__ for s in suggestions]}, ensure_ascii=False, indent=2))

@@ -76,7 +76,7 @@ def _suggest(app, args: str, user: str) -> CommandReply:
 
     text = args[:MAX_TEXT_CHARS]
     analysis = app.analyzer.analyze(text)
-    suggestions = app.suggester.suggest(analysis, ReplyContext(source="slack"))
+    suggestions = app.suggester.suggest(analysis, ReplyContext(source="slack", text=text))
     rows = [{"id": 0, **s.__dict__} for s in suggestions]
     summary = f"{analysis.intent} ({analysis.confidence:.2f}), {analysis.sentiment}: " + " | ".join(
         s.text for s in suggestions)

@@ -155,4 +155,5 @@ def context_of(row: dict | None) -> ReplyContext:
         return ReplyContext()
     values = {"first_name": row.get("first_name") or "", "name": row.get("display_name") or ""}
     return ReplyContext(source=row["source"], tags=frozenset(json.loads(row.get("tags") or "[]")),
-                        values={k: v for k, v in values.items() if v}, sent_at=row.get("sent_at"))
+                        values={k: v for k, v in values.items() if v}, sent_at=row.get("sent_at"),
+                        text=row.get("text") or "")

@@ -9,7 +9,9 @@ and reports each problem with its file, line and what is wrong.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,7 @@ ENTITY_VARIABLES = ("order_id", "product", "place", "email", "phone", "url", "mo
 CONVERSATION_VARIABLES = ("earlier_day", "replied_day")
 FILLED_VARIABLES = CONTACT_VARIABLES + ENTITY_VARIABLES + CONVERSATION_VARIABLES  # filled per message, not constants
 SENTIMENTS = ("negative", "neutral", "positive")
-CONDITIONS = ("sentiment", "source", "tags", "language", "missing")
+CONDITIONS = ("sentiment", "source", "tags", "language", "missing", "says", "not_says")
 # true-or-false keys, with their defaults
 FLAGS = {"auto_reply": False, "questions": True, "opts_out": False, "follows_up": False}
 PLAYBOOK_KEYS = {"intent", "description", *FLAGS, "card_note", "constants", "examples", "replies"}
@@ -56,6 +58,7 @@ class ReplyContext:
     language: str | None = None
     values: dict[str, str] = field(default_factory=dict)
     sent_at: str | None = None  # when the message was sent (ISO 8601): a follow-up's ``{earlier_day}`` counts from it
+    text: str = ""  # what the customer wrote (with the message a follow-up chases), for ``says`` and ``not_says``
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,10 @@ class Reply:
                 return False
             if key == "missing" and any(str(ctx.values.get(v) or "").strip() for v in allowed):
                 return False  # a reply that asks for the order number is not for a message that gave one
+            if key == "says" and not said(ctx.text, allowed):
+                return False
+            if key == "not_says" and said(ctx.text, allowed):
+                return False  # a reply that asks whether the item was sent back is not for one who said so
         return True
 
     def missing(self, values: dict[str, str]) -> list[str]:
@@ -496,6 +503,9 @@ def _conditions(value: Any, path: Path, node: Any, i: int, rid: str,
                 errors.append(PlaybookError(p, kline, f"reply {rid!r}: missing {bad[0]!r} is not one of "
                                             f"{', '.join(FILLED_VARIABLES)}"))
                 continue
+        if key in ("says", "not_says") and any(not a.replace("*", "").strip() for a in allowed):
+            errors.append(PlaybookError(p, kline, f"reply {rid!r}: {key} needs words or phrases, not only '*'"))
+            continue
         if key == "sentiment":
             bad = [a for a in allowed if a not in SENTIMENTS]
             if bad:
@@ -503,6 +513,23 @@ def _conditions(value: Any, path: Path, node: Any, i: int, rid: str,
                 continue
         out[key] = tuple(allowed)
     return out
+
+
+def said(text: str, phrases: tuple[str, ...]) -> str:
+    """The first place where ``text`` says one of ``phrases``, as written there, or "": whole words, any case,
+    curly apostrophes as straight ones, any spacing between a phrase's words; a word ending in ``*`` matches
+    every word it begins ("refund*"), and a ``*`` alone any one word ("sent the * back")."""
+    match = _phrases(phrases).search(text.replace("\u2019", "'"))  # one character for one: the same places
+    return text[match.start():match.end()] if match else ""
+
+
+@functools.lru_cache(maxsize=256)
+def _phrases(phrases: tuple[str, ...]) -> re.Pattern:
+    def pattern(phrase: str) -> str:
+        words = phrase.replace("\u2019", "'").split()
+        return r"\s+".join(re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) for w in words)
+
+    return re.compile(r"(?<!\w)(?:" + "|".join(pattern(p) for p in phrases) + r")(?!\w)", re.IGNORECASE)
 
 
 def fillable_contexts(reply: Reply) -> dict[str, str]:

@@ -16,11 +16,11 @@ asked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from bot.message import parse_time
-from bot.playbooks import UNKNOWN_INTENT, Playbook, PlaybookSet, Reply, ReplyContext
+from bot.playbooks import UNKNOWN_INTENT, Playbook, PlaybookSet, Reply, ReplyContext, said
 
 DEFAULT_CLARIFY = (
     "Thanks for your message! I want to make sure I get you the right answer: is this about an order, "
@@ -58,7 +58,9 @@ class Suggester:
                       "earlier_day": earlier_day(chased["sent_at"], ctx.sent_at),
                       "replied_day": earlier_day(chased["replied_at"], ctx.sent_at) if chased.get("replied_at")
                       else "", **values}
-        ctx = ReplyContext(analysis.sentiment, ctx.source, ctx.tags, ctx.language, values, ctx.sent_at)
+        # what they said before counts too: "you received the return on Sep 30" is not asked whether it was sent back
+        text = f"{chased['text']}\n{ctx.text}" if chased else ctx.text
+        ctx = replace(ctx, sentiment=analysis.sentiment, values=values, text=text)
         # (playbook, reply, why, the earlier message it answers when that is not this one)
         candidates: list[tuple[Playbook, Reply, str, int | None]] = []
         if analysis.intent == UNKNOWN_INTENT:
@@ -132,7 +134,7 @@ def earlier_day(earlier_at: str, at: str | None) -> str:
 
 def _specificity(reply: Reply) -> int:
     entity_vars = [v for v in reply.variables if v not in ("first_name", "name")]
-    conditions = len([k for k in reply.when if k != "missing"])
+    conditions = len([k for k in reply.when if k not in ("missing", "not_says")])  # those only rule a reply out
     return 3 * len(entity_vars) + 2 * conditions + (len(reply.variables) - len(entity_vars))
 
 
@@ -146,6 +148,8 @@ def _condition_note(reply: Reply, ctx: ReplyContext) -> str:
         notes.append("asks for " + ", ".join(reply.when["missing"]))
     if "tags" in reply.when:
         notes.append("for contacts tagged " + ", ".join(reply.when["tags"]))
+    if "says" in reply.when:
+        notes.append(f"for a message that says “{said(ctx.text, reply.when['says'])}”")
     entity_vars = [v for v in reply.variables if v not in ("first_name", "name")]
     if entity_vars:
         notes.append("uses " + ", ".join(f"{v} {ctx.values[v]}" for v in entity_vars))

@@ -233,3 +233,13 @@ def test_the_digest_counts_a_question_answered_in_the_reply_to_its_follow_up(fak
     r = response_figures(store, T0 - timedelta(days=1), T0 + timedelta(days=3))
     assert (r["answered"], r["messages"], r["waiting_over_24h"]) == (2, 2, 0)
     assert r["median_hours_to_first_reply"] == 17.0  # 32 h for the question, 2 h for the follow-up
+
+
+def test_the_answers_to_a_chased_question_read_what_it_said(fake_app):
+    """The refund they are chasing was for an item already returned: its answers say where the refund stands."""
+    store, pipeline = fake_app.store, fake_app.pipeline
+    asked = pipeline.receive(msg("I sent the kettle back two weeks ago and still no refund", 1)).message_id
+    chaser = pipeline.receive(msg(CHASER, 2, hours=26))
+    assert store.analysis(asked)["intent"] == "refund_return"
+    answers = [s for s in store.suggestions(chaser.message_id) if s["answers_id"] == asked]
+    assert answers and all(s["reply_id"].startswith("refund_underway") for s in answers)

@@ -145,6 +145,8 @@ def test_unknown_variable_names_the_reply_line(tmp_path):
     ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: 'x {first_name!r}'}\n  - {id: b, text: y}\n", "format or conversion", 5),
     ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: 'x {'}\n  - {id: b, text: y}\n", "broken braces", 5),
     ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x, when: {missing: [colour]}}\n  - {id: b, text: y}\n", "missing 'colour'", 5),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x, when: {says: ['*']}}\n  - {id: b, text: y}\n", "says needs words or phrases", 5),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x, when: {not_says: [1]}}\n  - {id: b, text: y}\n", "condition 'not_says' must be a list", 5),
     ("- just\n- a list\n", "must be a mapping", 1),
     ("intent: g\ndescription: x\nquestions: never\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "'questions' must be true or false", 3),
     ("intent: g\ndescription: x\nfollows_up: sometimes\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "'follows_up' must be true or false", 3),
@@ -300,3 +302,42 @@ def test_a_playbook_can_ask_its_cards_for_a_note(shipped, tmp_path):
                                              "sheet first (message {message_id})", 1))
     assert load_playbooks(tmp_path / "pb").card_note("technical_problem", 3) == \
         "Check the warranty sheet first (message 3)"
+
+
+@pytest.mark.parametrize("text, phrases, found", [
+    ("Returned the scale a month ago", ("returned",), "Returned"),  # any case
+    ("the refund still isn’t on my statement", ("refund still isn't",), "refund still isn’t"),  # curly apostrophe
+    ("I have  sent\nit back", ("sent it back",), "sent\nit back"),  # any spacing between the words
+    ("refunds take how long?", ("refund*",), "refunds"),  # a word's beginning
+    ("I sent the kettle back", ("sent it back", "sent the * back"), "sent the kettle back"),  # any one word
+    ("it was unreturned", ("returned",), ""),  # whole words only
+    ("can I return it?", ("returned", "sent back"), ""),
+])
+def test_says_finds_whole_words_and_phrases(text, phrases, found):
+    from bot.playbooks import said
+
+    assert said(text, phrases) == found
+
+
+def test_says_and_not_says_choose_replies_by_what_the_message_says(tmp_path):
+    write(tmp_path, "r.yml", """\
+        intent: refund
+        description: x
+        examples: [a, b, c]
+        replies:
+          - id: waiting
+            when: {says: &sent [sent it back, still no refund]}
+            text: Sorry the refund is slow. Card or PayPal?
+          - id: asking
+            when: {not_says: *sent}
+            text: Is the item still with you?
+        """)
+    good_folder(tmp_path)
+    pb = load_playbooks(tmp_path).get("refund")
+
+    def fits(text):
+        return [r.id for r in pb.replies if r.matches(ReplyContext(text=text))]
+
+    assert fits("I sent it back two weeks ago") == ["waiting"]
+    assert fits("Still no refund!!") == ["waiting"]
+    assert fits("can I return the kettle?") == ["asking"]

@@ -95,3 +95,17 @@ def test_an_event_question_that_names_the_city_is_not_asked_which_city(shipped):
     assert not any("Which city" in x.text or "Which event or city" in x.text for x in named)
     unnamed = Suggester(shipped, limit=10).suggest(analysis("event_question"), ReplyContext(source="telegram"))
     assert any("Which event or city" in x.text for x in unnamed)
+
+
+def test_a_refund_already_on_its_way_is_not_asked_about_the_return_again(shipped):
+    """"Returned it a month ago, still no refund" is told where the refund stands, not asked whether the item was
+    sent back or what happened."""
+    suggester = Suggester(shipped, limit=10)
+    waiting = suggester.suggest(analysis("refund_return", sentiment="negative", entities=[ORDER]),
+                                ReplyContext(text="Returned the scale a month ago and still no refund. FB-12345"))
+    assert [x.reply_id for x in waiting] == ["refund_underway_with_order_id", "refund_underway_thanks_with_order_id"]
+    assert "for a message that says “Returned”" in waiting[0].reason and "FB-12345" in waiting[0].text
+    returning = suggester.suggest(analysis("refund_return", sentiment="negative", entities=[ORDER]),
+                                  ReplyContext(text="I'd like to return my scale, FB-12345"))
+    assert returning[0].reply_id == "negative_with_order_id"
+    assert not any(x.reply_id.startswith("refund_underway") for x in returning)
