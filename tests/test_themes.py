@@ -256,7 +256,8 @@ WINDOW = Window(T0, T0 + timedelta(days=7))
 
 
 @pytest.mark.parametrize("kw,kind,metric", [
-    ({}, "recovery", "negative_share"),
+    ({}, "known issue", "theme_volume"),  # a product fault: the fix first, not an offer
+    ({"intents": [{"intent": "complaint", "count": 9}]}, "recovery", "negative_share"),
     ({"intents": [{"intent": "feature_request", "count": 9}], "sentiment": {"neutral": 9}}, "beta", "response_rate"),
     ({"intents": [{"intent": "praise", "count": 9}], "sentiment": {"positive": 9}}, "testimonial", "response_rate"),
     ({"intents": [{"intent": "product_question", "count": 9}], "sentiment": {"neutral": 9}}, "faq", "theme_volume"),
@@ -281,7 +282,8 @@ def test_a_card_for_each_rule_kind(kw, kind, metric):
 
 def test_a_recovery_card_says_how_many_were_upset():
     """A theme is negative when most of its messages are, not all: the title does not call everyone upset."""
-    t = theme(sentiment={"negative": 3, "neutral": 2, "positive": 2}, size=7, contacts=7)
+    t = theme(sentiment={"negative": 3, "neutral": 2, "positive": 2}, size=7, contacts=7,
+              intents=[{"intent": "complaint", "count": 7}])
     card = card_for(t, load_rules().rule_for(t), WINDOW)
     assert card["kind"] == "recovery"
     assert card["title"] == "Win back the people upset about “Fern Scale battery drain” (3 of 7 messages negative)"
