@@ -4,6 +4,7 @@ from nlp.analyzer import Analysis
 from nlp.entities import Entity
 from nlp.intent import IntentPrediction
 import numpy as np
+import pytest
 
 
 def analysis(intent, confidence=0.95, sentiment="neutral", entities=(), ranking=None, best=None):
@@ -13,6 +14,8 @@ def analysis(intent, confidence=0.95, sentiment="neutral", entities=(), ranking=
 
 
 ORDER = Entity("ORDER_ID", "FB-12345", 0, 8, "FB-12345")
+MONEY = Entity("MONEY", "€22", 0, 3, "€22")
+KETTLE = Entity("PRODUCT", "Fern Kettle", 0, 11, "Fern Kettle")
 
 
 def test_reply_needing_an_order_id_is_offered_only_with_one(shipped):
@@ -109,3 +112,24 @@ def test_a_refund_already_on_its_way_is_not_asked_about_the_return_again(shipped
                                   ReplyContext(text="I'd like to return my scale, FB-12345"))
     assert returning[0].reply_id == "negative_with_order_id"
     assert not any(x.reply_id.startswith("refund_underway") for x in returning)
+
+
+def test_a_sign_in_link_that_never_arrives_is_not_asked_what_happens(shipped):
+    out = Suggester(shipped, limit=10).suggest(
+        analysis("account_login", sentiment="negative"),
+        ReplyContext(values={"first_name": "Tiago"}, text="The magic link email never arrives. Checked spam."))
+    assert out and all(x.reply_id.startswith("link_not_arriving") for x in out)
+    assert not any("what happens when you try" in x.text or "what error you see" in x.text for x in out)
+
+
+@pytest.mark.parametrize("text, entities, first", [
+    ("€18 → €22 with one email and no explanation.", [MONEY], "price_change"),  # upset about a rise
+    ("Bean Club goes from €18 to €22, a 22% increase", [MONEY, KETTLE], "price_change_asked"),  # not upset
+    ("Is the Fern Kettle €149 including tax?", [MONEY, KETTLE], "with_money_and_product"),
+])
+def test_a_price_message_is_not_asked_which_product_or_price_it_named(shipped, text, entities, first):
+    sentiment = "negative" if first == "price_change" else "neutral"
+    out = Suggester(shipped, limit=10).suggest(analysis("pricing", sentiment=sentiment, entities=entities),
+                                               ReplyContext(text=text))
+    assert out[0].reply_id == first
+    assert not any("Which product or plan is the" in x.text for x in out)
