@@ -133,3 +133,14 @@ def test_a_price_message_is_not_asked_which_product_or_price_it_named(shipped, t
                                                ReplyContext(text=text))
     assert out[0].reply_id == first
     assert not any("Which product or plan is the" in x.text for x in out)
+
+
+def test_a_known_issue_is_answered_as_one(shipped):
+    """People describing the known battery drain are told it is known, not asked what they are seeing."""
+    scale = Entity("PRODUCT", "scale", 0, 5, "Fern Scale")
+    out = Suggester(shipped).suggest(analysis("technical_problem", sentiment="negative", entities=[scale]),
+                                     ReplyContext(text="Scale drained overnight AGAIN since 2.3"))
+    assert out[0].reply_id == "known_battery_drain" and "Fern Scale draining overnight" in out[0].text
+    other = Suggester(shipped).suggest(analysis("technical_problem", entities=[scale]),
+                                       ReplyContext(text="The scale shows -1.2g after taring"))
+    assert "known_battery_drain" not in [x.reply_id for x in other]
