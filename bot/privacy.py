@@ -3,6 +3,7 @@
 
 Erasing takes everything stored about one contact, in one transaction: their messages and the replies to them, with the
 analyses, embeddings, suggestions, decisions, review cards, outbox rows and raw Telegram updates of those messages,
+their other Telegram updates (edits, button presses, unreadable ones: any update that carries their user id),
 their conversations and the contact itself; campaign ideas drop them from their segment and their quotes; cached
 clusterings (which list message ids) are dropped and rebuilt when next needed. Themes keep only aggregates (a
 label, a centroid) and stay. SQLite's secure_delete overwrites what is deleted, and the write-ahead log is
@@ -26,6 +27,11 @@ _MESSAGES = """SELECT id FROM messages WHERE contact_id = :c
                OR conversation_id IN (SELECT id FROM conversations WHERE contact_id = :c)"""
 # children first: foreign keys are on
 _BY_MESSAGE = ("outbox", "decisions", "suggestions", "cards", "analyses", "embeddings", "telegram_updates")
+# Telegram updates kept as received that are not one of their messages (an edit, a button press, leaving the chat,
+# one that could not be read) but carry their user id, and with it their name and what they wrote
+_TELEGRAM_UPDATES = f"""SELECT DISTINCT u.update_id FROM telegram_updates u, json_tree(u.raw) j
+                        WHERE j.key = 'id' AND j.type = 'integer' AND j.value = :telegram_id
+                        AND (u.message_id IS NULL OR u.message_id NOT IN ({_MESSAGES}))"""
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class Erasure:
     campaigns: int  # campaign ideas or running campaigns that named them in their segment or quotes
     unsent: int  # replies to them still waiting in the outbox: erasing would drop them, so it waits
     erased: bool
+    updates: int = 0  # other Telegram updates of theirs (edits, button presses, unreadable ones)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,7 +54,8 @@ class Erasure:
     def summary(self) -> str:
         what = (f"{plural(self.messages_in, 'message')} from them, {plural(self.messages_out, 'reply', 'replies')} "
                 f"to them, {plural(self.cards, 'review card')}, their place in {plural(self.campaigns, 'campaign')}, "
-                f"and the contact itself")
+                + (f"{plural(self.updates, 'other Telegram update')} (edits, button presses, unreadable ones), "
+                   if self.updates else "") + "and the contact itself")
         verb = "Erased" if self.erased else "Would erase"
         line = f"{verb} {self.name} ({self.source}, {self.sender}): {what}."
         if self.unsent:
@@ -112,6 +120,9 @@ def erase_contact(store: Store, contact: dict, *, dry_run: bool = True) -> Erasu
         texts = {quote_text(r["text"]) for r in rows if r["direction"] == "in"}
         cards = store.db.execute(f"SELECT COUNT(*) FROM cards WHERE message_id IN ({_MESSAGES})", params).fetchone()[0]
         campaigns = _campaigns_naming(store, c, ids, texts)
+        telegram_id = _telegram_user_id(contact)
+        updates = [r[0] for r in store.db.execute(_TELEGRAM_UPDATES, {**params, "telegram_id": telegram_id})] \
+            if telegram_id is not None else []
         unsent = store.db.execute(f"SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending') "
                                   f"AND message_id IN ({_MESSAGES})", params).fetchone()[0]
         if unsent and not dry_run:
@@ -122,6 +133,7 @@ def erase_contact(store: Store, contact: dict, *, dry_run: bool = True) -> Erasu
             store.db.execute("PRAGMA secure_delete = ON")
             for table in _BY_MESSAGE:
                 store.db.execute(f"DELETE FROM {table} WHERE message_id IN ({_MESSAGES})", params)
+            store.db.conn.executemany("DELETE FROM telegram_updates WHERE update_id = ?", [[u] for u in updates])
             store.db.execute(f"DELETE FROM messages WHERE id IN ({_MESSAGES})", params)
             store.db.execute("DELETE FROM conversations WHERE contact_id = :c", params)
             store.db.execute("DELETE FROM contacts WHERE id = :c", params)
@@ -135,4 +147,10 @@ def erase_contact(store: Store, contact: dict, *, dry_run: bool = True) -> Erasu
                    source=contact["source"], sender=contact["external_id"],
                    messages_in=sum(r["direction"] == "in" for r in rows),
                    messages_out=sum(r["direction"] == "out" for r in rows), cards=cards, campaigns=len(campaigns),
-                   unsent=unsent, erased=not dry_run)
+                   unsent=unsent, erased=not dry_run, updates=len(updates))
+
+
+def _telegram_user_id(contact: dict) -> int | None:
+    """A Telegram contact's user id ("123456" as the channel stores it, "tg:123456" as an import may), else None."""
+    sender = str(contact["external_id"]).removeprefix("tg:")
+    return int(sender) if contact["source"] == "telegram" and sender.isdigit() else None

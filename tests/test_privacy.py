@@ -128,3 +128,28 @@ def test_forget_waits_for_a_reply_still_in_the_outbox(monkeypatch, tmp_path):
     refused = runner.invoke(cli, ["forget", "--sender", "tg:7", "--yes", "--db", db])
     assert refused.exit_code == 1 and "not sent yet" in refused.output
     assert rows_of(db, ann)["messages"] == 1 and rows_of(db, ann)["outbox"] == 1
+
+
+def test_forget_erases_a_persons_other_telegram_updates_too(monkeypatch, tmp_path):
+    """An edit, a button press or an update that could not be read is kept as received, with their name and text,
+    and no message of theirs: it is theirs all the same. Another person's updates stay."""
+    runner, db, _, _ = setup(monkeypatch, tmp_path)
+    store = Store(db)
+    edit = {"update_id": 11, "edited_message": {"message_id": 5, "date": 1, "text": "where is my order, Ann Lee",
+                                                "chat": {"id": 7, "type": "private"},
+                                                "from": {"id": 7, "is_bot": False, "first_name": "Ann"}}}
+    unreadable = {"update_id": 12, "message": {"from": {"id": 7, "first_name": "Ann"}, "text": 42}}
+    other = {"update_id": 13, "edited_message": {"message_id": 6, "date": 1, "text": "hi", "chat": {"id": 8},
+                                                 "from": {"id": 8, "first_name": "Bo"}, "reply_markup": {"id": "7"}}}
+    store.record_update(11, "edited_message", edit)
+    store.record_update(12, "malformed", unreadable, error="TypeError")
+    store.record_update(13, "edited_message", other)
+    store.close()
+    dry = runner.invoke(cli, ["forget", "--sender", "tg:7", "--db", db])
+    assert "2 other Telegram updates (edits, button presses, unreadable ones)" in dry.output
+    result = runner.invoke(cli, ["forget", "--sender", "tg:7", "--yes", "--json", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["updates"] == 2
+    store = Store(db)
+    assert [r[0] for r in store.db.execute("SELECT update_id FROM telegram_updates")] == [13]
+    store.close()
