@@ -25,9 +25,11 @@ def inbox(fake_app):
     server.server_close()
 
 
-def post(url, body, token=TOKEN, raw=None):
+def post(url, body, token=TOKEN, raw=None, key=None):
     data = raw if raw is not None else json.dumps(body).encode()
     headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, data=data, headers=headers, method="POST")
@@ -56,6 +58,25 @@ def test_messages_posted_are_stored_analysed_and_suggested_once(inbox):
     status, again = post(url, MESSAGES[0])  # one object is one message; a retried delivery is stored once
     assert status == 200 and (again["stored"], again["duplicates"]) == (0, 1)
     assert app.store.count("messages") == 2
+
+
+def test_a_retry_without_message_ids_is_stored_once_with_an_idempotency_key(inbox):
+    url, app = inbox
+    form = [{"source": "webform", "sender": "cleo", "text": "Do you ship to Chile?"},
+            {"source": "webform", "sender": "cleo", "text": "Do you ship to Chile?"}]  # said twice: two messages
+    status, first = post(url, form, key="form-submission-81")
+    assert status == 200 and first["stored"] == 2 and "warning" not in first
+    status, retry = post(url, form, key="form-submission-81")  # the same delivery after a timeout
+    assert status == 200 and (retry["stored"], retry["duplicates"]) == (0, 2)
+    assert retry["message_ids"] == first["message_ids"]
+    status, later = post(url, form[:1], key="form-submission-82")  # a new submission
+    assert status == 200 and later["stored"] == 1
+    # with nothing to know a retry by, the answer says so
+    status, unkeyed = post(url, [{"sender": "dan", "text": "hello?"}, {"sender": "dan", "text": "x", "id": "d1"}])
+    assert status == 200 and "1 message(s) (1) had no id and no timestamp" in unkeyed["warning"]
+    status, too_long = post(url, form, key="k" * 256)
+    assert status == 400 and "Idempotency-Key" in too_long["error"]
+    assert app.store.count("messages") == 5
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token-of-some-length", ""])

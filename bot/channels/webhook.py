@@ -6,15 +6,19 @@ up to :data:`MAX_MESSAGES`, each with the import columns (``text`` and ``sender`
 ``timestamp``... as in :mod:`bot.channels.files`; other keys are not read and are named in the answer). Every
 message is checked first: one bad message refuses the request (400, each problem named by its position) and
 nothing is stored. Stored messages go through the pipeline like any other: analysed, given suggestions and, when
-Slack runs, a review card. Give each message its ``id``: a delivery retried after a timeout is then stored once.
+Slack runs, a review card. Give each message its ``id``, or the request an ``Idempotency-Key`` header (the same
+key on a retry: a message without an id is then known by the key and its place in the request), or each message
+its ``timestamp``: a delivery retried after a timeout is then stored once. A message with none of them is dated
+when it arrives, so a retry would store it again: the answer's ``warning`` says so.
 
-Answers are JSON: 200 ``{"stored", "duplicates", "message_ids", "not_read"}``; 401 without the right token; 400
+Answers are JSON: 200 ``{"stored", "duplicates", "message_ids", "not_read"}`` (and ``warning``); 401 without the right token; 400
 for a body that is not JSON or a message that is wrong; 413 over :data:`MAX_BYTES`; 500 when storing failed
 part way (it says how far it got: send the request again).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -28,6 +32,7 @@ log = logging.getLogger(__name__)
 PATH = "/inbox"
 MAX_BYTES = 1_000_000
 MAX_MESSAGES = 500
+MAX_KEY_CHARS = 255
 
 
 class InboxWebhook:
@@ -63,10 +68,15 @@ class InboxWebhook:
             body = json.loads(environ["wsgi.input"].read(length).decode("utf-8")) if length else None
         except (ValueError, UnicodeDecodeError) as exc:
             return answer("400 Bad Request", {"error": f"the body is not JSON ({exc})"})
+        key = environ.get("HTTP_IDEMPOTENCY_KEY", "").strip()
+        if len(key) > MAX_KEY_CHARS:
+            return answer("400 Bad Request", {"error": f"the Idempotency-Key header must be at most {MAX_KEY_CHARS} "
+                                                       "characters"})
+        key_id = "key:" + hashlib.sha256(key.encode()).hexdigest()[:20] if key else ""
         rows = body if isinstance(body, list) else [body]
         if not rows or len(rows) > MAX_MESSAGES:
             return answer("400 Bad Request", {"error": f"send 1 to {MAX_MESSAGES} messages, not {len(rows)}"})
-        messages, problems, not_read = [], [], {}
+        messages, problems, not_read, undated = [], [], {}, []
         received_at = utcnow().replace(microsecond=0)
         for n, row in enumerate(rows, 1):
             if not isinstance(row, dict):
@@ -74,6 +84,11 @@ class InboxWebhook:
                 continue
             named, extra = known_columns(row)
             not_read.update(dict.fromkeys(extra))
+            if named.get("id") in (None, ""):
+                if key_id:
+                    named["id"] = f"{key_id}:{n}"  # the same on a retry of this request
+                elif named.get("timestamp") in (None, ""):
+                    undated.append(n)
             try:
                 messages.append(to_message(named, received_at))
             except ValueError as exc:
@@ -92,6 +107,10 @@ class InboxWebhook:
                 "error": f"stored {len(results)} of {len(messages)} messages, then failed ({type(exc).__name__}); "
                          "send them again (those with an id are stored once)",
                 "message_ids": [r.message_id for r in results]})
-        return answer("200 OK", {"stored": sum(r.created for r in results),
-                                 "duplicates": sum(not r.created for r in results),
-                                 "message_ids": [r.message_id for r in results], "not_read": list(not_read)})
+        payload = {"stored": sum(r.created for r in results), "duplicates": sum(not r.created for r in results),
+                   "message_ids": [r.message_id for r in results], "not_read": list(not_read)}
+        if undated:
+            payload["warning"] = (f"{len(undated)} message(s) ({', '.join(map(str, undated[:20]))}) had no id and no "
+                                  "timestamp: a retry of this request would store them again. Send an id per "
+                                  "message or an Idempotency-Key header")
+        return answer("200 OK", payload)
