@@ -664,13 +664,20 @@ def _stop_on_sigterm():
 @cli.command()
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="At most this many.")
 @click.option("--source", help="Only messages from this source (telegram, slack, email, ...).")
+@click.option("--intent", help="Only messages of this intent (order_status, unknown, ...): answer alike ones together.")
 @common_options
 @json_option
-def inbox(app, limit, source, as_json):
+def inbox(app, limit, source, intent, as_json):
     """List messages waiting for a person, with their suggested replies (reply with `resonate reply`)."""
+    from bot.playbooks import UNKNOWN_INTENT
     from bot.review import cut
 
-    rows = app.store.pending_inbox(limit=limit, source=source)
+    known = sorted({*app.playbooks.playbooks, UNKNOWN_INTENT})
+    if intent and intent not in known:
+        raise click.BadParameter(f"no playbook has the intent {intent!r}; known: {', '.join(known)}",
+                                 param_hint="--intent")
+
+    rows = app.store.pending_inbox(limit=limit, source=source, intent=intent)
     follow_ups = app.playbooks.follow_up_intents()
     items = []
     for row in rows:
@@ -682,12 +689,13 @@ def inbox(app, limit, source, as_json):
         click.echo(json.dumps({"pending": items}, ensure_ascii=False, indent=2))
         return
     if not items:
-        click.echo("Nothing waiting for a person.")
+        click.echo("Nothing waiting for a person" + (f" ({intent})." if intent else "."))
         return
     for item in items:
         who = item["display_name"] or item["username"] or item["sender_id"] or "someone"
-        analysed = f"{item['intent']} {item['confidence']:.2f}, {item['sentiment']}" if item["intent"] else \
-            "not analysed yet"
+        analysed = "not analysed yet" if not item["intent"] else (
+            f"{item['intent']} {'set by a person' if item['corrected'] else format(item['confidence'], '.2f')}, "
+            f"{item['sentiment']}")
         click.echo(f"#{item['id']}  {item['source']}  {who}  {item['sent_at']}  ({analysed})")
         # a letter's lines stay under its header, not at the margin where the next message's header goes
         click.echo("\n".join(f"    {line}" for line in item["text"].strip().splitlines() if line.strip()))
@@ -698,6 +706,9 @@ def inbox(app, limit, source, as_json):
         for s in item["suggestions"]:
             click.echo(f"    {s['n']}. {'↩ ' if s['answers'] else ''}{s['text']}")
         click.echo("")
+    waiting = items[0]["waiting"]
+    click.echo(f"{plural(waiting, 'message')} waiting{f' ({intent})' if intent else ''}"
+               + (f", the oldest {len(items)} shown (--limit)" if waiting > len(items) else "") + ".")
     click.echo("Send one with: resonate reply MESSAGE_ID N   (or --text TEXT)")
 
 

@@ -589,17 +589,21 @@ class Store:
             [message_id]).fetchone()
         return row[0] if row else None
 
-    def pending_inbox(self, limit: int = 50, source: str | None = None) -> list[dict]:
-        """Inbound messages waiting for a person (analysed, not answered or skipped), oldest first."""
-        params: list[Any] = []
-        cond = ""
+    def pending_inbox(self, limit: int = 50, source: str | None = None, intent: str | None = None) -> list[dict]:
+        """Inbound messages waiting for a person (analysed, not answered or skipped), oldest first; ``intent`` as a
+        person corrected it, else as analysed. Each row has ``waiting``: how many match, ``limit`` or not."""
+        cond, params = "", []
         if source:
-            cond = " AND m.source = ?"
+            cond += " AND m.source = ?"
             params.append(source)
+        if intent:
+            cond += " AND COALESCE(k.intent, a.intent) = ?"
+            params.append(intent)
         params.append(int(limit))
         return list(self.db.query(
             f"""SELECT m.id, m.source, m.text, m.sent_at, m.status, c.display_name, c.username,
-                       c.external_id AS sender_id, a.intent, a.confidence, a.sentiment
+                       c.external_id AS sender_id, COALESCE(k.intent, a.intent) AS intent, a.confidence, a.sentiment,
+                       k.intent IS NOT NULL AS corrected, COUNT(*) OVER () AS waiting
                 FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id
                 LEFT JOIN analyses a ON a.message_id = m.id
                 LEFT JOIN cards k ON k.message_id = m.id

@@ -157,3 +157,39 @@ def test_the_demo_names_its_next_commands_as_they_can_be_typed(monkeypatch, tmp_
     assert _command() == "resonate"
     monkeypatch.setattr("sys.argv", ["/somewhere/bot/cli.py", "demo"])  # python -m bot.cli
     assert _command() == "resonate"
+
+
+def test_the_inbox_lists_one_intent_at_a_time_and_says_how_many_wait(monkeypatch, tmp_path):
+    """Alike messages are answered together: `--intent` lists those, by the intent a person set if they did."""
+    from bot.store import Store
+
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    monkeypatch.setenv("RESONATE_CACHE_DIR", str(tmp_path / "cache"))
+    texts = ["where is my order??", "order FB-20431 still says processing, when will it ship?",
+             "love my fern kettle, best purchase this year!"]
+    rows = tmp_path / "in.jsonl"
+    rows.write_text("".join(json.dumps({"text": t, "sender": f"p{i}", "source": "email",
+                                        "timestamp": f"2026-11-0{i + 1}T10:00:00Z"}) + "\n"
+                            for i, t in enumerate(texts)), encoding="utf-8")
+    db = str(tmp_path / "r.db")
+    assert CliRunner().invoke(cli, ["ingest", str(rows), "--db", db]).exit_code == 0
+
+    def listed(*args):
+        result = CliRunner().invoke(cli, ["inbox", "--db", db, *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    out = listed("--intent", "order_status", "--limit", "1")
+    assert "#1 " in out and "#2 " not in out and "praise" not in out
+    assert "2 messages waiting (order_status), the oldest 1 shown (--limit)." in out
+    assert "1 message waiting (praise)." in listed("--intent", "praise")
+    store = Store(db)
+    store.open_card(2)
+    assert store.correct_intent(2, "praise", "cm")  # a person says it is praise after all (in Slack)
+    store.close()
+    assert "#2 " in listed("--intent", "praise") and "(praise set by a person, neutral)" in listed() and "1 message waiting (order_status)." in listed("--intent",
+                                                                                                    "order_status")
+    assert "3 messages waiting." in listed()
+    assert "Nothing waiting for a person (complaint)." in listed("--intent", "complaint")
+    wrong = CliRunner().invoke(cli, ["inbox", "--intent", "login", "--db", db])
+    assert wrong.exit_code == 2 and "no playbook has the intent 'login'; known: account_login" in wrong.output
