@@ -512,6 +512,10 @@ def _conditions(value: Any, path: Path, node: Any, i: int, rid: str,
                 errors.append(PlaybookError(p, kline, f"reply {rid!r}: sentiment {bad[0]!r} is not one of {', '.join(SENTIMENTS)}"))
                 continue
         out[key] = tuple(allowed)
+    both = [w for w in out.get("says", ()) if w.lower() in {x.lower() for x in out.get("not_says", ())}]
+    if both:
+        errors.append(PlaybookError(p, line, f"reply {rid!r}: says and not_says both list {both[0]!r}, so it is "
+                                             "never offered"))
     return out
 
 

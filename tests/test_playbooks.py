@@ -149,6 +149,7 @@ def test_unknown_variable_names_the_reply_line(tmp_path):
     ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x, when: {missing: [colour]}}\n  - {id: b, text: y}\n", "missing 'colour'", 5),
     ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x, when: {says: ['*']}}\n  - {id: b, text: y}\n", "says needs words or phrases", 5),
     ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x, when: {not_says: [1]}}\n  - {id: b, text: y}\n", "condition 'not_says' must be a list", 5),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - id: a\n    text: x\n    when: {says: &s [late], not_says: *s}\n  - {id: b, text: y}\n", "says and not_says both list 'late', so it is never offered", 7),
     ("- just\n- a list\n", "must be a mapping", 1),
     ("intent: g\ndescription: x\nquestions: never\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "'questions' must be true or false", 3),
     ("intent: g\ndescription: x\nfollows_up: sometimes\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "'follows_up' must be true or false", 3),
