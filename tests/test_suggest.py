@@ -65,6 +65,10 @@ def test_a_clarifying_question_starts_from_what_the_message_named(shipped):
     assert "about the Fern Scale" in out[0].text and out[0].text.endswith("?")
     out = Suggester(shipped).suggest(analysis("unknown", 0.4, best="pricing", entities=[ORDER]), ReplyContext())
     assert "about FB-12345" in out[0].text and out[0].text.endswith("?")
+    london = Entity("PLACE", "London", 0, 6, "London")
+    out = Suggester(shipped).suggest(analysis("unknown", 0.4, best="event_question", entities=[london]),
+                                     ReplyContext(source="telegram"))
+    assert "about London" in out[0].text and out[0].text.endswith("?")
 
 
 def test_runner_up_intent_adds_a_suggestion_when_close(shipped):
