@@ -24,7 +24,7 @@ from nlp.themes import WEAK_WORDS, distinct_label, same_word
 
 TRENDS = ("new", "growing", "steady", "fading")
 INTENT_NOUNS = {"praise": "praise", "complaint": "complaints", "technical_problem": "problems",
-                "feature_request": "requests", "event_question": "questions", "product_question": "questions",
+                "feature_request": "ideas", "event_question": "questions", "product_question": "questions",
                 "pricing": "pricing", "order_status": "orders", "refund_return": "refunds",
                 "account_login": "login", "greeting": "greetings", "unsubscribe": "unsubscribes",
                 "partnership": "partnerships", "human_handoff": "requests", "subscription": "changes",
@@ -176,7 +176,8 @@ class ThemeFinder:
         taken = {r["label"].lower() for r in stored}  # a new theme is not named like one the team already saw
         for cluster in result.clusters:
             members = [rows[i] for i in cluster.members]
-            theme_id, label, at = self._identify(cluster, window, stored, centroids, free, taken)
+            top = Counter(r["intent"] for r in members).most_common(1)[0][0]
+            theme_id, label, at = self._identify(cluster, top, window, stored, centroids, free, taken)
             taken.add(label.lower())
             if at is not None:
                 free[at] = False
@@ -200,12 +201,12 @@ class ThemeFinder:
         return result
 
     # -- identity -----------------------------------------------------------------------------------------------
-    def _identify(self, cluster, window: Window, stored: list[dict], centroids: np.ndarray,
+    def _identify(self, cluster, intent: str, window: Window, stored: list[dict], centroids: np.ndarray,
                   free: np.ndarray, taken: set[str]) -> tuple[int, str, int | None]:
         """The stored theme this cluster continues (centroid cosine >= match_similarity, the later theme on a
-        tie), or a new one, named apart from the ``taken`` labels. ``free``: which of ``stored`` no earlier cluster
-        of this window took. Returns the theme's id, its label and its position in ``stored`` (None for a new
-        theme)."""
+        tie), or a new one, named apart from the ``taken`` labels (``intent``: what most of its messages are,
+        which may tell it apart). ``free``: which of ``stored`` no earlier cluster of this window took. Returns the
+        theme's id, its label and its position in ``stored`` (None for a new theme)."""
         best = None
         if len(stored):
             sims = np.where(free, centroids @ cluster.centroid.astype(np.float32), -np.inf)
@@ -215,7 +216,7 @@ class ThemeFinder:
         now = iso(utcnow())
         end = iso(window.end)
         if best is None:
-            label = distinct_label(cluster.label, cluster.keyphrases, taken)
+            label = distinct_label(cluster.label, cluster.keyphrases, taken, INTENT_NOUNS.get(intent, ""))
             cur = self.store.db.execute(
                 """INSERT INTO themes (label, keyphrases, dimension, centroid, first_seen_at, last_seen_at, created_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?)""",
@@ -267,8 +268,10 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
         if len(quotes) == 3:
             break
     (top, count), *second = intents.most_common(2)
-    # a theme mostly of praise is "Kettle praise"; one of praise and problems alike says both
-    label = named_by_intent(label, top, second[0][0] if second and count < len(members) / 2 else None)
+    # a theme mostly of praise is "Kettle praise"; one of praise and problems alike says both; an intent of one
+    # message names nothing ("Kettle messages" for a call-back request, a refund and an order question)
+    also = second[0][0] if second and count < len(members) / 2 and second[0][1] >= 2 else None
+    label = named_by_intent(label, top if count >= 2 else "", also)
     return Theme(
         id=theme_id, label=label, size=len(members), contacts=len(contacts),
         sources=dict(Counter(r["source"] for r in members).most_common()),
@@ -287,7 +290,7 @@ def named_by_intent(label: str, intent: str, also: str | None = None) -> str:
     ``also``: a second intent as common, when the first is not most of the theme ("Kettle praise and problems")."""
     if len(label.split()) >= 2:
         return label
-    if label.lower() in WEAK_WORDS:
+    if label.lower() in WEAK_WORDS and intent:
         label = intent.split("_")[0].capitalize()
     noun = INTENT_NOUNS.get(intent, "messages")
     if same_word(label.lower(), noun):

@@ -555,14 +555,19 @@ def _label(phrases: Sequence[str], toks: Sequence[list[str]]) -> list[str]:
     if not phrases:
         return []
     head = phrases[0]
+    rest = [p for p in phrases[1:] if not _numbered(p)]  # no order numbers in a name; amounts may be
+    if _numbered(head):  # one person's order number, shared by their messages, says nothing of the theme
+        plain = " ".join(w for w in head.split() if not _numbered(w))
+        return _label(rest, toks) if rest else [plain] if plain else []
     if " " in head:
-        return [head]
-    rest = [p for p in phrases[1:] if not any(c.isdigit() for c in p)]  # no order numbers in a name
+        # "€18 → €22": the arrow is no word, and the two prices side by side read as a price change
+        return [" to ".join(head.split())] if all(_amount(w) for w in head.split()) else [head]
     others = [p for p in rest if not same_word(head, p)]
     span = _joined(head, others, toks)
     if span:
         return [span]
-    good = [p for p in others if " " in p or not _weak(p, toks)]
+    # an amount goes beside another ("€18 to €22", a price change); beside a word it names nothing ("Subscribers €22")
+    good = [p for p in others if (" " in p or not _weak(p, toks)) and _amount(p) == _amount(head)]
     if _weak(head, toks) and any(" " in p or not _weak(p, toks) for p in rest) and (
             head in WEAK_WORDS or not good or _together(head, good[0], toks) < 2):
         # "days" or "ships" heads no name, though a verb may with the noun it is used with ("change details")
@@ -571,12 +576,32 @@ def _label(phrases: Sequence[str], toks: Sequence[list[str]]) -> list[str]:
         return [head]
     extra = good[0]
     # in the order people put them next to each other, if they ever do; else the better one first
+    if _amount(head):  # "€18 to €22", in the order people write the two prices
+        return [f"{extra} to {head}" if _before(extra, head, toks) > _before(head, extra, toks) else f"{head} to {extra}"]
     return [extra, head] if _adjacent(extra, head, toks) > _adjacent(head, extra, toks) else [head, extra]
+
+
+_AMOUNT = re.compile(r"[€$£]\d[\d.,]*|\d[\d.,]*[€$£]")
+
+
+def _amount(phrase: str) -> bool:
+    return bool(_AMOUNT.fullmatch(phrase))
+
+
+def _numbered(phrase: str) -> bool:
+    """A phrase with a number that is not an amount: an order number, a date, a version ("fb-22862")."""
+    return any(c.isdigit() for c in phrase) and not all(_AMOUNT.fullmatch(w) for w in phrase.split()
+                                                        if any(c.isdigit() for c in w))
 
 
 def _together(a: str, b: str, toks: Sequence[list[str]]) -> int:
     """How many texts have both phrases."""
     return sum(_has(t, a) and _has(t, b) for t in toks)
+
+
+def _before(a: str, b: str, toks: Sequence[list[str]]) -> int:
+    """How many texts have the word ``a`` somewhere before the word ``b``."""
+    return sum(a in t and b in t and t.index(a) < t.index(b) for t in toks)
 
 
 def _adjacent(a: str, b: str, toks: Sequence[list[str]]) -> int:
@@ -639,18 +664,27 @@ def _has(toks: list[str], phrase: str) -> bool:
     return f" {phrase} " in f" {' '.join(toks)} "
 
 
-def distinct_label(label: str, keyphrases: Sequence[str], taken: set[str]) -> str:
+def distinct_label(label: str, keyphrases: Sequence[str], taken: set[str], noun: str = "") -> str:
     """``label``, or, when another theme already has it (``taken``: lower-cased labels), the label extended by
-    the first of ``keyphrases`` that tells the two apart ("Bean Club" -> "Bean Club price"), up to 5 words; the
-    label and a number when none does. Two threads under one name read as one in a digest."""
+    what tells the two apart: a one-word keyphrase ("Brew Jam" -> "Brew Jam London"), else ``noun``, what its
+    people do ("Fern Scale" -> "Fern Scale praise"), else the words of a longer keyphrase ("Bean Club" -> "Bean
+    Club price"), up to 5 words; never a fragment with an article or a preposition ("Fern Scale Love the new");
+    the label and a number when none does. Two threads under one name read as one in a digest."""
     if label.lower() not in taken:
         return label
     words = label.split()
     known = {w.lower() for w in words}
-    for phrase in keyphrases:
-        extra = [w for w in phrase.split() if w.lower() not in known and not any(c.isdigit() for c in w)]
-        candidate = " ".join(words + extra)
-        if extra and len(words) + len(extra) <= 5 and candidate.lower() not in taken:
+
+    def extra(phrase: str) -> list[str]:
+        new = [w for w in phrase.split() if w.lower() not in known and not any(c.isdigit() for c in w)]
+        return [] if any(w.lower() in _LINKS or w.lower() in WEAK_WORDS for w in new) else new
+
+    one_word = [extra(p) for p in keyphrases if " " not in p]
+    longer = [extra(p) for p in keyphrases if " " in p]
+    named = [[noun]] if noun and not any(same_word(w.lower(), noun) for w in words) else []
+    for new in one_word + named + longer:
+        candidate = " ".join(words + new)
+        if new and len(words) + len(new) <= 5 and candidate.lower() not in taken:
             return candidate
     number = 2
     while f"{label} {number}".lower() in taken:

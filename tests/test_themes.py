@@ -89,6 +89,17 @@ def test_engine_is_deterministic_leaves_noise_out_and_labels_with_words_people_u
      "Kettle temperature"),
     # "mind" is in idioms, not a topic ("Mind coffee" before)
     (["mind blown by this coffee", "coffee is bean soup, change my mind", "coffee again, never mind"], "Coffee"),
+    # one person's order number, in each of their messages, names nothing ("FB-22862 refund" before)
+    (["refund for fb-22862?", "fb-22862 refund still missing", "any news on the fb-22862 refund",
+      "fb-22862: where is the refund"], "Refund"),
+    # a price change is named by both prices, as people write it ("€18 €22" before: the arrow is no word)
+    (["€18 → €22 with no warning", "€18 then €22, really?", "€18 was fine, €22 is not", "went €18 → €22"],
+     "€18 to €22"),
+    (["€22 with no warning", "does €22 include shipping?", "€18 + shipping before, now €22", "€18 was fine, €22 is not",
+      "€22 and shipping"], "€18 to €22"),  # "€22 shipping" before
+    # an amount may join another amount, not a word ("Subscribers €22")
+    (["subscribers pay €22 now", "€22 for subscribers?", "subscribers at €22, hm", "old subscribers and €22"],
+     "Subscribers"),
 ])
 def test_a_label_reads_as_people_write_it(texts, label):
     from nlp.themes import Cluster, label_clusters
@@ -115,6 +126,12 @@ def test_a_new_theme_is_not_named_like_another():
     taken = {"bean club", "bean club price"}
     assert distinct_label("Bean Club", ["Bean Club", "Club price", "box 12 never"], taken) == "Bean Club box never"
     assert distinct_label("Bean Club", ["Bean Club"], taken | {"bean club 2"}) == "Bean Club 3"
+    # a word of its own first, then what its people do; never a fragment with "the" ("Fern Scale Love the new")
+    taken = {"fern scale"}
+    assert distinct_label("Fern Scale", ["Fern Scale", "Love the new", "London"], taken, "praise") == \
+        "Fern Scale London"
+    assert distinct_label("Fern Scale", ["Fern Scale", "Love the new"], taken, "praise") == "Fern Scale praise"
+    assert distinct_label("Fern Scale", ["Fern Scale", "Love the new"], taken) == "Fern Scale 2"
 
 
 def test_threshold_clusterer_is_a_cheap_stand_in():
@@ -328,6 +345,7 @@ def test_a_one_word_label_says_what_people_do_without_repeating_itself():
     assert named_by_intent("Event", "event_question", "product_question") == "Event questions"  # not twice
     assert named_by_intent("Support", "follow_up", "praise") == "Support follow-ups and praise"
     assert named_by_intent("Support", "unknown", "praise") == "Support messages"
+    assert named_by_intent("Kettle", "") == "Kettle messages"  # no intent of two messages or more
 
 
 def test_broken_campaign_rules_name_file_and_line(tmp_path):
@@ -563,3 +581,21 @@ def test_a_quote_is_the_message_on_one_line_without_its_closing():
     assert quote_text("The lid leaks.\n\nIt steams everywhere.\n\nKind regards,\nPaula Novak") == \
         "The lid leaks. It steams everywhere."
     assert quote_text("word " * 100).endswith("…") and len(quote_text("word " * 100)) == 220
+
+
+@pytest.mark.parametrize("intents, label", [
+    (["praise", "praise", "technical_problem"], "Kettle praise"),
+    (["praise", "praise", "technical_problem", "technical_problem", "order_status"], "Kettle praise and problems"),
+    # three messages of three intents: none names the theme ("Kettle refunds and requests" before)
+    (["refund_return", "human_handoff", "order_status"], "Kettle messages"),
+])
+def test_a_theme_is_named_by_an_intent_only_when_several_messages_share_it(intents, label):
+    from bot.themes import _describe
+    from nlp.themes import Cluster
+
+    members = [{"id": i, "text": f"kettle {i}", "source": "slack", "sent_at": "2026-11-02T10:00:00Z",
+                "contact_id": i, "display_name": f"P{i}", "opted_out_at": None, "tags": None, "intent": intent,
+                "sentiment": "neutral"} for i, intent in enumerate(intents)]
+    vectors = np.eye(len(intents), 4, dtype=np.float32)
+    theme = _describe(1, "Kettle", Cluster(list(range(len(intents))), vectors.mean(axis=0)), members, vectors)
+    assert theme.label == label
