@@ -566,7 +566,8 @@ def _label(phrases: Sequence[str], toks: Sequence[list[str]]) -> list[str]:
     span = _joined(head, others, toks)
     if span:
         return [span]
-    # an amount goes beside another ("€18 to €22", a price change); beside a word it names nothing ("Subscribers €22")
+    # an amount goes beside another ("€18 to €22", a price change); beside a word it names nothing
+    # ("Subscribers €22")
     good = [p for p in others if (" " in p or not _weak(p, toks)) and _amount(p) == _amount(head)]
     if _weak(head, toks) and any(" " in p or not _weak(p, toks) for p in rest) and (
             head in WEAK_WORDS or not good or _together(head, good[0], toks) < 2):
@@ -577,7 +578,8 @@ def _label(phrases: Sequence[str], toks: Sequence[list[str]]) -> list[str]:
     extra = good[0]
     # in the order people put them next to each other, if they ever do; else the better one first
     if _amount(head):  # "€18 to €22", in the order people write the two prices
-        return [f"{extra} to {head}" if _before(extra, head, toks) > _before(head, extra, toks) else f"{head} to {extra}"]
+        first, then = (extra, head) if _before(extra, head, toks) > _before(head, extra, toks) else (head, extra)
+        return [f"{first} to {then}"]
     return [extra, head] if _adjacent(extra, head, toks) > _adjacent(head, extra, toks) else [head, extra]
 
 

@@ -187,8 +187,8 @@ def test_the_inbox_lists_one_intent_at_a_time_and_says_how_many_wait(monkeypatch
     store.open_card(2)
     assert store.correct_intent(2, "praise", "cm")  # a person says it is praise after all (in Slack)
     store.close()
-    assert "#2 " in listed("--intent", "praise") and "(praise set by a person, neutral)" in listed() and "1 message waiting (order_status)." in listed("--intent",
-                                                                                                    "order_status")
+    assert "#2 " in listed("--intent", "praise") and "(praise set by a person, neutral)" in listed()
+    assert "1 message waiting (order_status)." in listed("--intent", "order_status")
     assert "3 messages waiting." in listed()
     assert "Nothing waiting for a person (complaint)." in listed("--intent", "complaint")
     wrong = CliRunner().invoke(cli, ["inbox", "--intent", "login", "--db", db])

@@ -11,9 +11,9 @@ key on a retry: a message without an id is then known by the key and its place i
 its ``timestamp``: a delivery retried after a timeout is then stored once. A message with none of them is dated
 when it arrives, so a retry would store it again: the answer's ``warning`` says so.
 
-Answers are JSON: 200 ``{"stored", "duplicates", "message_ids", "not_read"}`` (and ``warning``); 401 without the right token; 400
-for a body that is not JSON or a message that is wrong; 413 over :data:`MAX_BYTES`; 500 when storing failed
-part way (it says how far it got: send the request again).
+Answers are JSON: 200 ``{"stored", "duplicates", "message_ids", "not_read"}`` (and ``warning``); 401 without
+the right token; 400 for a body that is not JSON or a message that is wrong; 413 over :data:`MAX_BYTES`; 500 when
+storing failed part way (it says how far it got: send the request again).
 """
 
 from __future__ import annotations
