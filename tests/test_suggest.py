@@ -148,3 +148,15 @@ def test_a_known_issue_is_answered_as_one(shipped):
     other = Suggester(shipped).suggest(analysis("technical_problem", entities=[scale]),
                                        ReplyContext(text="The scale shows -1.2g after taring"))
     assert "known_battery_drain" not in [x.reply_id for x in other]
+
+
+def test_a_bean_club_member_gets_the_box_reply_only_about_their_box(shipped):
+    member = frozenset({"bean_club"})
+
+    def first(text, entities=()):
+        return Suggester(shipped).suggest(analysis("order_status", sentiment="negative", entities=entities),
+                                          ReplyContext(tags=member, text=text))[0].reply_id
+
+    assert first("Yo where are my beans, October box still not here") == "bean_club_member"
+    assert first("Sorry to nag, is there an update on my order?") != "bean_club_member"  # a one-off order
+    assert first("october box no sign of it. FB-12345", [ORDER]) != "bean_club_member"  # checked by its number
