@@ -160,3 +160,13 @@ def test_a_bean_club_member_gets_the_box_reply_only_about_their_box(shipped):
     assert first("Yo where are my beans, October box still not here") == "bean_club_member"
     assert first("Sorry to nag, is there an update on my order?") != "bean_club_member"  # a one-off order
     assert first("october box no sign of it. FB-12345", [ORDER]) != "bean_club_member"  # checked by its number
+
+
+def test_praise_around_a_bad_experience_gets_an_apology_first(shipped):
+    """"45 minutes on hold... Amazing service 👏" is sarcasm: the thank-you replies stay, below an apology."""
+    out = Suggester(shipped).suggest(analysis("praise", sentiment="positive"),
+                                     ReplyContext(text="Wow, 45 minutes on hold and then the call dropped. Amazing service 👏"))
+    assert out[0].reply_id == "maybe_sarcastic" and "I'm sorry" in out[0].text and len(out) > 1
+    plain = Suggester(shipped).suggest(analysis("praise", sentiment="positive"),
+                                       ReplyContext(text="Happy Coffee Day everyone (I know I'm late)"))
+    assert "maybe_sarcastic" not in [x.reply_id for x in plain]
