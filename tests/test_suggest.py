@@ -164,8 +164,8 @@ def test_a_bean_club_member_gets_the_box_reply_only_about_their_box(shipped):
 
 def test_praise_around_a_bad_experience_gets_an_apology_first(shipped):
     """"45 minutes on hold... Amazing service 👏" is sarcasm: the thank-you replies stay, below an apology."""
-    out = Suggester(shipped).suggest(analysis("praise", sentiment="positive"),
-                                     ReplyContext(text="Wow, 45 minutes on hold and then the call dropped. Amazing service 👏"))
+    on_hold = "Wow, 45 minutes on hold and then the call dropped. Amazing service 👏"
+    out = Suggester(shipped).suggest(analysis("praise", sentiment="positive"), ReplyContext(text=on_hold))
     assert out[0].reply_id == "maybe_sarcastic" and "I'm sorry" in out[0].text and len(out) > 1
     plain = Suggester(shipped).suggest(analysis("praise", sentiment="positive"),
                                        ReplyContext(text="Happy Coffee Day everyone (I know I'm late)"))
