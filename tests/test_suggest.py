@@ -97,11 +97,17 @@ def test_a_reply_asking_for_the_order_number_is_not_offered_when_it_was_given(sh
 
 def test_an_event_question_that_names_the_city_is_not_asked_which_city(shipped):
     lisbon = Entity("PLACE", "Lisboa", 0, 6, "Lisbon")
-    named = Suggester(shipped, limit=10).suggest(analysis("event_question", entities=[lisbon]), ReplyContext())
+    named = Suggester(shipped, limit=10).suggest(analysis("event_question", entities=[lisbon]),
+                                                 ReplyContext(text="When is the next Brew Jam in Lisboa?"))
     assert "Lisbon Brew Jam" in named[0].text and "place Lisbon" in named[0].reason
     assert not any("Which city" in x.text or "Which event or city" in x.text for x in named)
     unnamed = Suggester(shipped, limit=10).suggest(analysis("event_question"), ReplyContext(source="telegram"))
     assert any("Which event or city" in x.text for x in unnamed)
+    # a place is not always a Brew Jam: the Berlin store is asked about as Berlin
+    berlin = Entity("PLACE", "Berlin", 0, 6, "Berlin")
+    store = Suggester(shipped, limit=10).suggest(analysis("event_question", entities=[berlin]),
+                                                 ReplyContext(text="Can I bring my dog to the Berlin store?"))
+    assert "Good question about Berlin!" in store[0].text and not any("Brew Jam!" in x.text for x in store)
 
 
 def test_a_refund_already_on_its_way_is_not_asked_about_the_return_again(shipped):
