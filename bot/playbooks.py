@@ -58,7 +58,7 @@ class ReplyContext:
     language: str | None = None
     values: dict[str, str] = field(default_factory=dict)
     sent_at: str | None = None  # when the message was sent (ISO 8601): a follow-up's ``{earlier_day}`` counts from it
-    text: str = ""  # what the customer wrote (with the message a follow-up chases), for ``says`` and ``not_says``
+    text: str = ""  # the message, for ``says`` and ``not_says`` (the suggester reads its body and a chased one's)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from bot.message import parse_time
 from bot.playbooks import UNKNOWN_INTENT, Playbook, PlaybookSet, Reply, ReplyContext, said
+from nlp.closings import body
 
 DEFAULT_CLARIFY = (
     "Thanks for your message! I want to make sure I get you the right answer: is this about an order, "
@@ -58,8 +59,9 @@ class Suggester:
                       "earlier_day": earlier_day(chased["sent_at"], ctx.sent_at),
                       "replied_day": earlier_day(chased["replied_at"], ctx.sent_at) if chased.get("replied_at")
                       else "", **values}
-        # what they said before counts too: "you received the return on Sep 30" is not asked whether it was sent back
-        text = f"{chased['text']}\n{ctx.text}" if chased else ctx.text
+        # what they wrote, not the earlier mails their reply quotes; what they said before counts too: "you received
+        # the return on Sep 30" is not asked whether it was sent back
+        text = f"{body(chased['text'])}\n{body(ctx.text)}" if chased else body(ctx.text)
         ctx = replace(ctx, sentiment=analysis.sentiment, values=values, text=text)
         # (playbook, reply, why, the earlier message it answers when that is not this one)
         candidates: list[tuple[Playbook, Reply, str, int | None]] = []

@@ -1,9 +1,9 @@
 """A letter's furniture: "Hi team," at the start of a message and "Kind regards, Nadia Popescu" at its end say
 nothing about it.
 
-The analysis reads a message's body (:func:`body`): the salutation, the closing and the signature are left out of
-what is embedded, classified and scored (entities still read the whole text: a signature's email or phone is the
-contact's).
+The analysis reads a message's body (:func:`body`): the salutation, the closing, the signature and the earlier
+mails a reply quotes are left out of what is embedded, classified and scored (entities still read the whole text:
+a signature's email or phone is the contact's).
 """
 
 from __future__ import annotations
@@ -41,6 +41,25 @@ _ADDRESSEE = (r"(?:[ \t]+(?:(?i:there|all|everyone|everybody|team|guys|folks|fri
 SALUTATION = re.compile(rf"^\s*{_GREETING}\b{_ADDRESSEE}[ \t]*(?:[,!?.:;~\-\u2013\u2014]+[ \t]*\n?|\n)\s*(?=\S)")
 
 
+# The earlier mails a reply quotes below (or above) what the customer wrote: a mail app's reply header ("On Mon, 5
+# Oct 2026, Fernbrew <support@...> wrote:", wrapped over two lines or not; "Am ... schrieb ...:", "Le ... a écrit :",
+# "El ... escribió:"), an Outlook "-----Original Message-----" or a "From: ... / Sent: ..." header block start the
+# quoted part, which runs to the end; lines that start with ">" are quoted wherever they are. Our own reply, quoted,
+# made a thank-you read as an order question and matched a reply's ``says`` words the customer never wrote.
+QUOTE_START = re.compile(r"^[ 	]*(?:(?:on|am|le|el)\b[^\n]{0,200}(?:\n[^\n]{0,200})?"
+                         r"\b(?:(?:wrote|a \u00e9crit|escribi\u00f3)[ \t]*|schrieb[^\n]{0,150}):[ \t]*$"
+                         r"|-{2,}[ \t]*original message[ \t]*-{2,}"
+                         r"|from:[^\n]*\n(?:[^\n]*\n){0,2}?[ \t]*(?:sent|date):)", re.I | re.M)
+QUOTED_LINE = re.compile(r"^[ \t]*>[^\n]*(?:\n|$)", re.M)
+
+
+def without_quoted(text: str) -> str:
+    """``text`` without the earlier mails a reply quotes (unchanged when nothing else is left)."""
+    match = QUOTE_START.search(text)
+    own = QUOTED_LINE.sub("", text[:match.start()] if match else text)
+    return own if own.strip() else text
+
+
 def without_salutation(text: str) -> str:
     """``text`` without a greeting at its start (unchanged when nothing follows the greeting)."""
     return SALUTATION.sub("", text, count=1)
@@ -54,7 +73,9 @@ def without_closing(text: str) -> str:
 def body(text: str) -> str:
     """What a text says: a letter's salutation ("Hi team,") and closing ("Kind regards, Nadia Popescu") dropped,
     since they carry no intent, topic or feeling (a name and "regards" made questions positive and letters look
-    alike); a text that is only a closing ("Cheers!") or only a greeting stays as it is."""
+    alike), and the earlier mails a reply quotes; a text that is only a closing ("Cheers!") or only a greeting stays
+    as it is."""
+    text = without_quoted(text)
     return without_salutation(without_closing(text) or text)
 
 

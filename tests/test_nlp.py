@@ -315,6 +315,24 @@ def test_a_letters_salutation_is_not_its_body(text, left):
     assert body(text) == left
 
 
+@pytest.mark.parametrize("text, left", [
+    ("Thanks, that worked!\n\nOn Mon, 5 Oct 2026 at 09:12, Fernbrew Support <support@fernbrew.example> wrote:\n"
+     "> Where is my order FB-12345?", "Thanks, that worked!"),
+    ("Still broken.\n\nOn Mon, 5 Oct 2026 at 09:12, Fernbrew Support <\nsupport@fernbrew.example> wrote:\n> Hi", "Still broken."),
+    ("Danke!\n\nAm 05.10.2026 um 09:12 schrieb Fernbrew <support@fernbrew.example>:\n> Hallo", "Danke!"),
+    ("Refund please\n\n-----Original Message-----\nFrom: Fernbrew\nWe received the return", "Refund please"),
+    ("Refund please\n\nFrom: Fernbrew <a@fernbrew.example>\nSent: Monday, 5 October 2026\nTo: me", "Refund please"),
+    ("I agree with this:\n> the app is slow\nplease fix it", "I agree with this:\nplease fix it"),
+    ("> only a quote", "> only a quote"),  # nothing of their own: the text stays
+    ("Where is it shipped from: Berlin or Lisbon?", "Where is it shipped from: Berlin or Lisbon?"),
+    ("On Monday I wrote: the kettle beeps", "On Monday I wrote: the kettle beeps"),  # no header: text follows
+])
+def test_the_mails_a_reply_quotes_are_not_its_body(text, left):
+    from nlp.closings import body
+
+    assert body(text).rstrip() == left
+
+
 def test_the_shipped_heads_lexicon_features_ignore_a_letters_closing():
     from nlp.sentiment import EmbeddingSentiment
 

@@ -176,3 +176,11 @@ def test_praise_around_a_bad_experience_gets_an_apology_first(shipped):
     plain = Suggester(shipped).suggest(analysis("praise", sentiment="positive"),
                                        ReplyContext(text="Happy Coffee Day everyone (I know I'm late)"))
     assert "maybe_sarcastic" not in [x.reply_id for x in plain]
+
+
+def test_says_reads_what_the_customer_wrote_not_the_mail_they_quote(shipped):
+    """Our own quoted question ("have you already sent it back?") is not the customer saying they sent it back."""
+    mail = ("Order FB-12345, I'd like to return it please.\n\nOn Mon, 5 Oct 2026, Fernbrew <support@fernbrew.example>"
+            " wrote:\n> Thanks! Once you have sent it back, the refund takes 5 days.")
+    out = Suggester(shipped, limit=10).suggest(analysis("refund_return", entities=[ORDER]), ReplyContext(text=mail))
+    assert not any(x.reply_id.startswith("refund_underway") for x in out)
