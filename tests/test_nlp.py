@@ -318,7 +318,8 @@ def test_a_letters_salutation_is_not_its_body(text, left):
 @pytest.mark.parametrize("text, left", [
     ("Thanks, that worked!\n\nOn Mon, 5 Oct 2026 at 09:12, Fernbrew Support <support@fernbrew.example> wrote:\n"
      "> Where is my order FB-12345?", "Thanks, that worked!"),
-    ("Still broken.\n\nOn Mon, 5 Oct 2026 at 09:12, Fernbrew Support <\nsupport@fernbrew.example> wrote:\n> Hi", "Still broken."),
+    ("Still broken.\n\nOn Mon, 5 Oct 2026 at 09:12, Fernbrew Support <\nsupport@fernbrew.example> wrote:\n> Hi",
+     "Still broken."),  # the header wrapped over two lines
     ("Danke!\n\nAm 05.10.2026 um 09:12 schrieb Fernbrew <support@fernbrew.example>:\n> Hallo", "Danke!"),
     ("Refund please\n\n-----Original Message-----\nFrom: Fernbrew\nWe received the return", "Refund please"),
     ("Refund please\n\nFrom: Fernbrew <a@fernbrew.example>\nSent: Monday, 5 October 2026\nTo: me", "Refund please"),
