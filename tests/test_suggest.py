@@ -130,6 +130,10 @@ def test_a_sign_in_link_that_never_arrives_is_not_asked_what_happens(shipped):
         ReplyContext(values={"first_name": "Tiago"}, text="The magic link email never arrives. Checked spam."))
     assert out and all(x.reply_id.startswith("link_not_arriving") for x in out)
     assert not any("what happens when you try" in x.text or "what error you see" in x.text for x in out)
+    expired = Suggester(shipped, limit=10).suggest(
+        analysis("account_login", sentiment="negative"),
+        ReplyContext(text="the login link finally came after 3 hours and then it said expired. great."))
+    assert [x.reply_id for x in expired] == ["link_expired"]  # it did arrive: not "isn't reaching you"
 
 
 @pytest.mark.parametrize("text, entities, first", [
