@@ -672,7 +672,7 @@ def inbox(app, limit, source, intent, as_json):
     from bot.playbooks import UNKNOWN_INTENT
     from bot.review import cut
 
-    known = sorted({*app.playbooks.playbooks, UNKNOWN_INTENT})
+    known = [*app.playbooks.intents, UNKNOWN_INTENT]
     if intent and intent not in known:
         raise click.BadParameter(f"no playbook has the intent {intent!r}; known: {', '.join(known)}",
                                  param_hint="--intent")

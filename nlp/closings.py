@@ -46,7 +46,7 @@ SALUTATION = re.compile(rf"^\s*{_GREETING}\b{_ADDRESSEE}[ \t]*(?:[,!?.:;~\-\u201
 # "El ... escribió:"), an Outlook "-----Original Message-----" or a "From: ... / Sent: ..." header block start the
 # quoted part, which runs to the end; lines that start with ">" are quoted wherever they are. Our own reply, quoted,
 # made a thank-you read as an order question and matched a reply's ``says`` words the customer never wrote.
-QUOTE_START = re.compile(r"^[ 	]*(?:(?:on|am|le|el)\b[^\n]{0,200}(?:\n[^\n]{0,200})?"
+QUOTE_START = re.compile(r"^[ \t]*(?:(?:on|am|le|el)\b[^\n]{0,200}(?:\n[^\n]{0,200})?"
                          r"\b(?:(?:wrote|a \u00e9crit|escribi\u00f3)[ \t]*|schrieb[^\n]{0,150}):[ \t]*$"
                          r"|-{2,}[ \t]*original message[ \t]*-{2,}"
                          r"|from:[^\n]*\n(?:[^\n]*\n){0,2}?[ \t]*(?:sent|date):)", re.I | re.M)

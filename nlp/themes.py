@@ -576,10 +576,10 @@ def _label(phrases: Sequence[str], toks: Sequence[list[str]]) -> list[str]:
     if not good:
         return [head]
     extra = good[0]
-    # in the order people put them next to each other, if they ever do; else the better one first
     if _amount(head):  # "€18 to €22", in the order people write the two prices
         first, then = (extra, head) if _before(extra, head, toks) > _before(head, extra, toks) else (head, extra)
         return [f"{first} to {then}"]
+    # in the order people put them next to each other, if they ever do; else the better one first
     return [extra, head] if _adjacent(extra, head, toks) > _adjacent(head, extra, toks) else [head, extra]
 
 
@@ -592,7 +592,7 @@ def _amount(phrase: str) -> bool:
 
 def _numbered(phrase: str) -> bool:
     """A phrase with a number that is not an amount: an order number, a date, a version ("fb-22862")."""
-    return any(c.isdigit() for c in phrase) and not all(_AMOUNT.fullmatch(w) for w in phrase.split()
+    return any(c.isdigit() for c in phrase) and not all(_amount(w) for w in phrase.split()
                                                         if any(c.isdigit() for c in w))
 
 
