@@ -275,7 +275,7 @@ def _load_brand(path: Path, errors: list[PlaybookError]) -> tuple[str, dict[str,
     ``errors`` and left out, the rest of the file still counts."""
     data, node = _read_yaml(path)
     if not isinstance(data, dict):
-        raise PlaybookError(str(path), 1, "brand file must be a mapping with 'brand', 'constants', 'products'")
+        raise PlaybookError(str(path), 1, f"brand file must be a mapping with {', '.join(map(repr, BRAND_KEYS))}")
     unknown = set(data) - set(BRAND_KEYS)
     if unknown:
         key = sorted(unknown)[0]
