@@ -23,6 +23,7 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads OpenBLAS
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
@@ -32,8 +33,11 @@ SHAPES = [(512, 384, 1152), (512, 384, 384), (512, 384, 1536), (512, 1536, 384)]
 
 
 def _mlas(w: np.ndarray):
-    import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
+
+    from nlp.onnx_embedder import load_onnxruntime  # with its telemetry off, as the product runs it
+
+    ort = load_onnxruntime()
 
     k, n = w.shape
     graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "matmul",

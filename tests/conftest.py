@@ -9,6 +9,10 @@ from bot.playbooks import default_playbooks_dir, load_playbooks
 from nlp.embeddings import HashingEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
+# A test module that imports onnxruntime itself (pytest.importorskip) would start its telemetry, which writes a device
+# id under the developer's ~/.cache/Microsoft at import: the product imports it through
+# nlp.onnx_embedder.load_onnxruntime, which turns it off first; the tests do the same before any module loads it.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 
 @pytest.fixture(autouse=True)
