@@ -820,23 +820,33 @@ def contact(app, person, opt, as_json):
 
 @cli.command()
 @click.option("--yes", is_flag=True, help="Erase. Without it nothing changes: it says what would be erased.")
+@click.option("--leave-slack", is_flag=True,
+              help="Erase even if their review cards in Slack cannot be deleted there (no Slack token, or Slack "
+                   "refuses): the cards are listed, to delete by hand.")
 @common_options
 @person_options
 @json_option
-def forget(app, person, yes, as_json):
-    """Erase a person from the database: their messages, the replies to them, cards, the contact, their place in
-    campaigns (a deletion request). Without --yes, only show what would go."""
+def forget(app, person, yes, leave_slack, as_json):
+    """Erase a person: their messages, the replies to them, their review cards (in Slack too), the contact, their
+    place in campaigns (a deletion request). Without --yes, only show what would go."""
+    from bot.channels.slack import board_for
     from bot.privacy import erase_contact
 
-    erasure = erase_contact(app.store, person, dry_run=not yes)
+    board = board_for(app.config)
+    erasure = erase_contact(app.store, person, dry_run=not yes, delete_card=board.delete if board else None,
+                            leave_slack=leave_slack)
     if as_json:
         click.echo(json.dumps(erasure.to_dict(), ensure_ascii=False, indent=2))
         return
     click.echo(erasure.summary())
     if not yes:
+        if erasure.in_slack and board is not None:
+            click.echo("--yes deletes those cards in Slack too.")
+        elif erasure.in_slack and not leave_slack:
+            click.echo("No SLACK_BOT_TOKEN is set to delete those cards: set it, or add --leave-slack and delete "
+                       "them in Slack by hand.")
         click.echo("Nothing was erased: run the same command with --yes to erase.")
-    click.echo("Not touched: review cards already posted in Slack, digests written to files, and backups: delete "
-               "those where they are.")
+    click.echo("Not touched: digests written to files or posted in Slack, and backups: delete those where they are.")
 
 
 # -- demo ----------------------------------------------------------------------------------------------------------

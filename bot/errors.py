@@ -63,6 +63,16 @@ class SendError(ResonateError):
         super().__init__(problem)
 
 
+class CardNotDeleted(ResonateError):
+    """A review card could not be deleted in Slack. ``every_card``: the cause (the token, the network) would stop
+    every other card alike, so there is no use trying them."""
+
+    def __init__(self, problem: str, *, every_card: bool = False):
+        self.problem = problem
+        self.every_card = every_card
+        super().__init__(problem)
+
+
 class RateLimited(SendError):
     """The platform asked us to wait ``retry_after`` seconds (HTTP 429 and ``Retry-After``) before sending again."""
 

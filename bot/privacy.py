@@ -9,15 +9,21 @@ clusterings (which list message ids) are dropped and rebuilt when next needed. T
 label, a centroid) and stay. SQLite's secure_delete overwrites what is deleted, and the write-ahead log is
 checkpointed, so the text does not linger in free pages of the file.
 
-Outside the database nothing is touched: review cards already posted in Slack, digests written to files, backups.
+Review cards posted in Slack show what the person wrote: they are deleted there first (``chat.delete``), and if one
+cannot be (no Slack token, Slack refuses), nothing is erased unless the caller agrees to leave the cards and delete
+them by hand (they are listed). Slack first, so that an erasure interrupted half way is simply run again: a card
+already deleted counts as deleted, and the database still says where the others are.
+
+Outside the database and the review cards nothing is touched: digests written to files or posted, backups.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Callable
 
-from bot.errors import ResonateError
+from bot.errors import CardNotDeleted, ResonateError
 from bot.message import plural
 from bot.store import Store
 from bot.themes import quote_text
@@ -32,6 +38,8 @@ _BY_MESSAGE = ("outbox", "decisions", "suggestions", "cards", "analyses", "embed
 _TELEGRAM_UPDATES = f"""SELECT DISTINCT u.update_id FROM telegram_updates u, json_tree(u.raw) j
                         WHERE j.key = 'id' AND j.type = 'integer' AND j.value = :telegram_id
                         AND (u.message_id IS NULL OR u.message_id NOT IN ({_MESSAGES}))"""
+# the review cards of their messages that were posted in Slack, where they are
+_POSTED_CARDS = f"SELECT channel, ts FROM cards WHERE ts IS NOT NULL AND message_id IN ({_MESSAGES}) ORDER BY id"
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,8 @@ class Erasure:
     unsent: int  # replies to them still waiting in the outbox: erasing would drop them, so it waits
     erased: bool
     updates: int = 0  # other Telegram updates of theirs (edits, button presses, unreadable ones)
+    in_slack: list[dict] = field(default_factory=list)  # their review cards posted in Slack: {"channel", "ts"}
+    left_in_slack: list[dict] = field(default_factory=list)  # those not deleted there, each with its "error"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,11 +68,27 @@ class Erasure:
                    if self.updates else "") + "and the contact itself")
         verb = "Erased" if self.erased else "Would erase"
         line = f"{verb} {self.name} ({self.source}, {self.sender}): {what}."
+        if self.erased and self.in_slack:
+            deleted = len(self.in_slack) - len(self.left_in_slack)
+            line += f" Deleted {plural(deleted, 'review card')} in Slack." if deleted else ""
+            if self.left_in_slack:
+                line += f" Left in Slack, to delete there by hand: {where(self.left_in_slack)}."
+        elif self.in_slack:
+            n = len(self.in_slack)
+            line += f" {plural(n, 'review card')} of theirs {'is' if n == 1 else 'are'} posted in Slack."
         if self.unsent:
             line += (f" But {plural(self.unsent, 'reply', 'replies')} to them {'is' if self.unsent == 1 else 'are'} "
                      "not sent yet: erase after it is delivered (a running resonate run sends it), or it never "
                      "reaches them.")
         return line
+
+
+def where(cards: list[dict], most: int = 5) -> str:
+    """Where cards are in Slack, for a person to find them, and why they are still there: "channel C0REVIEW, ts
+    1800000000.000001, because Slack said cant_delete_message"."""
+    shown = [f"channel {c['channel']}, ts {c['ts']}" + (f", because {c['error']}" if c.get("error") else "")
+             for c in cards[:most]]
+    return "; ".join(shown) + (f"; and {len(cards) - most} more" if len(cards) > most else "")
 
 
 def find_contact(store: Store, *, message_id: int | None = None, sender: str | None = None) -> dict:
@@ -110,10 +136,21 @@ def _campaigns_naming(store: Store, contact_id: int, quoted: set[int], texts: se
     return out
 
 
-def erase_contact(store: Store, contact: dict, *, dry_run: bool = True) -> Erasure:
-    """Erase everything stored about ``contact`` (a contacts row), or with ``dry_run`` only count it."""
+def erase_contact(store: Store, contact: dict, *, dry_run: bool = True,
+                  delete_card: Callable[[str, str], None] | None = None, leave_slack: bool = False) -> Erasure:
+    """Erase everything stored about ``contact`` (a contacts row), or with ``dry_run`` only count it.
+
+    ``delete_card(channel, ts)`` deletes a review card in Slack (see :meth:`bot.channels.slack.SlackBoard.delete`);
+    the contact's posted cards go first. A card it cannot delete, or no ``delete_card`` at all, stops the erasure
+    with a ResonateError naming the cards, unless ``leave_slack``: then they are left and listed."""
     c = contact["id"]
     params = {"c": c}
+    name = contact.get("display_name") or contact["external_id"]
+    in_slack = [{"channel": channel, "ts": ts} for channel, ts in store.db.execute(_POSTED_CARDS, params)]
+    left = []
+    if not dry_run:
+        _check_sent(store, params, name)  # before anything is deleted in Slack
+        left = _delete_cards(in_slack, delete_card, name, leave_slack)
     with store.db.atomic():
         rows = list(store.db.query(f"SELECT id, direction, text FROM messages WHERE id IN ({_MESSAGES})", params))
         ids = {r["id"] for r in rows}
@@ -123,13 +160,9 @@ def erase_contact(store: Store, contact: dict, *, dry_run: bool = True) -> Erasu
         telegram_id = _telegram_user_id(contact)
         updates = [r[0] for r in store.db.execute(_TELEGRAM_UPDATES, {**params, "telegram_id": telegram_id})] \
             if telegram_id is not None else []
-        unsent = store.db.execute(f"SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending') "
-                                  f"AND message_id IN ({_MESSAGES})", params).fetchone()[0]
-        if unsent and not dry_run:
-            raise ResonateError(f"{plural(unsent, 'reply', 'replies')} to {contact.get('display_name') or c} "
-                                "not sent yet: erase after delivery (a running resonate run sends it), or the "
-                                "answer to their request never reaches them")
+        unsent = _unsent(store, params)
         if not dry_run:
+            _check_sent(store, params, name)  # again: a reply may have been queued since
             store.db.execute("PRAGMA secure_delete = ON")
             for table in _BY_MESSAGE:
                 store.db.execute(f"DELETE FROM {table} WHERE message_id IN ({_MESSAGES})", params)
@@ -143,11 +176,49 @@ def erase_contact(store: Store, contact: dict, *, dry_run: bool = True) -> Erasu
             store.db.execute("DELETE FROM theme_runs")  # a cache that lists message ids; rebuilt when needed
     if not dry_run:
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return Erasure(contact_id=c, name=contact.get("display_name") or contact["external_id"],
-                   source=contact["source"], sender=contact["external_id"],
+    return Erasure(contact_id=c, name=name, source=contact["source"], sender=contact["external_id"],
                    messages_in=sum(r["direction"] == "in" for r in rows),
                    messages_out=sum(r["direction"] == "out" for r in rows), cards=cards, campaigns=len(campaigns),
-                   unsent=unsent, erased=not dry_run, updates=len(updates))
+                   unsent=unsent, erased=not dry_run, updates=len(updates), in_slack=in_slack, left_in_slack=left)
+
+
+def _unsent(store: Store, params: dict) -> int:
+    return store.db.execute(f"SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending') "
+                            f"AND message_id IN ({_MESSAGES})", params).fetchone()[0]
+
+
+def _check_sent(store: Store, params: dict, name: str) -> None:
+    unsent = _unsent(store, params)
+    if unsent:
+        raise ResonateError(f"{plural(unsent, 'reply', 'replies')} to {name} not sent yet: erase after delivery (a "
+                            "running resonate run sends it), or the answer to their request never reaches them")
+
+
+def _delete_cards(cards: list[dict], delete_card: Callable[[str, str], None] | None, name: str,
+                  leave_slack: bool) -> list[dict]:
+    """Delete ``cards`` in Slack; the ones left, each with its error. Raises (nothing erased yet) when one is left
+    and not ``leave_slack``."""
+    if not cards:
+        return []
+    if delete_card is None:
+        left = [{**card, "error": "no Slack token was set"} for card in cards]
+    else:
+        left = []
+        for i, card in enumerate(cards):
+            try:
+                delete_card(card["channel"], card["ts"])
+            except CardNotDeleted as exc:
+                left.append({**card, "error": exc.problem})
+                if exc.every_card:  # the token or the network: the others would fail alike
+                    left += [{**other, "error": exc.problem} for other in cards[i + 1:]]
+                    break
+    if left and not leave_slack:
+        why = ("no Slack token is set to delete them with (SLACK_BOT_TOKEN): set it" if delete_card is None
+               else "fix that and run this again")
+        raise ResonateError(f"nothing was erased: {plural(len(left), 'review card')} of {name} in Slack could not "
+                            f"be deleted ({where(left)}); {why}, or add --leave-slack to erase the rest and delete "
+                            "the cards in Slack by hand")
+    return left
 
 
 def _telegram_user_id(contact: dict) -> int | None:

@@ -34,6 +34,7 @@ class FakeSlack(LocalServer):
         self._lock = threading.Lock()
         self._once: dict[str, list[tuple[int, dict, dict]]] = {}
         self._ts = itertools.count(1)
+        self.deleted: set[tuple[str, str]] = set()  # (channel, ts) of messages chat.delete took away
         self.users = {"U0CUSTOMER": {"real_name": "Anna Kowalski", "display_name": "anna"}}
         fake = self
 
@@ -109,6 +110,13 @@ class FakeSlack(LocalServer):
                          "message": {"text": body.get("text"), "ts": ts, "bot_id": BOT_ID}}, {}
         if method == "chat.update":
             return 200, {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}, {}
+        if method == "chat.delete":
+            key = (body.get("channel"), body.get("ts"))
+            with self._lock:
+                if key in self.deleted:
+                    return 200, {"ok": False, "error": "message_not_found"}, {}
+                self.deleted.add(key)
+            return 200, {"ok": True, "channel": key[0], "ts": key[1]}, {}
         if method == "chat.postEphemeral":
             return 200, {"ok": True, "message_ts": f"1800000000.{next(self._ts):06d}"}, {}
         if method == "views.open":

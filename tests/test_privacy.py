@@ -2,10 +2,12 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.store import Store
+from tests.fake_slack import FakeSlack
 
 ROWS = [
     {"id": "e1", "text": "Please delete my account and all my data. Zebulon Quark", "sender": "mail:zq@example.com",
@@ -153,3 +155,86 @@ def test_forget_erases_a_persons_other_telegram_updates_too(monkeypatch, tmp_pat
     store = Store(db)
     assert [r[0] for r in store.db.execute("SELECT update_id FROM telegram_updates")] == [13]
     store.close()
+
+
+def post_cards(db, *message_ids):
+    """Cards of these messages as the review desk records them once posted in Slack."""
+    store = Store(db)
+    for n, message_id in enumerate(message_ids, 1):
+        store.open_card(message_id)
+        store.card_posted(message_id, "C0REVIEW", f"1800000000.00000{n}")
+    store.close()
+
+
+@pytest.fixture
+def fake_slack(monkeypatch):
+    server = FakeSlack().start()
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", server.url)
+    yield server
+    server.stop()
+
+
+def test_forget_deletes_their_review_cards_in_slack_first(monkeypatch, tmp_path, fake_slack):
+    runner, db, zq, ann = setup(monkeypatch, tmp_path)
+    post_cards(db, 1, 2, 3)  # 1 and 2 are theirs, 3 is Ann's
+    fake_slack.deleted.add(("C0REVIEW", "1800000000.000002"))  # someone deleted it in Slack already
+    dry = runner.invoke(cli, ["forget", "--sender", "mail:zq@example.com", "--db", db])
+    assert "2 review cards of theirs are posted in Slack." in dry.output and not fake_slack.calls
+    assert "--yes deletes those cards in Slack too." in dry.output
+    result = runner.invoke(cli, ["forget", "--sender", "mail:zq@example.com", "--yes", "--json", "--db", db])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["in_slack"] == [{"channel": "C0REVIEW", "ts": "1800000000.000001"},
+                                  {"channel": "C0REVIEW", "ts": "1800000000.000002"}]
+    assert report["left_in_slack"] == []
+    assert [c.body["ts"] for c in fake_slack.of("chat.delete", ok_only=False)] == ["1800000000.000001",
+                                                                                   "1800000000.000002"]
+    assert all(n == 0 for n in rows_of(db, zq).values()) and rows_of(db, ann)["cards"] == 1
+
+
+def test_a_card_slack_will_not_delete_stops_the_erasure_unless_left_on_purpose(monkeypatch, tmp_path, fake_slack):
+    runner, db, zq, _ = setup(monkeypatch, tmp_path)
+    post_cards(db, 1, 2)
+    before = rows_of(db, zq)
+    fake_slack.fail_next("chat.delete", error="cant_delete_message")  # one card's own trouble: the next is tried
+    refused = runner.invoke(cli, ["forget", "--message", "1", "--yes", "--db", db])
+    assert refused.exit_code == 1
+    assert ("nothing was erased: 1 review card of Zebulon Quark in Slack could not be deleted (channel C0REVIEW, "
+            "ts 1800000000.000001, because Slack said cant_delete_message)") in refused.output
+    assert "--leave-slack" in refused.output and rows_of(db, zq) == before
+    assert len(fake_slack.of("chat.delete")) == 1  # the second card went
+    fake_slack.fail_next("chat.delete", error="cant_delete_message")
+    left = runner.invoke(cli, ["forget", "--message", "1", "--yes", "--leave-slack", "--db", db])
+    assert left.exit_code == 0, left.output
+    assert ("Deleted 1 review card in Slack. Left in Slack, to delete there by hand: channel C0REVIEW, "
+            "ts 1800000000.000001, because Slack said cant_delete_message.") in left.output  # the second: already gone
+    assert all(n == 0 for n in rows_of(db, zq).values())
+
+
+def test_a_wrong_slack_token_stops_at_the_first_card(monkeypatch, tmp_path, fake_slack):
+    runner, db, zq, _ = setup(monkeypatch, tmp_path)
+    post_cards(db, 1, 2)
+    before = rows_of(db, zq)
+    fake_slack.fail_next("chat.delete", error="invalid_auth")
+    refused = runner.invoke(cli, ["forget", "--message", "1", "--yes", "--db", db])
+    assert refused.exit_code == 1 and "2 review cards of Zebulon Quark" in refused.output
+    assert "Slack said invalid_auth" in refused.output and rows_of(db, zq) == before
+    assert len(fake_slack.of("chat.delete", ok_only=False)) == 1  # the token fails every card alike
+
+
+def test_without_a_slack_token_the_cards_are_left_only_on_purpose(monkeypatch, tmp_path):
+    runner, db, zq, _ = setup(monkeypatch, tmp_path)
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    post_cards(db, 1)
+    before = rows_of(db, zq)
+    dry = runner.invoke(cli, ["forget", "--message", "1", "--db", db])
+    assert "No SLACK_BOT_TOKEN is set to delete those cards" in dry.output
+    refused = runner.invoke(cli, ["forget", "--message", "1", "--yes", "--db", db])
+    assert refused.exit_code == 1 and "no Slack token is set to delete them with (SLACK_BOT_TOKEN)" in refused.output
+    assert rows_of(db, zq) == before
+    left = runner.invoke(cli, ["forget", "--message", "1", "--yes", "--leave-slack", "--db", db])
+    assert left.exit_code == 0, left.output
+    assert "Left in Slack, to delete there by hand: channel C0REVIEW, ts 1800000000.000001, because no Slack token was set" in \
+        left.output
+    assert all(n == 0 for n in rows_of(db, zq).values())

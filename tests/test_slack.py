@@ -260,6 +260,21 @@ def test_a_privacy_request_card_says_how_to_erase_the_person(slack, fake, app):
     assert "resonate forget --message 1 --yes" in json.dumps(fake.of("chat.update")[-1].body["blocks"])
 
 
+def test_forget_deletes_the_persons_review_cards_in_slack(slack, fake, app, monkeypatch):
+    """The card shows what they wrote: erasing them deletes it in Slack, and only theirs."""
+    post_event(slack, "please delete all my data, Anna Kowalski")
+    post_event(slack, "where is my order FB-20431?", user="U0OTHER01", ts="1700000000.000200", event_id="Ev0002")
+    mine, other = app.store.card(1), app.store.card(2)
+    assert mine["ts"] and other["ts"] and mine["ts"] != other["ts"]
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", fake.url)
+    result = CliRunner().invoke(cli, ["forget", "--message", "1", "--yes", "--db", str(app.config.db)])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 review card in Slack." in result.output
+    assert [(c.body["channel"], c.body["ts"]) for c in fake.of("chat.delete")] == [(REVIEW, mine["ts"])]
+    assert app.store.card(1) is None and app.store.card(2)["ts"] == other["ts"]
+
+
 def test_skip_closes_the_card_without_sending(slack, fake, app):
     post_event(slack, "thanks, all good")
     click(slack, {"action_id": review.ACTION_SKIP, "value": "1", "type": "button"})

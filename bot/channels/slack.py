@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot import review
-from bot.errors import ConfigError, RateLimited, SendError
+from bot.errors import CardNotDeleted, ConfigError, RateLimited, SendError
 from bot.message import MAX_TEXT_CHARS, Message, parse_time
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,9 @@ PERSON_SUBTYPES = {None, "thread_broadcast", "file_share"}
 PERMANENT_ERRORS = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
                     "account_inactive", "token_revoked", "missing_scope", "msg_too_long", "no_text",
                     "restricted_action", "thread_not_found", "invalid_blocks", "invalid_arguments"}
+# Why one card cannot be deleted while the next may be (its channel archived or gone, another app's message); any
+# other error (the token, a scope) stops every card alike.
+ONE_CARD_ERRORS = {"cant_delete_message", "channel_not_found", "is_archived", "not_in_channel"}
 
 
 # -- in: Slack -> Message -----------------------------------------------------------------------------------------
@@ -122,6 +125,28 @@ class SlackBoard:
 
     def update(self, channel: str, ts: str, blocks: list[dict], text: str) -> None:
         self.client.chat_update(channel=channel, ts=ts, blocks=blocks, text=text)
+
+    def delete(self, channel: str, ts: str) -> None:
+        """Delete a card (its person is being erased); one already deleted counts as deleted. Raises
+        CardNotDeleted with Slack's reason."""
+        try:
+            self.client.chat_delete(channel=channel, ts=ts)
+        except SlackApiError as exc:
+            error = exc.response.get("error") or "unknown_error"
+            if error != "message_not_found":
+                raise CardNotDeleted(f"Slack said {error}", every_card=error not in ONE_CARD_ERRORS) from exc
+        except OSError as exc:  # the network (urllib's URLError is an OSError)
+            raise CardNotDeleted(f"Slack could not be reached: {getattr(exc, 'reason', exc)}", every_card=True) from exc
+
+
+def board_for(cfg) -> SlackBoard | None:
+    """The review board of a Slack app configured in ``cfg`` (a :class:`bot.config.Config`), to reach cards
+    outside ``resonate run``; None without a bot token."""
+    if not cfg.slack_bot_token:
+        return None
+    client = WebClient(token=cfg.slack_bot_token, base_url=cfg.slack_api_url,
+                       retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
+    return SlackBoard(client, cfg.review_channel or "")
 
 
 # -- the connector ------------------------------------------------------------------------------------------------
