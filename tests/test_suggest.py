@@ -110,6 +110,17 @@ def test_an_event_question_that_names_the_city_is_not_asked_which_city(shipped):
     assert "Good question about Berlin!" in store[0].text and not any("Brew Jam!" in x.text for x in store)
 
 
+def test_an_unclear_message_about_a_places_brew_jam_is_not_asked_whether_it_is_about_a_brew_jam(shipped):
+    london = Entity("PLACE", "London", 0, 6, "London")
+    suggester = Suggester(shipped, limit=10)
+    jam = suggester.suggest(analysis("unknown", entities=[london]),
+                            ReplyContext(text="lost my scarf at the London Brew Jam, anyone found a green one?"))
+    assert jam[0].reply_id == "with_place_event" and "the London Brew Jam!" in jam[0].text
+    assert not any("is it about a Brew Jam" in x.text for x in jam)
+    other = suggester.suggest(analysis("unknown", entities=[london]), ReplyContext(text="London, anyone?"))
+    assert other[0].reply_id == "with_place" and "is it about a Brew Jam" in other[0].text
+
+
 def test_a_refund_already_on_its_way_is_not_asked_about_the_return_again(shipped):
     """"Returned it a month ago, still no refund" is told where the refund stands, not asked whether the item was
     sent back or what happened."""
