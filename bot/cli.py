@@ -108,24 +108,27 @@ def analyze(app, text, as_json):
 @click.option("--name", default="", help="The sender's display name, for personal replies.")
 @click.option("--source", default="import", show_default=True, help="Where the message came from.")
 @click.option("--tag", "tags", multiple=True, help="A contact tag (repeatable), for replies with tag conditions.")
+@click.option("--language", help="The sender's language code (as Telegram gives it), for a message too short to tell.")
 @common_options
 @json_option
-def suggest(app, text, name, source, tags, as_json):
+def suggest(app, text, name, source, tags, language, as_json):
     """Suggest up to three replies to TEXT (nothing is stored)."""
     from bot.message import first_name_of
     from bot.playbooks import ReplyContext
+    from nlp.language import language_of
 
     analysis = app.analyzer.analyze(text)
     values = {k: v for k, v in {"first_name": first_name_of(name) or "", "name": name}.items() if v}
-    context = ReplyContext(source=source, tags=frozenset(tags), values=values, text=text)
+    context = ReplyContext(source=source, tags=frozenset(tags), values=values, text=text,
+                           language=language_of(text, language))
     suggestions = app.suggester.suggest(analysis, context)
     if as_json:
-        click.echo(json.dumps({"text": text, "analysis": analysis.to_dict(),
+        click.echo(json.dumps({"text": text, "analysis": analysis.to_dict(), "language": context.language,
                                "suggestions": [s.__dict__ for s in suggestions]}, ensure_ascii=False, indent=2))
         return
     from bot import render
 
-    render.analysis(text, analysis)
+    render.analysis(text, analysis, context.language)
     render.suggestions(suggestions)
 
 

@@ -17,7 +17,8 @@ console = Console(highlight=False, soft_wrap=True)
 _SENTIMENT_STYLE = {"negative": "red", "neutral": "white", "positive": "green"}
 
 
-def analysis(text: str, a) -> None:
+def analysis(text: str, a, language: str | None = None) -> None:
+    """The analysis of ``text``; ``language``: the one a reply should be in, shown unless English."""
     console.print(f"[bold]Message:[/] {escape(text)}")
     p = a.prediction
     intent = f"[bold]{a.intent}[/] ({a.confidence:.2f})"
@@ -32,6 +33,10 @@ def analysis(text: str, a) -> None:
     if a.entities:
         ents = ", ".join(f"{e.label.lower()}={escape(e.value)}" for e in a.entities)
         console.print(f"  entities:  {ents}")
+    if language and language != "en":
+        from nlp.language import name
+
+        console.print(f"  language:  {escape(name(language))} ({escape(language)})")
 
 
 def suggestions(items) -> None:

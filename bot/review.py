@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from bot.outbox import BY_HAND, SENDABLE_SOURCES
+from nlp.language import language_of
+from nlp.language import name as language_name
 
 CUT_MARKER = "… (cut)"
 SECTION_LIMIT = 3000  # section / context text
@@ -106,6 +108,9 @@ def header_blocks(data: CardData) -> list[dict]:
              f"{earlier} earlier message{'' if earlier == 1 else 's'}"]
     if data.history.get("last_sentiment"):
         facts.append(f"last sentiment {escape(str(data.history['last_sentiment']))}")
+    language = language_of(str(m.get("text") or ""), m.get("contact_language"))
+    if language and language != "en":  # the drafts are English unless a playbook has replies in it
+        facts.append(f"written in {escape(language_name(language))}")
     blocks = [
         {"type": "context", "elements": [mrkdwn(" · ".join(facts))]},
         {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn_literal(str(m.get("text") or " ")),

@@ -716,7 +716,7 @@ class Store:
             chunk = ids[start:start + 500]
             out.update((row["id"], row) for row in self.db.query(
                 f"""SELECT m.*, c.display_name, c.first_name, c.username, c.tags, c.external_id AS sender_id,
-                          c.opted_out_at, v.external_id AS chat_id
+                          c.opted_out_at, c.language AS contact_language, v.external_id AS chat_id
                    FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id
                    JOIN conversations v ON v.id = m.conversation_id
                    WHERE m.id IN ({", ".join("?" * len(chunk))})""", chunk))

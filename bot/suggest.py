@@ -22,6 +22,7 @@ from typing import Any, Mapping
 from bot.message import parse_time
 from bot.playbooks import UNKNOWN_INTENT, Playbook, PlaybookSet, Reply, ReplyContext, said
 from nlp.closings import body
+from nlp.language import name as language_name
 
 DEFAULT_CLARIFY = (
     "Thanks for your message! I want to make sure I get you the right answer: is this about an order, "
@@ -150,6 +151,8 @@ def _condition_note(reply: Reply, ctx: ReplyContext) -> str:
         notes.append("asks for " + ", ".join(reply.when["missing"]))
     if "tags" in reply.when:
         notes.append("for contacts tagged " + ", ".join(reply.when["tags"]))
+    if "language" in reply.when:
+        notes.append(f"for a message in {language_name(ctx.language or 'en')}")
     if "says" in reply.when:
         notes.append(f"for a message that says “{said(ctx.text, reply.when['says'])}”")
     entity_vars = [v for v in reply.variables if v not in ("first_name", "name")]

@@ -1,0 +1,76 @@
+"""Which language a message is written in, from its function words: enough to tell a reply drafted in English
+that the customer wrote in German, Spanish, French, Portuguese, Italian or Dutch.
+
+A message is said to be in a language only on clear evidence: at least two of that language's common words (or
+one and a letter only it uses, such as "ñ" or "ß"), more than any other language has, and more than English has.
+A short or mixed message ("Olá! Any date for the Lisbon meetup?") is English or unknown (None), never a guess.
+Words that are also English words ("die", "war", "hat", "van", "son") are left out of the other languages'
+lists.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nlp.closings import body
+
+NAMES = {"en": "English", "de": "German", "es": "Spanish", "fr": "French", "pt": "Portuguese", "it": "Italian",
+         "nl": "Dutch"}
+
+_WORDS = {
+    "en": """the and is are was were it's i'm you your my our this that with for of to have has not don't can't
+             what when where why how please thanks thank hi hello order still just would could""",
+    "de": """der das und ich ist nicht ein eine einen mit für auf sind bitte danke vielen seit des sie wir mein
+             meine meiner mir mich noch schon aber oder wenn wann warum wie auch über nach jeden jede obwohl hallo
+             leider kann können gibt habe""",
+    "es": """el los las del que qué para por pero con una uno hola gracias cuándo cuando dónde está están es mis
+             nuestro vuestro vuestra quiero puedo muy también esto este esta pedido todavía ir amigos encanta""",
+    "fr": """le les des une sont je vous nous mon mes pour avec dans sur pas mais bonjour merci quand où comment
+             pourquoi très aussi cette ce commande toujours j'ai c'est n'est""",
+    "pt": """olá obrigado obrigada não você vocês meu minha para com uma são está estão quando onde porque também
+             muito pedido ainda nós tenho tem todos""",
+    "it": """il che di della delle degli gli una sono è non per con grazie ciao buongiorno quando dove perché
+             anche molto ordine ancora mio mia ho""",
+    "nl": """het een ik je niet zijn voor met op maar bedankt hallo wanneer waar waarom ook nog mijn bestelling
+             heb""",
+}
+# a word in several lists counts for none of them ("de", "para", "con", "una": Spanish or Portuguese or Italian?)
+_SEEN: dict[str, int] = {}
+for _words in _WORDS.values():
+    for _w in set(_words.split()):
+        _SEEN[_w] = _SEEN.get(_w, 0) + 1
+_LISTS = {lang: frozenset(w for w in words.split() if _SEEN[w] == 1) for lang, words in _WORDS.items()}
+# letters that only one of these languages writes
+_LETTERS = {"es": "ñ¿¡", "de": "ßäöü", "pt": "ãõ", "fr": "œ"}
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def detect(text: str) -> str | None:
+    """The language code of ``text`` (see :data:`NAMES`), or None when the evidence is thin."""
+    words = [w.replace("’", "'") for w in _WORD.findall(str(text).lower().replace("’", "'"))]
+    if not words:
+        return None
+    hits = {lang: sum(w in wanted for w in words) for lang, wanted in _LISTS.items()}
+    low = str(text).lower()
+    for lang, letters in _LETTERS.items():
+        if any(ch in low for ch in letters):
+            hits[lang] += 1
+    best = max(hits, key=lambda lang: (hits[lang], lang == "en"))
+    runner_up = max(n for lang, n in hits.items() if lang != best)
+    if best == "en":
+        return "en" if hits["en"] >= 1 else None
+    if hits[best] >= 2 and hits[best] > runner_up:
+        return best
+    return None
+
+
+def language_of(text: str, declared: str | None = None) -> str | None:
+    """The language a reply to ``text`` should be in: what the message's own words say (without a greeting,
+    closing or quoted thread), else what its source ``declared`` (a Telegram user's app language, an import's
+    column), else None (English)."""
+    return detect(body(text)) or (declared or None)
+
+
+def name(code: str | None) -> str:
+    """"German" for "de"; the code itself for a language not listed."""
+    return NAMES.get(code or "", code or "")
