@@ -78,10 +78,14 @@ def build(store, report, ideas: list[dict], running: list[dict], due: list[dict]
         """Sentiment and intent counts and messages per day of (a, b], all added up by SQLite (a week of 50,000
         messages: no row per message comes back to Python)."""
         span = [iso(a), iso(b)]
-        base = "FROM messages m JOIN analyses a ON a.message_id = m.id WHERE m.direction = 'in' AND m.sent_at > ? " \
-               "AND m.sent_at <= ?"
+        where = "WHERE m.direction = 'in' AND m.sent_at > ? AND m.sent_at <= ?"
+        base = f"FROM messages m JOIN analyses a ON a.message_id = m.id {where}"
+        corrected = f"FROM messages m JOIN analyses a ON a.message_id = m.id LEFT JOIN cards k ON k.message_id = m.id " \
+                    f"{where}"
         by_sentiment = dict(store.db.execute(f"SELECT a.sentiment, COUNT(*) {base} GROUP BY a.sentiment", span))
-        by_intent = Counter(dict(store.db.execute(f"SELECT a.intent, COUNT(*) {base} GROUP BY a.intent", span)))
+        # a person's correction on the card counts, as in the inbox and the follow-up count
+        by_intent = Counter(dict(store.db.execute(
+            f"SELECT COALESCE(k.intent, a.intent), COUNT(*) {corrected} GROUP BY 1", span)))
         # seconds since the window's start, whole ones, divided by a day: the day a message falls in (exact for
         # timestamps in whole seconds; one less than a second from the end of a day may count on the next)
         per_day = [0] * days

@@ -466,6 +466,23 @@ def test_the_digest_counts_the_people_who_had_to_ask_again(inbox, tmp_path):
     assert "*Follow-ups (asked again)*\n2 (was 1)" in fields
 
 
+def test_the_digests_top_intents_count_a_persons_corrections(inbox, tmp_path):
+    week = [iso(T0 + timedelta(days=7)), iso(T0 + timedelta(days=14))]
+    rows = inbox.store.db.execute(
+        "SELECT m.id, a.intent FROM messages m JOIN analyses a ON a.message_id = m.id WHERE m.direction = 'in' "
+        "AND m.sent_at > ? AND m.sent_at <= ? AND a.intent NOT IN ('complaint', 'unknown') ORDER BY m.id",
+        week).fetchall()
+    (first, intent), (second, _) = [r for r in rows if r[1] == rows[0][1]][:2]  # two messages of one intent
+    before, _ = inbox.digest(timedelta(days=7), T0 + timedelta(days=14), tmp_path / "before.md")
+    for message_id in (first, second):  # a person reads them as complaints
+        inbox.store.open_card(message_id)
+        assert inbox.store.correct_intent(message_id, "complaint", "UMANAGER1")
+    after, _ = inbox.digest(timedelta(days=7), T0 + timedelta(days=14), tmp_path / "after.md")
+    was = {i["intent"]: i["count"] for i in before["top_intents"]}
+    now = {i["intent"]: i["count"] for i in after["top_intents"]}
+    assert now["complaint"] == was.get("complaint", 0) + 2 and now.get(intent, 0) == was[intent] - 2
+
+
 def test_digest_of_a_quiet_week_still_has_a_chart(inbox, tmp_path):
     data, png = inbox.digest(timedelta(days=7), T0 - timedelta(days=30), tmp_path / "quiet.md")
     assert data["volume"]["messages"] == 0 and not data["themes"]
