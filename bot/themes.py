@@ -146,12 +146,14 @@ class ThemeFinder:
 
     # -- reading a window ---------------------------------------------------------------------------------------
     def messages(self, window: Window) -> list[dict]:
-        """The window's analysed inbound messages, oldest first, each with its stored embedding (``vector``
-        bytes and ``dimension``, None when it has none): one query, so a large window reads in bulk."""
+        """The window's analysed inbound messages, oldest first, each with its intent (a person's correction
+        counts) and its stored embedding (``vector`` bytes and ``dimension``, None when it has none): one query, so
+        a large window reads in bulk."""
         return list(self.store.db.query(
             """SELECT m.id, m.text, m.source, m.sent_at, m.contact_id, c.display_name, c.opted_out_at, c.tags,
-                      a.intent, a.sentiment, e.dimension, e.vector
+                      COALESCE(k.intent, a.intent) AS intent, a.sentiment, e.dimension, e.vector
                FROM messages m JOIN analyses a ON a.message_id = m.id
+               LEFT JOIN cards k ON k.message_id = m.id
                LEFT JOIN contacts c ON c.id = m.contact_id
                LEFT JOIN embeddings e ON e.message_id = m.id
                WHERE m.direction = 'in' AND m.sent_at > ? AND m.sent_at <= ?

@@ -243,6 +243,18 @@ def test_a_theme_keeps_its_id_and_label_across_windows_and_gets_a_trend(inbox):
                                                                         for t in week2.themes]
 
 
+def test_a_themes_intents_count_a_persons_corrections(inbox):
+    """Messages a manager re-labelled as complaints (sarcasm the model missed) count as complaints in their theme,
+    whose campaign rule reads its intents."""
+    finder = ThemeFinder(inbox.store, engine())
+    jam = next(t for t in finder.find(timedelta(days=7), T0 + timedelta(days=14)).themes if t.sources == {"slack": 4})
+    for message_id in jam.message_ids[:3]:
+        inbox.store.open_card(message_id)
+        assert inbox.store.correct_intent(message_id, "complaint", "UMANAGER1")
+    again = next(t for t in finder.find(timedelta(days=7), T0 + timedelta(days=14)).themes if t.id == jam.id)
+    assert again.intents[0] == {"intent": "complaint", "count": 3}
+
+
 def test_a_window_is_clustered_once_until_its_messages_change(inbox):
     finder = ThemeFinder(inbox.store, engine())
     calls, find = [], finder.engine.find
