@@ -288,12 +288,14 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
 def named_by_intent(label: str, intent: str, also: str | None = None) -> str:
     """A one-word label says too little: it is followed by what people do about it ("Kettle praise"), or, where
     that would repeat the word ("Order orders"), by what they ask about it ("Order status"). A word that only says
-    when or how many ("Days", all a theme's messages shared) names nothing: the intent does ("Order status").
-    ``also``: a second intent as common, when the first is not most of the theme ("Kettle praise and problems")."""
+    when or how many ("Days", all a theme's messages shared) names nothing: the intent does ("Order status"). A
+    plural of people or things ("Subscribers") goes singular before the noun ("Subscriber pricing"). ``also``: a second intent as common, when the first is not most of the theme ("Kettle praise and problems")."""
     if len(label.split()) >= 2:
         return label
     if label.lower() in WEAK_WORDS and intent:
         label = intent.split("_")[0].capitalize()
+    if re.fullmatch(r"\w{3,}[eo]rs", label) and label.lower() != "others":
+        label = label[:-1]  # a noun before another is singular: "Subscriber pricing", "Member questions"
     noun = INTENT_NOUNS.get(intent, "messages")
     if same_word(label.lower(), noun):
         noun = _OTHER_NOUNS.get(intent, "messages")

@@ -637,9 +637,9 @@ def _joined(head: str, others: Sequence[str], toks: Sequence[list[str]]) -> str:
 
 
 def _weak(word: str, toks: Sequence[list[str]]) -> bool:
-    """A word that says too little alone: a time or quantity word, or one the texts mostly use as a verb (the
-    word before it is a pronoun, auxiliary or "to" more often than an article or possessive)."""
-    if word in WEAK_WORDS:
+    """A word that says too little alone: a time or quantity word, a past participle, or one the texts mostly use
+    as a verb (the word before it is a pronoun, auxiliary or "to" more often than an article or possessive)."""
+    if word in WEAK_WORDS or _participle(word):
         return True
     verb = noun = 0
     for t in toks:
@@ -648,6 +648,12 @@ def _weak(word: str, toks: Sequence[list[str]]) -> bool:
                 verb += before in _VERB_BEFORE
                 noun += before in _NOUN_BEFORE
     return verb >= 2 and verb > noun
+
+
+def _participle(word: str) -> bool:
+    """A word that says something happened ("arrived", "packed", "charged"): it names a theme with another word
+    ("Charged twice"), never beside a second one ("Packed arrived")."""
+    return len(word) >= 5 and word.endswith("ed") and not word.endswith("eed")
 
 
 def same_word(a: str, b: str) -> bool:

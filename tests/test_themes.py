@@ -97,6 +97,10 @@ def test_engine_is_deterministic_leaves_noise_out_and_labels_with_words_people_u
      "€18 to €22"),
     (["€22 with no warning", "does €22 include shipping?", "€18 + shipping before, now €22", "€18 was fine, €22 is not",
       "€22 and shipping"], "€18 to €22"),  # "€22 shipping" before
+    # a participle names nothing beside another word ("Arrived order was packed", "Packed arrived")
+    (["ordered Tuesday, arrived Thursday, beautifully packed. Well done!",
+      "props to your warehouse team, my order was packed perfectly", "Arrived today 🙌 thanks for sorting it",
+      "my order was packed with care and arrived early"], "Order was packed"),
     # an amount may join another amount, not a word ("Subscribers €22")
     (["subscribers pay €22 now", "€22 for subscribers?", "subscribers at €22, hm", "old subscribers and €22"],
      "Subscribers"),
@@ -358,6 +362,10 @@ def test_a_one_word_label_says_what_people_do_without_repeating_itself():
     assert named_by_intent("Support", "follow_up", "praise") == "Support follow-ups and praise"
     assert named_by_intent("Support", "unknown", "praise") == "Support messages"
     assert named_by_intent("Kettle", "") == "Kettle messages"  # no intent of two messages or more
+    # a noun before another is singular
+    assert named_by_intent("Subscribers", "pricing") == "Subscriber pricing"
+    assert named_by_intent("Grinders", "praise") == "Grinder praise"
+    assert named_by_intent("Others", "praise") == "Others praise" and named_by_intent("News", "") == "News messages"
 
 
 def test_broken_campaign_rules_name_file_and_line(tmp_path):
