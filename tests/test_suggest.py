@@ -171,6 +171,16 @@ def test_a_known_issue_is_answered_as_one(shipped):
     assert "known_battery_drain" not in [x.reply_id for x in other]
 
 
+def test_a_problem_report_that_names_the_device_is_not_asked_which_device(shipped):
+    kettle = Suggester(shipped, limit=10).suggest(
+        analysis("technical_problem", sentiment="negative", entities=[KETTLE]),
+        ReplyContext(text="The kettle lid doesn't close properly anymore", values={"first_name": "Patrick"}))
+    assert kettle and not any("Which device" in x.text for x in kettle)
+    unnamed = Suggester(shipped, limit=10).suggest(analysis("technical_problem", sentiment="negative"),
+                                                   ReplyContext(text="it keeps turning off"))
+    assert any("Which device" in x.text for x in unnamed)
+
+
 def test_a_bean_club_member_gets_the_box_reply_only_about_their_box(shipped):
     member = frozenset({"bean_club"})
 
