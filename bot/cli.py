@@ -115,20 +115,18 @@ def suggest(app, text, name, source, tags, language, as_json):
     """Suggest up to three replies to TEXT (nothing is stored)."""
     from bot.message import first_name_of
     from bot.playbooks import ReplyContext
-    from nlp.language import language_of
 
     analysis = app.analyzer.analyze(text)
     values = {k: v for k, v in {"first_name": first_name_of(name) or "", "name": name}.items() if v}
-    context = ReplyContext(source=source, tags=frozenset(tags), values=values, text=text,
-                           language=language_of(text, language))
+    context = ReplyContext(source=source, tags=frozenset(tags), values=values, text=text, language=language)
     suggestions = app.suggester.suggest(analysis, context)
     if as_json:
-        click.echo(json.dumps({"text": text, "analysis": analysis.to_dict(), "language": context.language,
+        click.echo(json.dumps({"text": text, "analysis": analysis.to_dict(), "language": context.reply_language,
                                "suggestions": [s.__dict__ for s in suggestions]}, ensure_ascii=False, indent=2))
         return
     from bot import render
 
-    render.analysis(text, analysis, context.language)
+    render.analysis(text, analysis, context.reply_language)
     render.suggestions(suggestions)
 
 

@@ -153,10 +153,7 @@ def context_of(row: dict | None) -> ReplyContext:
     """The reply context (source, contact tags, names, language) of a stored message row."""
     if row is None:
         return ReplyContext()
-    from nlp.language import language_of
-
     values = {"first_name": row.get("first_name") or "", "name": row.get("display_name") or ""}
-    text = row.get("text") or ""
     return ReplyContext(source=row["source"], tags=frozenset(json.loads(row.get("tags") or "[]")),
-                        language=language_of(text, row.get("contact_language")),
-                        values={k: v for k, v in values.items() if v}, sent_at=row.get("sent_at"), text=text)
+                        language=row.get("contact_language"), values={k: v for k, v in values.items() if v},
+                        sent_at=row.get("sent_at"), text=row.get("text") or "")

@@ -55,10 +55,18 @@ class ReplyContext:
     sentiment: str = "neutral"
     source: str = "import"
     tags: frozenset[str] = frozenset()
-    language: str | None = None
+    language: str | None = None  # what the source says (a Telegram user's app language); see ``reply_language``
     values: dict[str, str] = field(default_factory=dict)
     sent_at: str | None = None  # when the message was sent (ISO 8601): a follow-up's ``{earlier_day}`` counts from it
     text: str = ""  # the message, for ``says`` and ``not_says`` (the suggester reads its body and a chased one's)
+
+    @functools.cached_property
+    def reply_language(self) -> str:
+        """The language a reply should be in: the message's own words tell, else the source's ``language``, else
+        English. Worked out only when a reply's ``language`` condition asks (a few µs a message)."""
+        from nlp.language import language_of
+
+        return language_of(self.text, self.language) or "en"
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,7 @@ class Reply:
                 return False
             if key == "tags" and not set(allowed) <= set(ctx.tags):
                 return False
-            if key == "language" and (ctx.language or "en") not in allowed:
+            if key == "language" and ctx.reply_language not in allowed:
                 return False
             if key == "missing" and any(str(ctx.values.get(v) or "").strip() for v in allowed):
                 return False  # a reply that asks for the order number is not for a message that gave one

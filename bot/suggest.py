@@ -152,7 +152,7 @@ def _condition_note(reply: Reply, ctx: ReplyContext) -> str:
     if "tags" in reply.when:
         notes.append("for contacts tagged " + ", ".join(reply.when["tags"]))
     if "language" in reply.when:
-        notes.append(f"for a message in {language_name(ctx.language or 'en')}")
+        notes.append(f"for a message in {language_name(ctx.reply_language)}")
     if "says" in reply.when:
         notes.append(f"for a message that says “{said(ctx.text, reply.when['says'])}”")
     entity_vars = [v for v in reply.variables if v not in ("first_name", "name")]
