@@ -129,14 +129,28 @@ class ReviewDesk:
             return Outcome(False, "This message has not been analysed.")
         if self.store.correct_intent(message_id, intent, actor) is None:
             return self._closed(message_id) or Outcome(False, "This card is closed.")
+        self._suggest_for(message_id, row, intent)
+        self.refresh(message_id)
+        return Outcome(True)
+
+    def edited(self, message_id: int) -> None:
+        """Its sender edited the message (the pipeline analysed it again): the card shows the new text, and the
+        suggestions follow a person's correction of the intent if there was one."""
+        card = self.store.card(message_id)
+        row = self.store.analysis(message_id)
+        if card and card.get("intent") and card.get("state") == "open" and row is not None:
+            self._suggest_for(message_id, row, card["intent"])
+        self.refresh(message_id)
+
+    def _suggest_for(self, message_id: int, row: dict, intent: str) -> None:
+        """Offer suggestions for the message as if its intent were ``intent`` (a person's correction)."""
         from bot.pipeline import context_of  # late: the pipeline imports the model stack lazily too
 
         suggestions = self._suggester().suggest(corrected_analysis(row, intent),
                                                 context_of(self.store.message(message_id)),
-                                                self.store.followed_up(message_id, playbooks.follow_up_intents()))
+                                                self.store.followed_up(message_id,
+                                                                       self._playbooks().follow_up_intents()))
         self.store.save_suggestions(message_id, suggestions)
-        self.refresh(message_id)
-        return Outcome(True)
 
     def _decide(self, message_id: int, action: str, actor: str, **kw) -> Outcome:
         decided = self.store.decide(message_id, action, actor, opt_out_intents=self._playbooks().opt_out_intents(),

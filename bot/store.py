@@ -384,6 +384,20 @@ class Store:
                 return StoredMessage(row[0], False)
             return StoredMessage(cursor.lastrowid, True)
 
+    def edit_message(self, msg: Message) -> int | None:
+        """Its sender edited a stored message: the text (and the raw event) become the edited ones. The message's id
+        when its text changed; None when it is not stored (sent before Resonate listened) or the text is the same
+        (Slack also sends an edit when it adds a link preview)."""
+        with self.db.atomic():
+            row = self.db.execute("SELECT id, text FROM messages WHERE source = ? AND source_id = ?",
+                                  [msg.source, msg.key]).fetchone()
+            if row is None or row[1] == msg.text:
+                return None
+            self.db.execute("UPDATE messages SET text = ?, raw = COALESCE(?, raw) WHERE id = ?",
+                            [msg.text, json.dumps(msg.raw, ensure_ascii=False, default=str)
+                             if msg.raw is not None else None, row[0]])
+            return row[0]
+
     def _touch_contact(self, msg: Message, seen_at: str) -> int:
         self.db.execute(
             """INSERT INTO contacts (source, external_id, display_name, first_name, username, language, tags,

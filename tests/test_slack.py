@@ -275,6 +275,42 @@ def test_forget_deletes_the_persons_review_cards_in_slack(slack, fake, app, monk
     assert app.store.card(1) is None and app.store.card(2)["ts"] == other["ts"]
 
 
+def edit_body(text, *, ts="1700000000.000100", user=CUSTOMER, event_id="Ev0009"):
+    """Slack's message_changed event: the customer edited their message ``ts`` to ``text``."""
+    event = {"type": "message", "subtype": "message_changed", "channel": INBOX, "hidden": True,
+             "ts": "1700000100.000001", "event_ts": "1700000100.000001",
+             "message": {"type": "message", "user": user, "text": text, "ts": ts,
+                         "edited": {"user": user, "ts": "1700000100.000000"}},
+             "previous_message": {"type": "message", "user": user, "text": "before", "ts": ts}}
+    return json.dumps({"token": "legacy", "team_id": TEAM_ID, "api_app_id": "A0001", "type": "event_callback",
+                       "event_id": event_id, "event_time": 1700000100, "event": event})
+
+
+def test_an_edited_message_is_analysed_again_and_its_card_redrawn(slack, fake, app):
+    """The customer adds the order number by editing: the drafts use it instead of asking for it."""
+    post_event(slack, "where is my order? it's late")
+    assert not any("FB-20431" in s["text"] for s in app.store.suggestions(1))
+    assert dispatch(slack, edit_body("where is my order FB-20431? it's late"), "application/json").status == 200
+    assert app.store.message(1)["text"] == "where is my order FB-20431? it's late" and app.store.count("messages") == 1
+    assert "FB-20431" in app.store.suggestions(1)[0]["text"]
+    redrawn = fake.of("chat.update")[-1].body
+    assert redrawn["ts"] == app.store.card(1)["ts"] and "FB-20431" in json.dumps(redrawn["blocks"])
+    fake.clear()  # Slack also says "changed" when it adds a link preview: the same text changes nothing
+    dispatch(slack, edit_body("where is my order FB-20431? it's late", event_id="Ev0010"), "application/json")
+    assert not fake.of("chat.update")
+
+
+def test_an_edit_after_the_reply_was_sent_keeps_what_was_sent(slack, fake, app):
+    post_event(slack, "where is my order FB-20431?")
+    click(slack, send_button(card_of(fake)["blocks"], 1))
+    slack.relay.drain(timeout=10)
+    offered = app.store.suggestions(1)
+    dispatch(slack, edit_body("where is my order FB-20431? (the blue one)"), "application/json")
+    assert app.store.message(1)["text"] == "where is my order FB-20431? (the blue one)"
+    assert app.store.suggestions(1) == offered and app.store.outbox_of(1)["state"] == "sent"
+    assert "the blue one" in json.dumps(fake.of("chat.update")[-1].body["blocks"])
+
+
 def test_skip_closes_the_card_without_sending(slack, fake, app):
     post_event(slack, "thanks, all good")
     click(slack, {"action_id": review.ACTION_SKIP, "value": "1", "type": "button"})

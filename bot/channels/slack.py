@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 SOURCE = "slack"
 EVENTS_PATH = "/slack/events"
-# Message subtypes a person writes; everything else (joins, edits, deletions, bots) is not an inbox message.
+# Message subtypes a person writes; everything else (joins, deletions, bots) is not an inbox message, and an edit
+# (message_changed) changes the stored one (see edited_message).
 PERSON_SUBTYPES = {None, "thread_broadcast", "file_share"}
 # Slack errors that another try will not fix.
 PERMANENT_ERRORS = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
@@ -67,6 +68,17 @@ def to_message(event: dict, event_id: str | None = None, sender_name: str = "") 
         kind="text" if text.strip() else "file",
         reply_to_id=f"{channel}:{thread_ts}" if thread_ts and thread_ts != ts else None, raw=event,
     )
+
+
+def edited_message(event: dict, sender_name: str = "") -> Message | None:
+    """A ``message_changed`` event (a person edited their message) -> the edited Message, with the same platform id
+    as the original; None for anything else (a bot's message, a malformed event)."""
+    if not isinstance(event, dict) or event.get("subtype") != "message_changed":
+        return None
+    inner = event.get("message")
+    if not isinstance(inner, dict):
+        return None
+    return to_message({**inner, "type": "message", "channel": event.get("channel")}, None, sender_name)
 
 
 # -- out: text and cards ------------------------------------------------------------------------------------------
@@ -183,6 +195,7 @@ class SlackConnector:
         self.bolt = self._build_bolt()
         # Every new inbound message gets a card, whichever connector received it.
         app.pipeline.on_new(lambda processed: self._present(processed.message_id))
+        app.pipeline.on_edit(lambda processed: self._redraw(processed.message_id))
         if hasattr(app, "add_relay_kicker"):
             app.add_relay_kicker(self.kick)  # automatic answers are queued outside a click
 
@@ -218,6 +231,11 @@ class SlackConnector:
     def _on_message(self, event, body, client):
         channel = event.get("channel")
         if channel not in self.config.watch_channels or channel == self.config.review_channel:
+            return
+        edit = edited_message(event)
+        if edit is not None:
+            with self.lock:
+                self.app.pipeline.edit(edit)  # the card is redrawn by the on_edit hook
             return
         message = to_message(event, body.get("event_id"), self._name_of(client, event.get("user")))
         if message is None:
@@ -321,6 +339,13 @@ class SlackConnector:
                 log.info("could not look up Slack user %s: %s", user, exc)
                 return ""
         return self._names[user]
+
+    def _redraw(self, message_id: int) -> None:
+        try:
+            with self.lock:
+                self.desk.edited(message_id)
+        except Exception:  # the edit is stored whatever happens to its card
+            log.exception("could not redraw the review card of edited message %s", message_id)
 
     def _present(self, message_id: int) -> None:
         try:

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 SOURCE = "telegram"
 MAX_MESSAGE_CHARS = 4096  # sendMessage's limit on text length
 COMMANDS = ("start", "help", "stop")
-ALLOWED_UPDATES = ["message"]
+ALLOWED_UPDATES = ["message", "edited_message"]  # an edit changes the stored message (see edited_message)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # What a message without text can be; the first key present names its kind.
 NON_TEXT_KINDS = ("sticker", "photo", "animation", "video", "video_note", "voice", "audio", "document",
@@ -116,6 +116,14 @@ def to_message(update: dict, bot_username: str | None = None) -> Message | None:
         if isinstance(reply_to, dict) and isinstance(reply_to.get("message_id"), int) else None,
         raw=update,
     )
+
+
+def edited_message(update: dict, bot_username: str | None = None) -> Message | None:
+    """An update with an ``edited_message`` -> the edited Message, with the same platform id as the original;
+    None for any other update. Raises ValueError as :func:`to_message` does."""
+    if not isinstance(update, dict) or "edited_message" not in update:
+        return None
+    return to_message({"update_id": update.get("update_id"), "message": update["edited_message"]}, bot_username)
 
 
 def update_kind(update: dict) -> str:
@@ -369,7 +377,13 @@ class TelegramConnector:
             return None
         with self.app.lock:
             if message is None:
-                self.app.store.record_update(update.update_id, update_kind(data), data)
+                try:
+                    edit = edited_message(data, self.bot.username)
+                except ValueError:
+                    edit = None  # kept as received below, as any update that is not a message
+                processed = self.app.pipeline.edit(edit) if edit is not None else None  # on_edit redraws the card
+                self.app.store.record_update(update.update_id, update_kind(data), data,
+                                             message_id=processed.message_id if processed else None)
                 return None
             processed = self.app.pipeline.receive(message)  # stored first; a new message is carded by on_new
             self.app.store.record_update(update.update_id, update_kind(data), data, message_id=processed.message_id)
