@@ -300,6 +300,17 @@ def test_an_edited_message_is_analysed_again_and_its_card_redrawn(slack, fake, a
     assert not fake.of("chat.update")
 
 
+def test_an_edit_keeps_a_persons_intent_correction(slack, fake, app):
+    post_event(slack, "my scale arrived")
+    select = next(b for b in buttons(card_of(fake)["blocks"]) if b["type"] == "static_select")
+    option = next(o for o in select["options"] if o["value"] == "1:refund_return")
+    click(slack, {"action_id": review.ACTION_INTENT, "type": "static_select", "selected_option": option})
+    dispatch(slack, edit_body("my scale arrived broken, FB-20431"), "application/json")
+    offered = app.store.suggestions(1)
+    assert offered and all(s["intent"] == "refund_return" for s in offered)
+    assert "FB-20431" in offered[0]["text"]
+
+
 def test_an_edit_after_the_reply_was_sent_keeps_what_was_sent(slack, fake, app):
     post_event(slack, "where is my order FB-20431?")
     click(slack, send_button(card_of(fake)["blocks"], 1))
