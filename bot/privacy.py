@@ -129,11 +129,17 @@ def _campaigns_naming(store: Store, contact_id: int, quoted: set[int], texts: se
     for row in store.db.query("SELECT id, card, segment FROM campaigns"):
         card, segment = json.loads(row["card"]), json.loads(row["segment"])
         quotes = card.get("quotes", [])
-        kept = [q for q in quotes if q.get("message_id") not in quoted and q.get("text") not in texts]
+        kept = _unquoted(quotes, quoted, texts)
         if contact_id in segment or len(kept) != len(quotes):
             others = [c for c in segment if c != contact_id]
             out.append(({"id": row["id"], "segment": others}, {**card, "quotes": kept}))
     return out
+
+
+def _unquoted(quotes: list[dict], messages: set[int], texts: set[str]) -> list[dict]:
+    """A campaign card's quotes without those of ``messages`` (by id, or by text for cards from before quotes
+    carried their message id)."""
+    return [q for q in quotes if q.get("message_id") not in messages and q.get("text") not in texts]
 
 
 def erase_contact(store: Store, contact: dict, *, dry_run: bool = True,
@@ -219,6 +225,30 @@ def _delete_cards(cards: list[dict], delete_card: Callable[[str, str], None] | N
                             f"be deleted ({where(left)}); {why}, or add --leave-slack to erase the rest and delete "
                             "the cards in Slack by hand")
     return left
+
+
+def erase_message(store: Store, message_id: int) -> bool:
+    """Erase one inbound message its author deleted (in Slack): the message, its analysis, embedding,
+    suggestions, decisions, card and raw updates, a reply to it still waiting in the outbox, and its quotes in
+    campaign cards; cached clusterings are dropped. Replies already sent stay (they are ours). False when it is
+    not stored."""
+    with store.db.atomic():
+        row = store.db.execute("SELECT text FROM messages WHERE id = ? AND direction = 'in'", [message_id]).fetchone()
+        if row is None:
+            return False
+        store.db.execute("PRAGMA secure_delete = ON")
+        for table in _BY_MESSAGE:
+            store.db.execute(f"DELETE FROM {table} WHERE message_id = ?", [message_id])
+        store.db.execute("DELETE FROM messages WHERE id = ?", [message_id])
+        for campaign in list(store.db.query("SELECT id, card FROM campaigns")):
+            card = json.loads(campaign["card"])
+            kept = _unquoted(card.get("quotes", []), {message_id}, {quote_text(row[0])})
+            if len(kept) != len(card.get("quotes", [])):
+                store.db.execute("UPDATE campaigns SET card = ? WHERE id = ?",
+                                 [json.dumps({**card, "quotes": kept}, ensure_ascii=False), campaign["id"]])
+        store.db.execute("DELETE FROM theme_runs")  # a cache that lists message ids; rebuilt when needed
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return True
 
 
 def _telegram_user_id(contact: dict) -> int | None:

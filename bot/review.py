@@ -100,6 +100,12 @@ class CardData:
     note: str = ""  # the intent's playbook card_note, filled in (team-written mrkdwn)
 
 
+def deleted_blocks(name: str) -> list[dict]:
+    """What a card becomes when its message was deleted by its author: no trace of the text."""
+    return [{"type": "section", "text": mrkdwn(f"🗑 *{mrkdwn_literal(name or 'Someone', 200)}* deleted their "
+                                               "message; Resonate erased its copy and the drafts.")}]
+
+
 def header_blocks(data: CardData) -> list[dict]:
     m = data.message
     name = m.get("display_name") or m.get("username") or m.get("sender_id") or "someone"

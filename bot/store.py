@@ -384,6 +384,11 @@ class Store:
                 return StoredMessage(row[0], False)
             return StoredMessage(cursor.lastrowid, True)
 
+    def message_id_of(self, source: str, source_id: str) -> int | None:
+        """The id of the message with this platform id, None when it is not stored."""
+        row = self.db.execute("SELECT id FROM messages WHERE source = ? AND source_id = ?", [source, source_id]).fetchone()
+        return row[0] if row else None
+
     def edit_message(self, msg: Message) -> int | None:
         """Its sender edited a stored message: the text (and the raw event) become the edited ones. The message's id
         when its text changed; None when it is not stored (sent before Resonate listened) or the text is the same

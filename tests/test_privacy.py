@@ -238,3 +238,18 @@ def test_without_a_slack_token_the_cards_are_left_only_on_purpose(monkeypatch, t
     assert "Left in Slack, to delete there by hand: channel C0REVIEW, ts 1800000000.000001, because no Slack token was set" in \
         left.output
     assert all(n == 0 for n in rows_of(db, zq).values())
+
+
+def test_erasing_one_message_leaves_the_persons_others(monkeypatch, tmp_path):
+    from bot.privacy import erase_message
+
+    _, db, zq, _ = setup(monkeypatch, tmp_path)
+    store = Store(db)
+    assert erase_message(store, 1) and not erase_message(store, 1)
+    assert store.message(1) is None and store.message(2)["text"].startswith("Also my old order")
+    assert store.count("theme_runs") == 0
+    quotes = json.loads(next(iter(store.db["campaigns"].rows))["card"])["quotes"]
+    assert [q["from"] for q in quotes] == ["Ann Lee"]
+    out = store.db.execute("SELECT COUNT(*) FROM messages WHERE direction = 'out'").fetchone()[0]
+    assert out == 1 and not erase_message(store, 4)  # our reply is not theirs to delete
+    store.close()

@@ -322,6 +322,24 @@ def test_an_edit_after_the_reply_was_sent_keeps_what_was_sent(slack, fake, app):
     assert "the blue one" in json.dumps(fake.of("chat.update")[-1].body["blocks"])
 
 
+def test_a_message_its_author_deleted_is_erased_and_its_card_cleared(slack, fake, app):
+    post_event(slack, "my phone is +44 7700 900653, call me about FB-20431")
+    post_event(slack, "where is my order FB-20432?", user="U0OTHER01", ts="1700000000.000200", event_id="Ev0002")
+    card = app.store.card(1)
+    deleted = {"type": "message", "subtype": "message_deleted", "channel": INBOX, "hidden": True,
+               "deleted_ts": "1700000000.000100", "ts": "1700000200.000001", "event_ts": "1700000200.000001",
+               "previous_message": {"type": "message", "user": CUSTOMER, "text": "my phone is ...",
+                                    "ts": "1700000000.000100"}}
+    body = json.dumps({"token": "legacy", "team_id": TEAM_ID, "api_app_id": "A0001", "type": "event_callback",
+                       "event_id": "Ev0011", "event_time": 1700000200, "event": deleted})
+    assert dispatch(slack, body, "application/json").status == 200
+    assert app.store.message(1) is None and app.store.card(1) is None and not app.store.suggestions(1)
+    assert app.store.analysis(1) is None and app.store.message(2)["text"] == "where is my order FB-20432?"
+    cleared = fake.of("chat.update")[-1].body
+    assert cleared["ts"] == card["ts"] and "deleted their message" in json.dumps(cleared["blocks"])
+    assert "7700" not in json.dumps(cleared) and "FB-20431" not in json.dumps(cleared)
+
+
 def test_skip_closes_the_card_without_sending(slack, fake, app):
     post_event(slack, "thanks, all good")
     click(slack, {"action_id": review.ACTION_SKIP, "value": "1", "type": "button"})

@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 SOURCE = "slack"
 EVENTS_PATH = "/slack/events"
-# Message subtypes a person writes; everything else (joins, deletions, bots) is not an inbox message, and an edit
-# (message_changed) changes the stored one (see edited_message).
+# Message subtypes a person writes; everything else (joins, bots) is not an inbox message; an edit
+# (message_changed) changes the stored one (see edited_message), a deletion (message_deleted) erases it.
 PERSON_SUBTYPES = {None, "thread_broadcast", "file_share"}
 # Slack errors that another try will not fix.
 PERMANENT_ERRORS = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
@@ -232,6 +232,9 @@ class SlackConnector:
         channel = event.get("channel")
         if channel not in self.config.watch_channels or channel == self.config.review_channel:
             return
+        if event.get("subtype") == "message_deleted":
+            self._on_deleted(channel, event.get("deleted_ts"))
+            return
         edit = edited_message(event)
         if edit is not None:
             with self.lock:
@@ -246,6 +249,27 @@ class SlackConnector:
                 # the card could not be posted (or this is Slack's retry after that): try now, and let a
                 # failure answer Slack with an error so that it delivers the event again
                 self.desk.present(processed.message_id)
+
+    def _on_deleted(self, channel: str, ts: Any) -> None:
+        """The author deleted their message: its copy goes (see bot.privacy.erase_message), and its card says so
+        instead of showing the text."""
+        from bot.privacy import erase_message
+
+        if not isinstance(ts, str):
+            return
+        with self.lock:
+            message_id = self.app.store.message_id_of(SOURCE, f"{channel}:{ts}")
+            if message_id is None:
+                return
+            card, message = self.app.store.card(message_id), self.app.store.message(message_id)
+            erase_message(self.app.store, message_id)
+        if card and card.get("ts"):
+            name = message.get("display_name") or message.get("username") or ""
+            try:
+                self.board.update(card["channel"], card["ts"], review.deleted_blocks(name),
+                                  f"{name or 'Someone'} deleted their message")
+            except SlackApiError as exc:
+                log.warning("could not clear the card of deleted message %s: %s", message_id, exc)
 
     def _on_send(self, ack, body, action, client):
         ack()
