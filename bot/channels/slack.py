@@ -194,8 +194,8 @@ class SlackConnector:
         self._names: dict[str, str] = {}
         self.bolt = self._build_bolt()
         # Every new inbound message gets a card, whichever connector received it.
-        app.pipeline.on_new(lambda processed: self._present(processed.message_id))
-        app.pipeline.on_edit(lambda processed: self._redraw(processed.message_id))
+        app.pipeline.on_new(lambda processed: self._card(self.desk.present, processed.message_id, "post"))
+        app.pipeline.on_edit(lambda processed: self._card(self.desk.edited, processed.message_id, "redraw"))
         if hasattr(app, "add_relay_kicker"):
             app.add_relay_kicker(self.kick)  # automatic answers are queued outside a click
 
@@ -364,19 +364,14 @@ class SlackConnector:
                 return ""
         return self._names[user]
 
-    def _redraw(self, message_id: int) -> None:
+    def _card(self, work, message_id: int, what: str) -> None:
+        """``work(message_id)`` (post or redraw its card) under the lock; a failure is logged, since the message
+        is stored whatever happens to its card."""
         try:
             with self.lock:
-                self.desk.edited(message_id)
-        except Exception:  # the edit is stored whatever happens to its card
-            log.exception("could not redraw the review card of edited message %s", message_id)
-
-    def _present(self, message_id: int) -> None:
-        try:
-            with self.lock:
-                self.desk.present(message_id)
-        except Exception:  # the message is stored whatever happens to its card
-            log.exception("could not post the review card of message %s", message_id)
+                work(message_id)
+        except Exception:
+            log.exception("could not %s the review card of message %s", what, message_id)
 
     def refresh_card(self, message_id: int) -> None:
         with self.lock:
