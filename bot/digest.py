@@ -80,8 +80,8 @@ def build(store, report, ideas: list[dict], running: list[dict], due: list[dict]
         span = [iso(a), iso(b)]
         where = "WHERE m.direction = 'in' AND m.sent_at > ? AND m.sent_at <= ?"
         base = f"FROM messages m JOIN analyses a ON a.message_id = m.id {where}"
-        corrected = f"FROM messages m JOIN analyses a ON a.message_id = m.id LEFT JOIN cards k ON k.message_id = m.id " \
-                    f"{where}"
+        corrected = ("FROM messages m JOIN analyses a ON a.message_id = m.id "
+                     f"LEFT JOIN cards k ON k.message_id = m.id {where}")
         by_sentiment = dict(store.db.execute(f"SELECT a.sentiment, COUNT(*) {base} GROUP BY a.sentiment", span))
         # a person's correction on the card counts, as in the inbox and the follow-up count
         by_intent = Counter(dict(store.db.execute(

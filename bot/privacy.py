@@ -15,6 +15,8 @@ them by hand (they are listed). Slack first, so that an erasure interrupted half
 already deleted counts as deleted, and the database still says where the others are.
 
 Outside the database and the review cards nothing is touched: digests written to files or posted, backups.
+
+One message its author deleted in Slack is erased alone (:func:`erase_message`), with what was derived from it.
 """
 
 from __future__ import annotations

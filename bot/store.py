@@ -386,7 +386,8 @@ class Store:
 
     def message_id_of(self, source: str, source_id: str) -> int | None:
         """The id of the message with this platform id, None when it is not stored."""
-        row = self.db.execute("SELECT id FROM messages WHERE source = ? AND source_id = ?", [source, source_id]).fetchone()
+        row = self.db.execute("SELECT id FROM messages WHERE source = ? AND source_id = ?",
+                              [source, source_id]).fetchone()
         return row[0] if row else None
 
     def edit_message(self, msg: Message) -> int | None:

@@ -289,7 +289,8 @@ def named_by_intent(label: str, intent: str, also: str | None = None) -> str:
     """A one-word label says too little: it is followed by what people do about it ("Kettle praise"), or, where
     that would repeat the word ("Order orders"), by what they ask about it ("Order status"). A word that only says
     when or how many ("Days", all a theme's messages shared) names nothing: the intent does ("Order status"). A
-    plural of people or things ("Subscribers") goes singular before the noun ("Subscriber pricing"). ``also``: a second intent as common, when the first is not most of the theme ("Kettle praise and problems")."""
+    plural of people or things ("Subscribers") goes singular before the noun ("Subscriber pricing"). ``also``: a
+    second intent as common, when the first is not most of the theme ("Kettle praise and problems")."""
     if len(label.split()) >= 2:
         return label
     if label.lower() in WEAK_WORDS and intent:

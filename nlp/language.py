@@ -27,8 +27,8 @@ _WORDS = {
              nuestro vuestro vuestra quiero puedo muy también esto este esta pedido todavía ir amigos encanta""",
     "fr": """le les des une sont je vous nous mon mes pour avec dans sur pas mais bonjour merci quand où comment
              pourquoi très aussi cette ce commande toujours j'ai c'est n'est""",
-    "pt": """olá obrigado obrigada não você vocês meu minha para com uma são está estão quando onde porque também
-             muito pedido ainda nós tenho tem todos""",
+    "pt": """olá obrigado obrigada não você vocês meu minha para com uma são está estão quando onde porque
+             também muito pedido ainda nós tenho tem todos""",
     "it": """il che di della delle degli gli una sono è non per con grazie ciao buongiorno quando dove perché
              anche molto ordine ancora mio mia ho""",
     "nl": """het een ik je niet zijn voor met op maar bedankt hallo wanneer waar waarom ook nog mijn bestelling

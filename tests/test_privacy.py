@@ -235,8 +235,8 @@ def test_without_a_slack_token_the_cards_are_left_only_on_purpose(monkeypatch, t
     assert rows_of(db, zq) == before
     left = runner.invoke(cli, ["forget", "--message", "1", "--yes", "--leave-slack", "--db", db])
     assert left.exit_code == 0, left.output
-    assert "Left in Slack, to delete there by hand: channel C0REVIEW, ts 1800000000.000001, because no Slack token was set" in \
-        left.output
+    assert ("Left in Slack, to delete there by hand: channel C0REVIEW, ts 1800000000.000001, because no Slack token "
+            "was set") in left.output
     assert all(n == 0 for n in rows_of(db, zq).values())
 
 
