@@ -306,6 +306,14 @@ def _suggestion_answers(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX suggestions_answers ON suggestions (answers_id) WHERE answers_id IS NOT NULL")
 
 
+@migrations(name="0010_theme_span")
+def _theme_span(db: sqlite_utils.Database) -> None:
+    """A theme belongs to windows of one length (``span_hours``): a 49-day window's threads are broader than a
+    week's, and took the name of whichever week's theme their centre was nearest ("Lisbon Brew Jam" for every
+    city's). Themes stored before had no span; they came from the default week (NULL reads as 168)."""
+    db.execute("ALTER TABLE themes ADD COLUMN span_hours INTEGER")
+
+
 @dataclass(frozen=True)
 class Decided:
     decision_id: int

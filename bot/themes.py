@@ -23,6 +23,7 @@ from nlp.closings import body
 from nlp.themes import WEAK_WORDS, distinct_label, same_word
 
 TRENDS = ("new", "growing", "steady", "fading")
+DEFAULT_SPAN_HOURS = 168  # the week themes stored before windows had a length came from
 INTENT_NOUNS = {"praise": "praise", "complaint": "complaints", "technical_problem": "problems",
                 "feature_request": "ideas", "event_question": "questions", "product_question": "questions",
                 "pricing": "pricing", "order_status": "orders", "refund_return": "refunds",
@@ -75,6 +76,11 @@ class Window:
     @property
     def length(self) -> timedelta:
         return self.end - self.start
+
+    @property
+    def span_hours(self) -> int:
+        """The window's length in whole hours: themes are matched among those of windows as long."""
+        return round(self.length.total_seconds() / 3600)
 
     def previous(self) -> "Window":
         return Window(self.start - self.length, self.start)
@@ -170,8 +176,10 @@ class ThemeFinder:
         result = self._find([r["text"] for r in rows], matrix, [r["id"] for r in rows])
         themes = []
         # read once: a theme this window creates or moves is no longer ``free``, so later clusters never need it
+        # a theme continues in windows of its own length: a month's threads are broader than a week's
         stored = list(self.store.db.query(
-            "SELECT id, label, dimension, centroid, last_seen_at FROM themes WHERE dimension = ? ORDER BY id", [dim]))
+            "SELECT id, label, dimension, centroid, last_seen_at FROM themes WHERE dimension = ? "
+            f"AND COALESCE(span_hours, {DEFAULT_SPAN_HOURS}) = ? ORDER BY id", [dim, window.span_hours]))
         centroids = (np.frombuffer(b"".join(r["centroid"] for r in stored), dtype=np.float32).reshape(-1, dim)
                      if stored else np.zeros((0, dim), dtype=np.float32))
         free = np.ones(len(stored), dtype=bool)
@@ -220,10 +228,11 @@ class ThemeFinder:
         if best is None:
             label = distinct_label(cluster.label, cluster.keyphrases, taken, INTENT_NOUNS.get(intent, ""))
             cur = self.store.db.execute(
-                """INSERT INTO themes (label, keyphrases, dimension, centroid, first_seen_at, last_seen_at, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO themes (label, keyphrases, dimension, centroid, first_seen_at, last_seen_at,
+                                      created_at, span_hours)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                 [label, json.dumps(cluster.keyphrases), int(cluster.centroid.shape[0]),
-                 cluster.centroid.astype(np.float32).tobytes(), end, end, now])
+                 cluster.centroid.astype(np.float32).tobytes(), end, end, now, window.span_hours])
             return cur.lastrowid, label, None
         row = stored[best]
         if end > row["last_seen_at"]:

@@ -530,7 +530,7 @@ WEAK_WORDS = frozenset("""
 day days week weeks month months year years hour hours minute minutes second seconds time times today tonight
 tomorrow yesterday overnight morning mornings evening evenings night nights weekend ago soon later lately recently
 long longer two three four five six seven eight nine ten twice first third last next new old several many few
-help issue issues problem problems question questions message messages mind
+help issue issues problem problems question questions message messages mind news
 """.split())
 # the word before a verb ("it ships", "never arrived", "to cancel") and the word before a noun ("my order"); not
 # "have" or "do", which come before both

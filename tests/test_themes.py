@@ -247,6 +247,19 @@ def test_a_theme_keeps_its_id_and_label_across_windows_and_gets_a_trend(inbox):
                                                                         for t in week2.themes]
 
 
+def test_a_window_of_another_length_has_threads_of_its_own(inbox):
+    """A fortnight's threads are not a week's: they get their own ids and are named by what they hold, and the
+    weekly themes keep theirs."""
+    finder = ThemeFinder(inbox.store, engine())
+    week = finder.find(timedelta(days=7), T0 + timedelta(days=14))
+    fortnight = finder.find(timedelta(days=14), T0 + timedelta(days=14))
+    assert fortnight.themes and not {t.id for t in week.themes} & {t.id for t in fortnight.themes}
+    battery = next(t for t in fortnight.themes if t.size == 9)  # both weeks' battery reports, one thread
+    assert battery.label == next(t for t in week.themes if t.size == 6).label  # not "... 2": another length
+    again = finder.find(timedelta(days=7), T0 + timedelta(days=14))
+    assert [(t.id, t.label) for t in again.themes] == [(t.id, t.label) for t in week.themes]
+
+
 def test_a_themes_intents_count_a_persons_corrections(inbox):
     """Messages a manager re-labelled as complaints (sarcasm the model missed) count as complaints in their theme,
     whose campaign rule reads its intents."""
