@@ -311,6 +311,25 @@ def test_an_edit_keeps_a_persons_intent_correction(slack, fake, app):
     assert "FB-20431" in offered[0]["text"]
 
 
+@pytest.mark.parametrize("event", [
+    {"subtype": "message_changed", "message": "garbage"},
+    {"subtype": "message_changed", "message": {"type": "message", "text": 42, "ts": "1700000000.000100"}},
+    {"subtype": "message_changed", "message": {"type": "message", "user": CUSTOMER, "text": "from a bot",
+                                               "ts": "1700000000.000100", "bot_id": "B1"}},
+    {"subtype": "message_deleted"},
+    {"subtype": "message_deleted", "deleted_ts": 1700000000.0001},
+    {"subtype": "message_deleted", "deleted_ts": "1700000999.000100"},  # one Resonate never stored
+])
+def test_a_malformed_edit_or_deletion_changes_nothing(slack, fake, app, event):
+    post_event(slack, "where is my order FB-20431?")
+    before = (app.store.message(1)["text"], app.store.suggestions(1), app.store.card(1))
+    body = json.dumps({"token": "legacy", "team_id": TEAM_ID, "api_app_id": "A0001", "type": "event_callback",
+                       "event_id": "Ev0012", "event_time": 1700000200,
+                       "event": {"type": "message", "channel": INBOX, "ts": "1700000200.000001", **event}})
+    assert dispatch(slack, body, "application/json").status == 200
+    assert (app.store.message(1)["text"], app.store.suggestions(1), app.store.card(1)) == before
+
+
 def test_an_edit_after_the_reply_was_sent_keeps_what_was_sent(slack, fake, app):
     post_event(slack, "where is my order FB-20431?")
     click(slack, send_button(card_of(fake)["blocks"], 1))
