@@ -47,7 +47,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 def detect(text: str) -> str | None:
     """The language code of ``text`` (see :data:`NAMES`), or None when the evidence is thin."""
-    words = [w.replace("’", "'") for w in _WORD.findall(str(text).lower().replace("’", "'"))]
+    words = _WORD.findall(str(text).lower().replace("’", "'"))
     if not words:
         return None
     hits = {lang: sum(w in wanted for w in words) for lang, wanted in _LISTS.items()}
