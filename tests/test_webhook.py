@@ -60,6 +60,23 @@ def test_messages_posted_are_stored_analysed_and_suggested_once(inbox):
     assert app.store.count("messages") == 2
 
 
+def test_a_message_posted_again_with_its_id_and_another_text_is_an_edit(inbox):
+    url, app = inbox
+    post(url, MESSAGES[0])
+    edited = {**MESSAGES[0], "text": "Where is my order FB-20431? It was due Friday."}
+    status, body = post(url, edited)
+    assert status == 200 and (body["stored"], body["duplicates"], body["edited"]) == (0, 0, 1), body
+    message = app.store.message(body["message_ids"][0])
+    assert message["text"] == edited["text"] and app.store.count("messages") == 1
+    status, again = post(url, edited)  # a retry of the edit
+    assert (again["stored"], again["duplicates"], again["edited"]) == (0, 1, 0)
+    # without an id of its own (an Idempotency-Key's), another text is not taken for an edit
+    post(url, {"sender": "cara", "text": "hello"}, key="k-1")
+    status, reused = post(url, {"sender": "cara", "text": "bye"}, key="k-1")
+    assert reused["edited"] == 0 and app.store.db.execute(
+        "SELECT COUNT(*) FROM messages WHERE text = 'hello'").fetchone()[0] == 1
+
+
 def test_a_retry_without_message_ids_is_stored_once_with_an_idempotency_key(inbox):
     url, app = inbox
     form = [{"source": "webform", "sender": "cleo", "text": "Do you ship to Chile?"},

@@ -9,9 +9,10 @@ nothing is stored. Stored messages go through the pipeline like any other: analy
 Slack runs, a review card. Give each message its ``id``, or the request an ``Idempotency-Key`` header (the same
 key on a retry: a message without an id is then known by the key and its place in the request), or each message
 its ``timestamp``: a delivery retried after a timeout is then stored once. A message with none of them is dated
-when it arrives, so a retry would store it again: the answer's ``warning`` says so.
+when it arrives, so a retry would store it again: the answer's ``warning`` says so. A message whose ``id`` is
+stored with another text was edited in its inbox: the stored one follows (see :meth:`bot.pipeline.Pipeline.edit`).
 
-Answers are JSON: 200 ``{"stored", "duplicates", "message_ids", "not_read"}`` (and ``warning``); 401 without
+Answers are JSON: 200 ``{"stored", "duplicates", "edited", "message_ids", "not_read"}`` (and ``warning``); 401 without
 the right token; 400 for a body that is not JSON or a message that is wrong; 413 over :data:`MAX_BYTES`; 500 when
 storing failed part way (it says how far it got: send the request again).
 """
@@ -76,7 +77,7 @@ class InboxWebhook:
         rows = body if isinstance(body, list) else [body]
         if not rows or len(rows) > MAX_MESSAGES:
             return answer("400 Bad Request", {"error": f"send 1 to {MAX_MESSAGES} messages, not {len(rows)}"})
-        messages, problems, not_read, undated = [], [], {}, []
+        messages, problems, not_read, undated, own_ids = [], [], {}, [], []
         received_at = utcnow().replace(microsecond=0)
         for n, row in enumerate(rows, 1):
             if not isinstance(row, dict):
@@ -84,6 +85,7 @@ class InboxWebhook:
                 continue
             named, extra = known_columns(row)
             not_read.update(dict.fromkeys(extra))
+            own_ids.append(named.get("id") not in (None, ""))
             if named.get("id") in (None, ""):
                 if key_id:
                     named["id"] = f"{key_id}:{n}"  # the same on a retry of this request
@@ -96,18 +98,23 @@ class InboxWebhook:
         if problems:
             return answer("400 Bad Request", {"error": "nothing was stored: " + "; ".join(problems[:20]),
                                               "problems": problems})
-        results = []
+        results, edited = [], 0
         try:
             with self.lock:  # as the other connectors: one message at a time through the shared store
-                for m in messages:
+                for m, own_id in zip(messages, own_ids):
                     results.append(self.app.pipeline.receive(m))
+                    # the id of a stored message with another text: the inbox's post was edited (a retry sends
+                    # the same text; an id made from the Idempotency-Key is no message's own)
+                    if not results[-1].created and own_id and self.app.pipeline.edit(m) is not None:
+                        edited += 1
         except Exception as exc:  # noqa: BLE001 - say how far it got; what is stored is recognised by its id
             log.exception("inbox webhook: storing failed")
             return answer("500 Internal Server Error", {
                 "error": f"stored {len(results)} of {len(messages)} messages, then failed ({type(exc).__name__}); "
                          "send them again (those with an id are stored once)",
                 "message_ids": [r.message_id for r in results]})
-        payload = {"stored": sum(r.created for r in results), "duplicates": sum(not r.created for r in results),
+        payload = {"stored": sum(r.created for r in results),
+                   "duplicates": sum(not r.created for r in results) - edited, "edited": edited,
                    "message_ids": [r.message_id for r in results], "not_read": list(not_read)}
         if undated:
             payload["warning"] = (f"{len(undated)} message(s) ({', '.join(map(str, undated[:20]))}) had no id and no "
