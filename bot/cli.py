@@ -183,7 +183,8 @@ def ingest(app, file, fmt, columns, as_json):
         out["errors"] = [{"line": e.line, "problem": e.problem} for e in result.errors]
         click.echo(json.dumps(out, indent=2))
     else:
-        click.echo(f"{plural(report.stored, 'new message')} stored ({report.duplicates} already there, "
+        edited = f", {report.edited} edited since" if report.edited else ""
+        click.echo(f"{plural(report.stored, 'new message')} stored ({report.duplicates} already there{edited}, "
                    f"{plural(len(result.errors), 'row')} rejected), {report.analysed} analysed, in {app.config.db_path}")
     if result.errors and not result.messages:
         sys.exit(1)

@@ -30,6 +30,7 @@ class IngestReport:
     received: int = 0
     stored: int = 0
     duplicates: int = 0
+    edited: int = 0  # stored before under the same id with another text: changed at the source
     analysed: int = 0
     not_analysed: int = 0  # stickers, photos, outbound messages
 
@@ -93,9 +94,11 @@ class Pipeline:
         return result
 
     def ingest(self, messages: Iterable[Message], progress: Progress | None = None) -> IngestReport:
-        """Store many messages (duplicates ignored), then analyse the new ones in batches."""
+        """Store many messages (duplicates ignored), then analyse the new ones in batches. A message whose
+        platform id is stored with another text was edited at its source: it is then :meth:`edit`-ed."""
         report = IngestReport()
         new: list[tuple[int, str]] = []
+        changed: list[Message] = []
         messages = iter(messages)
         while chunk := list(itertools.islice(messages, STORE_CHUNK)):
             # One transaction per chunk instead of one commit per message (a 10,000-message import spent
@@ -105,7 +108,10 @@ class Pipeline:
                     report.received += 1
                     stored = self.store.add_message(message)
                     if not stored.created:
-                        report.duplicates += 1
+                        if message.source_id:  # an id of its own: the text may have been edited since
+                            changed.append(message)
+                        else:
+                            report.duplicates += 1
                         continue
                     report.stored += 1
                     if message.analysable:
@@ -113,6 +119,11 @@ class Pipeline:
                     else:
                         report.not_analysed += 1
         report.analysed = self.analyse(new, progress)
+        for message in changed:  # after the new ones, outside their transactions: few, analysed one by one
+            if self.edit(message) is not None:
+                report.edited += 1
+            else:
+                report.duplicates += 1
         return report
 
     def analyse_pending(self, progress: Progress | None = None) -> int:

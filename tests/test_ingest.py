@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from bot.channels.files import read_file
 from bot.cli import cli
+from bot.store import Store
 from bot.demo import sample_inbox_path
 from bot.message import MAX_TEXT_CHARS
 
@@ -105,6 +106,23 @@ def test_ingest_command_keeps_good_rows_and_is_idempotent(tmp_path, monkeypatch)
     assert {e["line"] for e in out["errors"]} == {2, 3, 4, 5}
     again = runner.invoke(cli, ["ingest", str(path), "--db", str(db), "--json"])
     assert json.loads(again.stdout)["duplicates"] == 3
+
+
+def test_a_row_imported_again_with_its_id_and_another_text_is_an_edit(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    rows = [{"id": "p-1", "sender": "ana", "source": "forum", "text": "where is my order?"},
+            {"id": "p-2", "sender": "bo", "source": "forum", "text": "love the kettle"}]
+    db, runner = str(tmp_path / "r.db"), CliRunner()
+    runner.invoke(cli, ["ingest", str(write_jsonl(tmp_path / "a.jsonl", rows)), "--db", db])
+    rows[0]["text"] = "where is my order FB-20431?"  # edited on the forum since the last export
+    again = runner.invoke(cli, ["ingest", str(write_jsonl(tmp_path / "b.jsonl", rows)), "--db", db])
+    assert again.exit_code == 0, again.output
+    assert "0 new messages stored (1 already there, 1 edited since" in again.output
+    store = Store(db)
+    message = store.message(store.message_id_of("forum", "p-1"))
+    assert message["text"] == "where is my order FB-20431?" and store.count("messages") == 2
+    assert any("FB-20431" in s["text"] for s in store.suggestions(message["id"]))
+    store.close()
 
 
 def test_rows_without_id_or_time_are_stored_once_however_often_the_file_is_imported(tmp_path, monkeypatch):
