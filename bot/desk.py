@@ -142,6 +142,21 @@ class ReviewDesk:
             self._suggest_for(message_id, row, card["intent"])
         self.refresh(message_id)
 
+    def deleted(self, message_id: int) -> None:
+        """Its author deleted the message: its copy goes (see :func:`bot.privacy.erase_message`), and its card says
+        so instead of showing the text (a card that cannot be redrawn is logged: the copy is gone either way)."""
+        from bot.privacy import erase_message
+
+        card, message = self.store.card(message_id), self.store.message(message_id)
+        if not erase_message(self.store, message_id) or not (card and card.get("ts")):
+            return
+        name = message.get("display_name") or message.get("username") or ""
+        try:
+            self.board.update(card["channel"], card["ts"], review.deleted_blocks(name),
+                              f"{name or 'Someone'} deleted their message")
+        except Exception as exc:  # noqa: BLE001 - the board's own errors (Slack's) are not known here
+            log.warning("could not clear the card of deleted message %s: %s", message_id, exc)
+
     def _suggest_for(self, message_id: int, row: dict, intent: str) -> None:
         """Offer suggestions for the message as if its intent were ``intent`` (a person's correction)."""
         from bot.pipeline import context_of  # late: the pipeline imports the model stack lazily too

@@ -251,25 +251,13 @@ class SlackConnector:
                 self.desk.present(processed.message_id)
 
     def _on_deleted(self, channel: str, ts: Any) -> None:
-        """The author deleted their message: its copy goes (see bot.privacy.erase_message), and its card says so
-        instead of showing the text."""
-        from bot.privacy import erase_message
-
+        """The author deleted their message: the desk erases its copy and clears its card."""
         if not isinstance(ts, str):
             return
         with self.lock:
             message_id = self.app.store.message_id_of(SOURCE, f"{channel}:{ts}")
-            if message_id is None:
-                return
-            card, message = self.app.store.card(message_id), self.app.store.message(message_id)
-            erase_message(self.app.store, message_id)
-        if card and card.get("ts"):
-            name = message.get("display_name") or message.get("username") or ""
-            try:
-                self.board.update(card["channel"], card["ts"], review.deleted_blocks(name),
-                                  f"{name or 'Someone'} deleted their message")
-            except SlackApiError as exc:
-                log.warning("could not clear the card of deleted message %s: %s", message_id, exc)
+            if message_id is not None:
+                self.desk.deleted(message_id)
 
     def _on_send(self, ack, body, action, client):
         ack()
