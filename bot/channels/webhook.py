@@ -86,7 +86,7 @@ class InboxWebhook:
             named, extra = known_columns(row)
             not_read.update(dict.fromkeys(extra))
             own_ids.append(named.get("id") not in (None, ""))
-            if named.get("id") in (None, ""):
+            if not own_ids[-1]:
                 if key_id:
                     named["id"] = f"{key_id}:{n}"  # the same on a retry of this request
                 elif named.get("timestamp") in (None, ""):
