@@ -186,12 +186,13 @@ class ThemeFinder:
         taken = {r["label"].lower() for r in stored}  # a new theme is not named like one the team already saw
         for cluster in result.clusters:
             members = [rows[i] for i in cluster.members]
-            top = Counter(r["intent"] for r in members).most_common(1)[0][0]
-            theme_id, label, at = self._identify(cluster, top, window, stored, centroids, free, taken)
+            intents = Counter(r["intent"] for r in members)
+            theme_id, label, at = self._identify(cluster, intents.most_common(1)[0][0], window, stored, centroids,
+                                                 free, taken)
             taken.add(label.lower())
             if at is not None:
                 free[at] = False
-            themes.append(_describe(theme_id, label, cluster, members, matrix[cluster.members]))
+            themes.append(_describe(theme_id, label, cluster, members, matrix[cluster.members], intents))
         return themes, len(rows), result.left_out
 
     def _find(self, texts: list[str], matrix: np.ndarray, ids: list[int]):
@@ -260,10 +261,12 @@ class ThemeFinder:
         return ThemeReport(window, previous_window, current, n, left_out, prev_n, gone)
 
 
-def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: np.ndarray) -> Theme:
+def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: np.ndarray,
+              intents: Counter | None = None) -> Theme:
+    """The theme a cluster of ``members`` makes (``intents``: their intents, when already counted)."""
+    intents = intents or Counter(r["intent"] for r in members)
     contacts = sorted({r["contact_id"] for r in members if r["contact_id"] is not None})
     segment = sorted({r["contact_id"] for r in members if r["contact_id"] is not None and not r["opted_out_at"]})
-    intents = Counter(r["intent"] for r in members)
     tags = Counter(t for tags_json in _first_tags(members).values() for t in _read_tags(tags_json))
     # quotes: closest to the centroid, one per contact
     order = np.argsort(-(vectors @ cluster.centroid), kind="stable")
