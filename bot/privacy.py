@@ -157,7 +157,7 @@ def erase_contact(store: Store, contact: dict, *, dry_run: bool = True,
     in_slack = [{"channel": channel, "ts": ts} for channel, ts in store.db.execute(_POSTED_CARDS, params)]
     left = []
     if not dry_run:
-        _check_sent(store, params, name)  # before anything is deleted in Slack
+        _refuse_unsent(_unsent(store, params), name)  # before anything is deleted in Slack
         left = _delete_cards(in_slack, delete_card, name, leave_slack)
     with store.db.atomic():
         rows = list(store.db.query(f"SELECT id, direction, text FROM messages WHERE id IN ({_MESSAGES})", params))
@@ -170,7 +170,7 @@ def erase_contact(store: Store, contact: dict, *, dry_run: bool = True,
             if telegram_id is not None else []
         unsent = _unsent(store, params)
         if not dry_run:
-            _check_sent(store, params, name)  # again: a reply may have been queued since
+            _refuse_unsent(unsent, name)  # again: a reply may have been queued since
             store.db.execute("PRAGMA secure_delete = ON")
             for table in _BY_MESSAGE:
                 store.db.execute(f"DELETE FROM {table} WHERE message_id IN ({_MESSAGES})", params)
@@ -195,8 +195,7 @@ def _unsent(store: Store, params: dict) -> int:
                             f"AND message_id IN ({_MESSAGES})", params).fetchone()[0]
 
 
-def _check_sent(store: Store, params: dict, name: str) -> None:
-    unsent = _unsent(store, params)
+def _refuse_unsent(unsent: int, name: str) -> None:
     if unsent:
         raise ResonateError(f"{plural(unsent, 'reply', 'replies')} to {name} not sent yet: erase after delivery (a "
                             "running resonate run sends it), or the answer to their request never reaches them")
