@@ -22,13 +22,22 @@ _WORDS = {
              what when where why how please thanks thank hi hello order still just would could""",
     "de": """der das und ich ist nicht ein eine einen mit für auf sind bitte danke vielen seit des sie wir mein
              meine meiner mir mich noch schon aber oder wenn wann warum wie auch über nach jeden jede obwohl hallo
-             leider kann können gibt habe""",
+             leider kann können gibt habe möchte zurück geht wird werden bin kein keine mehr sehr gern gerne dem
+             den vom zum zur ja nein guten immer einfach euch eure euren eurem ihr ihnen uns unser unsere wäre
+             würde funktioniert bestellung erledigt""",
     "es": """el los las del que qué para por pero con una uno hola gracias cuándo cuando dónde está están es mis
-             nuestro vuestro vuestra quiero puedo muy también esto este esta pedido todavía ir amigos encanta""",
+             nuestro vuestro vuestra quiero puedo muy también esto este esta pedido todavía ir amigos encanta mi
+             hay hace tengo tiene puede podéis sigue nada ya buenas buenos días cómo sí lo y más desde favor
+             mucho nunca nadie algún alguna ningún han hemos cuánto cuesta envío llegado llega suscripción
+             cuenta contraseña hablar persona datos""",
     "fr": """le les des une sont je vous nous mon mes pour avec dans sur pas mais bonjour merci quand où comment
-             pourquoi très aussi cette ce commande toujours j'ai c'est n'est""",
+             pourquoi très aussi cette ce commande toujours j'ai c'est n'est est et du au aux votre vos notre
+             rien tout tous bien ça ai suis êtes fait peux pouvez voudrais veux svp s'il plaît coucou salut
+             livraison compte données encore déjà qui quoi chez""",
     "pt": """olá obrigado obrigada não você vocês meu minha para com uma são está estão quando onde porque
-             também muito pedido ainda nós tenho tem todos""",
+             também muito pedido ainda nós tenho tem todos quero na nos ao às à pra faço fazer tudo bem oi já
+             estou é vai vou ser ter posso pode podem mais mas assinatura encomenda conta dados seria gostaria
+             bom boa tarde ótimo grátis frete mim""",
     "it": """il che di della delle degli gli una sono è non per con grazie ciao buongiorno quando dove perché
              anche molto ordine ancora mio mia ho""",
     "nl": """het een ik je niet zijn voor met op maar bedankt hallo wanneer waar waarom ook nog mijn bestelling

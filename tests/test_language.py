@@ -28,6 +28,10 @@ from tests.test_suggest import analysis
     ("Olá, o meu pedido ainda não chegou. Podem ver onde está?", "pt"),
     ("Ciao, il mio ordine non è ancora arrivato, dove si trova?", "it"),
     ("Hallo, mijn bestelling is nog niet binnen, wanneer komt die?", "nl"),
+    ("Quero cancelar minha assinatura do Bean Club a partir do próximo mês.", "pt"),  # everyday words, no "ã"
+    ("supprimez mon compte svp, je n'utilise plus rien", "fr"),
+    ("he said ha ha, the kettle is y'all's now", "en"),  # short Spanish / Portuguese words left out: "he", "ha"
+    ("Al and Em were at the Dem meetup", "en"),
     ("where is my order FB-20431?", "en"),
     ("Olá! Any date for the Lisbon meetup? I live in Porto", "en"),  # a greeting in another language is no letter
     ("the battery will die before the war on hat stands is over", "en"),  # English words other languages also use
