@@ -213,7 +213,8 @@ def playbooks_check(directory, as_json):
             "directory": str(directory), "ok": not errors,
             "errors": [{"file": e.path, "line": e.line, "problem": e.problem} for e in errors],
             "intents": {} if playbook_set is None else {
-                i: {"examples": len(pb.examples), "replies": len(pb.replies), "auto_reply": pb.auto_reply,
+                i: {"examples": len(pb.examples), "examples_in": {k: len(v) for k, v in pb.examples_in.items()},
+                    "replies": len(pb.replies), "auto_reply": pb.auto_reply,
                     "questions": pb.questions, "opts_out": pb.opts_out, "follows_up": pb.follows_up,
                     "card_note": pb.card_note}
                 for i, pb in sorted(playbook_set.playbooks.items())},
@@ -225,8 +226,9 @@ def playbooks_check(directory, as_json):
             for intent, pb in sorted(playbook_set.playbooks.items()):
                 for reply in pb.replies:  # every reply renders with sample values
                     reply.render(fillable_contexts(reply))
-                click.echo(f"  {intent:<20} {len(pb.examples):>3} examples  {len(pb.replies)} replies"
-                           f"{'  auto-reply allowed' if pb.auto_reply else ''}")
+                other = ", ".join(f"{len(v)} {k}" for k, v in sorted(pb.examples_in.items()))
+                click.echo(f"  {intent:<20} {len(pb.examples):>3} examples{f' (+ {other})' if other else ''}  "
+                           f"{plural(len(pb.replies), 'reply', 'replies')}{'  auto-reply allowed' if pb.auto_reply else ''}")
             click.echo(f"{len(playbook_set.playbooks)} playbooks OK in {directory}")
     if errors:
         if not as_json:

@@ -30,10 +30,11 @@ ENTITY_VARIABLES = ("order_id", "product", "place", "email", "phone", "url", "mo
 CONVERSATION_VARIABLES = ("earlier_day", "replied_day")
 FILLED_VARIABLES = CONTACT_VARIABLES + ENTITY_VARIABLES + CONVERSATION_VARIABLES  # filled per message, not constants
 SENTIMENTS = ("negative", "neutral", "positive")
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
 CONDITIONS = ("sentiment", "source", "tags", "language", "missing", "says", "not_says")
 # true-or-false keys, with their defaults
 FLAGS = {"auto_reply": False, "questions": True, "opts_out": False, "follows_up": False}
-PLAYBOOK_KEYS = {"intent", "description", *FLAGS, "card_note", "constants", "examples", "replies"}
+PLAYBOOK_KEYS = {"intent", "description", *FLAGS, "card_note", "constants", "examples", "examples_in", "replies"}
 MAX_NOTE_CHARS = 500
 REPLY_KEYS = {"id", "text", "when"}
 MIN_EXAMPLES = 3
@@ -121,6 +122,7 @@ class Playbook:
     opts_out: bool = False  # true: a reply sent for this intent opts the person out of outreach (unsubscribe)
     follows_up: bool = False  # true: the message chases an earlier one, whose replies are drafted too (follow_up)
     card_note: str = ""  # shown on the review card of its messages; {message_id} is filled in
+    examples_in: dict[str, tuple[str, ...]] = field(default_factory=dict)  # language code -> examples in it
 
 
 @dataclass
@@ -165,6 +167,16 @@ class PlaybookSet:
                 texts.append(example)
                 labels.append(intent)
         return texts, labels
+
+    def examples_in(self) -> tuple[list[str], list[str], frozenset[str]]:
+        """The examples written in other languages (``examples_in``), their intents, and those languages."""
+        texts, labels, languages = [], [], set()
+        for intent in self.intents:
+            for language, examples in sorted(self.playbooks[intent].examples_in.items()):
+                languages.add(language)
+                texts.extend(examples)
+                labels.extend([intent] * len(examples))
+        return texts, labels, frozenset(languages)
 
     def fingerprint(self) -> str:
         texts, labels = self.training_examples()
@@ -397,11 +409,36 @@ def _load_playbook(path: Path, brand_constants: dict[str, str], check_variables:
         examples = [ex.strip() for ex in examples if isinstance(ex, str) and ex.strip()]
         if len(examples) < minimum:
             errors.append(PlaybookError(p, _line(node, "examples"), f"{len(examples)} examples; at least {minimum} are needed to learn an intent"))
+    examples_in = _examples_in(data.get("examples_in", {}), p, node, errors)
     replies = _load_replies(data.get("replies"), path, node, constants, errors, check_variables)
     if errors:
         raise PlaybookErrors(errors) if len(errors) > 1 else errors[0]
     return Playbook(intent, description.strip(), tuple(examples), tuple(replies), constants, flags["auto_reply"], p,
-                    flags["questions"], flags["opts_out"], flags["follows_up"], card_note.strip())
+                    flags["questions"], flags["opts_out"], flags["follows_up"], card_note.strip(), examples_in)
+
+
+def _examples_in(value: Any, p: str, node: Any, errors: list[PlaybookError]) -> dict[str, tuple[str, ...]]:
+    """``examples_in: {de: [...], es: [...]}``: example messages by the language they are written in."""
+    if not isinstance(value, dict):
+        errors.append(PlaybookError(p, _line(node, "examples_in"), "'examples_in' must map a language code (de, es, "
+                                                                   "...) to a list of example messages"))
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for language, examples in value.items():
+        line = _line(node, "examples_in", language)
+        if not isinstance(language, str) or not LANGUAGE_CODE.fullmatch(language):
+            errors.append(PlaybookError(p, line, f"examples_in: {language!r} is not a language code such as de or es"))
+        elif language == "en":
+            errors.append(PlaybookError(p, line, "examples_in: English examples go under 'examples'"))
+        elif not isinstance(examples, list) or not examples:
+            errors.append(PlaybookError(p, line, f"examples_in: {language} must be a list of example messages"))
+        else:
+            for i, ex in enumerate(examples):
+                if not isinstance(ex, str) or not ex.strip():
+                    errors.append(PlaybookError(p, _line(node, "examples_in", language, i),
+                                                f"examples_in: {language} example {i + 1} must be non-empty text"))
+            out[language] = tuple(ex.strip() for ex in examples if isinstance(ex, str) and ex.strip())
+    return out
 
 
 def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],
