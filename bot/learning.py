@@ -39,6 +39,25 @@ class TrainingSet:
     def key_parts(self) -> list:
         return [self.texts, self.labels, self.weights]
 
+    def by_language(self) -> tuple["TrainingSet", "TrainingSet", frozenset[str]]:
+        """What the English model learns; what the team taught about messages in other languages (a correction of a
+        German message), which only the model for other languages learns; and those languages."""
+        from nlp.language import detect
+
+        english, other, languages = TrainingSet(gaps=self.gaps, dropped=self.dropped), TrainingSet(), set()
+        for row in zip(self.texts, self.labels, self.weights, self.origins):
+            language = detect(row[0]) if row[3] != "playbook" else None
+            part = english if language in (None, "en") else other
+            if part is other:
+                languages.add(language)
+            for column, value in zip((part.texts, part.labels, part.weights, part.origins), row):
+                column.append(value)
+        return english, other, frozenset(languages)
+
+    def __add__(self, more: "TrainingSet") -> "TrainingSet":
+        return TrainingSet(self.texts + more.texts, self.labels + more.labels, self.weights + more.weights,
+                           self.origins + more.origins, self.gaps, self.dropped)
+
 
 def training_set(playbook_set, learned: list[dict] | None = None) -> TrainingSet:
     texts, labels = playbook_set.training_examples()

@@ -11,6 +11,7 @@ from nlp.closings import bodies
 from nlp.embeddings import Embedder
 from nlp.entities import Entity, EntityExtractor
 from nlp.intent import IntentClassifier, IntentPrediction
+from nlp.language import detect
 from nlp.sentiment import SentimentResult, SentimentScorer, encode_for
 
 
@@ -52,9 +53,12 @@ class Analyzer:
     """Composes the stages; every collaborator is passed in (see ``bot.bootstrap``)."""
 
     def __init__(self, embedder: Embedder, intents: IntentClassifier, sentiment: SentimentScorer,
-                 entities: EntityExtractor, model_version: str = ""):
+                 entities: EntityExtractor, model_version: str = "", other_languages: IntentClassifier | None = None):
+        """``other_languages``: the intent model for a message told to be written in one of its ``languages``
+        (see :func:`nlp.language.detect`); every other message, and all of them without it, go to ``intents``."""
         self.embedder = embedder
         self.intents = intents
+        self.other_languages = other_languages
         self.sentiment = sentiment
         self.entities = entities
         self.model_version = model_version or "+".join(
@@ -81,10 +85,23 @@ class Analyzer:
             vectors, tone = encode_for(self.sentiment, self.embedder, said)
         elif tone is None and getattr(self.sentiment, "needs_tone", False):
             tone = self.embedder.encode_with_tone(said)[1]
-        predictions = self.intents.predict(vectors, said)
+        predictions = self.predict_intents(vectors, said)
         feelings: list[SentimentResult] = self.sentiment.score(said, vectors, tone)
         found = self.entities.extract(texts)  # a signature's phone number or email is still the contact's
         return [
             Analysis(p.intent, p.confidence, s.label, s.score, tuple(ents), vectors[i], p, self.model_version)
             for i, (p, s, ents) in enumerate(zip(predictions, feelings, found))
         ]
+
+    def predict_intents(self, vectors: np.ndarray, said: list[str]) -> list[IntentPrediction]:
+        other = self.other_languages
+        routed = [i for i, text in enumerate(said) if detect(text) in other.languages] if other is not None else []
+        if not routed:
+            return self.intents.predict(vectors, said)
+        out: list[IntentPrediction | None] = [None] * len(said)
+        english = sorted(set(range(len(said))) - set(routed))
+        for rows, model in ((english, self.intents), (routed, other)):
+            if rows:
+                for i, p in zip(rows, model.predict(vectors[rows], [said[i] for i in rows])):
+                    out[i] = p
+        return out

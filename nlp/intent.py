@@ -294,6 +294,9 @@ class IntentClassifier:
     # questions is not one of them ("Can you recommend a good coffee podcast?" is not praise, however warm its words).
     # Set by the app from the playbooks, not saved with the model.
     not_for_questions: frozenset[str] = frozenset()
+    # The languages of the messages this model is for, besides English (a playbook's ``examples_in``): set by the
+    # app, not saved with the model.
+    languages: frozenset[str] = frozenset()
     _text: _Text | None = None
 
     # -- training -----------------------------------------------------------------

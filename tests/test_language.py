@@ -104,3 +104,106 @@ def test_the_card_says_which_language_the_message_is_in(fake_app):
     desk = ReviewDesk(fake_app.store, lambda: fake_app.suggester, lambda: fake_app.playbooks, NoBoard())
     assert "written in German" in str(review.header_blocks(desk.card_data(german.message_id)))
     assert "written in" not in str(review.header_blocks(desk.card_data(english.message_id)))
+
+
+# -- intents of messages in other languages: a playbook's `examples_in` ---------------------------------------------
+
+ORDER = """\
+intent: order_status
+description: Where is my order.
+examples: [where is my order, has my order shipped yet, when will my parcel arrive, tracking has not updated]
+{examples_in}replies:
+  - {{id: a, text: Where is it?}}
+  - {{id: b, text: I will check?}}
+"""
+PRAISE = """\
+intent: praise
+description: Happy feedback.
+examples: [love the new kettle, great service thank you, best grinder ever, you made my morning]
+{examples_in}replies:
+  - {{id: a, text: Thank you?}}
+  - {{id: b, text: So glad?}}
+"""
+GERMAN = ("examples_in:\n  de: [Wo bleibt meine Bestellung, Wann kommt mein Paket an, Ist meine Bestellung schon "
+          "verschickt]\n")
+GERMAN_PRAISE = "examples_in:\n  de: [Ich liebe den neuen Wasserkocher, Toller Service danke, Beste Mühle überhaupt]\n"
+
+
+def small_app(tmp_path, name, languages: bool):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "order_status.yml").write_text(ORDER.format(examples_in=GERMAN if languages else ""), encoding="utf-8")
+    (folder / "praise.yml").write_text(PRAISE.format(examples_in=GERMAN_PRAISE if languages else ""),
+                                       encoding="utf-8")
+    return App(Config(db=tmp_path / f"{name}.db", cache_dir=tmp_path / "cache", embedder="hashing",
+                      playbooks=folder, min_similarity=0.0, min_confidence=0.0), embedder=HashingEmbedder())
+
+
+def test_examples_in_another_language_teach_a_model_of_their_own_and_leave_the_english_one_as_it_was(tmp_path):
+    plain, taught = small_app(tmp_path, "plain", False), small_app(tmp_path, "taught", True)
+    assert plain.intents_in_other_languages is None
+    assert taught.intents_in_other_languages.languages == {"de"}
+    plain.intents, taught.intents
+    assert taught.intent_key == plain.intent_key  # the English model learned the same examples
+
+    english = ["has my kettle order shipped yet?", "love it, great service"]
+    assert [a.prediction.ranking for a in taught.analyzer.analyze_many(english)] == \
+        [a.prediction.ranking for a in plain.analyzer.analyze_many(english)]
+    german = "Wann kommt meine Bestellung endlich an? Ich warte schon seit einer Woche"
+    assert detect(german) == "de"
+    read = taught.analyzer.analyze(german)
+    assert read.intent == "order_status"
+    assert read.prediction.ranking == taught.intents_in_other_languages.predict(
+        read.embedding[None, :], [german])[0].ranking  # the German model read it
+    assert plain.analyzer.analyze(german).prediction.ranking != read.prediction.ranking
+    plain.close(), taught.close()
+
+
+def test_what_the_team_teaches_about_a_message_in_another_language_only_the_model_for_it_learns(tmp_path):
+    from bot.learning import training_set
+
+    app = small_app(tmp_path, "plain", False)
+    english_key = (app.intents, app.intent_key)[1]
+    learned = [{"text": "Meine Bestellung ist immer noch nicht da, wo bleibt sie?", "intent": "order_status",
+                "origin": "correction"},
+               {"text": "the kettle is wonderful", "intent": "praise", "origin": "sent"}]
+    english, other, languages = training_set(app.playbooks, learned).by_language()
+    assert languages == {"de"}
+    assert "Meine Bestellung ist immer noch nicht da, wo bleibt sie?" in other.texts
+    assert "Meine Bestellung ist immer noch nicht da, wo bleibt sie?" not in english.texts
+    assert "the kettle is wonderful" in english.texts
+    assert english.texts.count("where is my order") == 1  # playbook examples stay English, whatever they look like
+
+    from bot.bootstrap import train_intents, train_other_languages
+
+    assert train_intents(app.embedder, app.playbooks, app.config, training_set(app.playbooks))[1] == english_key
+    model = train_other_languages(app.embedder, app.playbooks, app.config, english + other, languages)
+    assert model.languages == {"de"} and "Meine Bestellung ist immer noch nicht da, wo bleibt sie?" in \
+        model.example_texts
+    app.close()
+
+
+@pytest.mark.model
+def test_the_shipped_playbooks_read_messages_in_other_languages_the_english_model_could_not(real_app):
+    """bench/languages.jsonl: messages in German, Spanish, French and Portuguese written apart from the playbooks'
+    examples_in (bench/languages.py reports the figures): of those with no close example, the English model alone
+    read 11 of 92 right, the model for other languages 48."""
+    import json
+    import re
+    from pathlib import Path
+
+    from nlp.closings import bodies
+
+    rows = [json.loads(line) for line in (Path(__file__).parent.parent / "bench" / "languages.jsonl")
+            .read_text(encoding="utf-8").splitlines() if line.strip()]
+    examples = real_app.playbooks.examples_in()[0]
+    words = lambda text: set(re.findall(r"\w+", text.lower()))  # noqa: E731
+    unseen = [r for r in rows if all(len(words(r["text"]) & words(e)) / len(words(r["text"]) | words(e)) < 0.4
+                                     for e in examples)]
+    assert len(unseen) >= 80
+    texts = [r["text"] for r in unseen]
+    analyses = real_app.analyzer.analyze_many(texts)
+    english = real_app.intents.predict([a.embedding for a in analyses], bodies(texts))
+    right = sum(a.intent == r["label"] for a, r in zip(analyses, unseen))
+    right_in_english = sum(p.intent == r["label"] for p, r in zip(english, unseen))
+    assert right >= 0.45 * len(unseen) and right >= 3 * right_in_english, (right, right_in_english, len(unseen))

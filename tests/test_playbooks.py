@@ -47,7 +47,8 @@ def test_every_shipped_reply_renders_and_invites_an_answer(shipped):
 def test_no_example_is_shared_by_two_intents(shipped):
     seen = {}
     for intent in shipped.intents:
-        for ex in shipped.get(intent).examples:
+        pb = shipped.get(intent)
+        for ex in [*pb.examples, *(e for examples in pb.examples_in.values() for e in examples)]:
             assert ex.lower() not in seen, (ex, intent, seen.get(ex.lower()))
             seen[ex.lower()] = intent
 
@@ -103,6 +104,21 @@ def good_folder(tmp_path):
 def test_a_valid_folder_loads(tmp_path):
     pbs = load_playbooks(good_folder(tmp_path))
     assert pbs.intents == ["alpha", "beta"]
+    assert pbs.examples_in() == ([], [], frozenset())
+
+
+def test_examples_in_other_languages_are_kept_apart_from_the_english_ones(tmp_path):
+    good_folder(tmp_path)
+    write(tmp_path, "b.yml", GOOD.format(intent="beta").replace("    replies:", """\
+    examples_in:
+      de: [Wo ist meine Bestellung?, "  Noch nicht da  "]
+      es: [¿Dónde está mi pedido?]
+    replies:"""))
+    pbs = load_playbooks(tmp_path)
+    assert pbs.get("beta").examples == ("one example", "another example", "a third example")
+    assert pbs.training_examples()[0].count("one example") == 2  # alpha's and beta's English ones only
+    assert pbs.examples_in() == (["Wo ist meine Bestellung?", "Noch nicht da", "¿Dónde está mi pedido?"],
+                                 ["beta"] * 3, frozenset({"de", "es"}))
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):
@@ -156,6 +172,11 @@ def test_unknown_variable_names_the_reply_line(tmp_path):
     ("intent: g\ndescription: x\ncard_note: [a]\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "'card_note' must be text", 3),
     ("intent: g\ndescription: x\ncard_note: see {order_id}\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "card_note: unknown variable {order_id} (known: message_id)", 3),
     ("intent: Bad Name\ndescription: x\nexamples: [a, b, c]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "lower_snake_case", 1),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nexamples_in: [hallo]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "'examples_in' must map a language code", 4),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nexamples_in:\n  german: [hallo]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "'german' is not a language code", 5),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nexamples_in:\n  en: [hello]\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "English examples go under 'examples'", 5),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nexamples_in:\n  de: hallo\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "de must be a list of example messages", 5),
+    ("intent: g\ndescription: x\nexamples: [a, b, c]\nexamples_in:\n  de:\n    - hallo\n    - ''\nreplies:\n  - {id: a, text: x}\n  - {id: b, text: y}\n", "de example 2 must be non-empty text", 7),
 ])
 def test_broken_playbooks_say_what_and_where(tmp_path, body, needle, line):
     good_folder(tmp_path)
