@@ -81,10 +81,13 @@ def test_ingest_analyse_suggest_end_to_end(real_app):
 def test_intent_model_is_cached_by_content(real_app, tmp_path):
     from bot.bootstrap import train_intents
 
-    cache = list((real_app.config.cache_dir).glob("intents-*.npz"))
-    assert len(cache) == 1
-    again, _ = train_intents(real_app.embedder, real_app.playbooks, real_app.config)
+    real_app.analyzer  # noqa: B018 - the English model and the one for other languages (examples_in)
+    cache = sorted(path.name for path in real_app.config.cache_dir.glob("intents-*.npz"))
+    assert len(cache) == 2
+    again, key = train_intents(real_app.embedder, real_app.playbooks, real_app.config)
     assert again.classes == real_app.intents.classes
+    assert f"intents-{key}.npz" in cache
+    assert sorted(path.name for path in real_app.config.cache_dir.glob("intents-*.npz")) == cache
 
 
 def test_demo_command(tmp_path):
