@@ -112,13 +112,15 @@ class Suggester:
         return [(pb, r, why, chased["id"]) for r in self._ordered(pb, ctx)[:2]]
 
     def _ordered(self, pb: Playbook, ctx: ReplyContext) -> list[Reply]:
-        """Replies that apply and can be filled; the most specific first, then file order.
+        """Replies that apply and can be filled; those in the message's language first, then the most specific,
+        then file order.
 
-        A reply that uses what the customer told us (an order id, a product) ranks above one that fits only
-        the mood, which ranks above a generic one.
+        A reply written for the message's language (the ``language`` condition) ranks above every other: a German
+        customer is answered in German before anything else fits better. Then a reply that uses what the customer
+        told us (an order id, a product) ranks above one that fits only the mood, which ranks above a generic one.
         """
         usable = [r for r in pb.replies if r.matches(ctx) and not r.missing(ctx.values)]
-        return sorted(usable, key=lambda r: -_specificity(r))
+        return sorted(usable, key=lambda r: ("language" not in r.when, -_specificity(r)))
 
 
 def earlier_day(earlier_at: str, at: str | None) -> str:

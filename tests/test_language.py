@@ -98,6 +98,38 @@ def test_a_playbooks_reply_in_the_customers_language_is_offered_first(german_app
     assert "german_with_order_id" not in [s.reply_id for s in offered(english.message_id)]
 
 
+def test_a_reply_in_the_customers_language_comes_before_english_ones_that_fit_better(tmp_path):
+    """The English reply for an upset customer with an order number uses more of the message than a plain German
+    reply; a German customer still gets German first."""
+    playbooks = tmp_path / "playbooks"
+    playbooks.mkdir()
+    (playbooks / "order_status.yml").write_text("""\
+intent: order_status
+description: Where is my order.
+examples: [where is my order, has my order shipped yet, tracking has not updated]
+replies:
+  - id: negative_with_order_id
+    when: {sentiment: [negative]}
+    text: I'm so sorry {order_id} is late, {first_name}. Shall I check it?
+  - id: generic
+    text: Could you send me your order number?
+  - id: generic_de
+    when: {language: [de]}
+    text: Magst du mir deine Bestellnummer schicken?
+""", encoding="utf-8")
+    (playbooks / "praise.yml").write_text(PRAISE.format(examples_in=""), encoding="utf-8")
+    from bot.playbooks import ReplyContext, load_playbooks
+
+    order = Entity("ORDER_ID", "FB-20431", 0, 8, "FB-20431")
+    suggester = Suggester(load_playbooks(playbooks), limit=3)
+    german = ReplyContext(values={"first_name": "Lukas"}, text="Wo bleibt meine Bestellung FB-20431? Seit Tagen nichts")
+    english = ReplyContext(values={"first_name": "Lukas"}, text="where is my order FB-20431? nothing for days")
+    negative = analysis("order_status", sentiment="negative", entities=[order])
+    assert [s.reply_id for s in suggester.suggest(negative, german)] == ["generic_de", "negative_with_order_id",
+                                                                           "generic"]
+    assert [s.reply_id for s in suggester.suggest(negative, english)] == ["negative_with_order_id", "generic"]
+
+
 def test_the_card_says_which_language_the_message_is_in(fake_app):
     german = receive(fake_app, "Vielen Dank für den tollen Service, der Wasserkocher ist super!", 1)
     english = receive(fake_app, "ok", 2)  # no words to tell by, and Telegram said nothing
