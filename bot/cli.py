@@ -850,7 +850,9 @@ def forget(app, person, yes, leave_slack, as_json):
             click.echo("No SLACK_BOT_TOKEN is set to delete those cards: set it, or add --leave-slack and delete "
                        "them in Slack by hand.")
         click.echo("Nothing was erased: run the same command with --yes to erase.")
-    click.echo("Not touched: digests written to files or posted in Slack, and backups: delete those where they are.")
+    click.echo("Not touched: digest files written with `resonate digest` (their Markdown and HTML quote customers) "
+               "and backups: delete or edit those where they are. Digests posted in Slack hold counts and theme "
+               "names, no quotes.")
 
 
 # -- demo ----------------------------------------------------------------------------------------------------------

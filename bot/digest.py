@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import html
 import math
+import shutil
 import statistics
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -421,13 +423,17 @@ def run_due(app, client, channel: str, schedule: Schedule, now: datetime | None 
     period = schedule.period(now)
     if not claim_period(app.store, period):
         return None
+    folder = Path(tempfile.mkdtemp(prefix="resonate-digest-"))
     try:
-        d, png = app.digest(until=schedule.last_slot(now))
+        d, png = app.digest(until=schedule.last_slot(now), out=folder / "digest.md")
         ts = post(client, channel, d, png)
     except Exception as exc:
         finish_period(app.store, period, error=str(exc)[:500])
         raise
-    finish_period(app.store, period, channel=channel, ts=ts, path=str(png) if png else None)
+    finally:
+        # the Markdown quotes customers and the chart is uploaded: nothing of it stays on disk, week after week
+        shutil.rmtree(folder, ignore_errors=True)
+    finish_period(app.store, period, channel=channel, ts=ts)
     return period
 
 

@@ -14,7 +14,8 @@ cannot be (no Slack token, Slack refuses), nothing is erased unless the caller a
 them by hand (they are listed). Slack first, so that an erasure interrupted half way is simply run again: a card
 already deleted counts as deleted, and the database still says where the others are.
 
-Outside the database and the review cards nothing is touched: digests written to files or posted, backups.
+Outside the database and the review cards nothing is touched: digest files written by `resonate digest` (they
+quote customers; posted digests hold counts and theme names only, and the scheduled one keeps no file), backups.
 
 One message its author deleted in Slack is erased alone (:func:`erase_message`), with what was derived from it.
 """

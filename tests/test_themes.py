@@ -1,5 +1,6 @@
 """Themes, campaign cards and tracking, the digest and its schedule, on hand-built data (hashing embedder)."""
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -544,12 +545,22 @@ def test_digest_is_posted_as_block_kit_with_buttons_and_the_chart_uploaded(repli
     assert fake.of("upload")[0].body["bytes"] == png.read_bytes()
     complete = fake.of("files.completeUploadExternal")[0].body
     assert complete["channel_id"] == "CDIGEST01"
+    # no customer's words or name in the channel (`resonate forget` cannot reach a posted digest; it need not)
+    quoted = [t["quote"] for t in data["themes"]] + [q["text"] for i in data["ideas"] for q in i["quotes"]]
+    assert quoted and all(q not in json.dumps(post, ensure_ascii=False) for q in quoted)
+    assert not any(q["from"] in json.dumps(post, ensure_ascii=False) for i in data["ideas"] for q in i["quotes"])
 
 
-def test_the_schedule_posts_once_per_period_even_across_restarts(replied, fake, tmp_path):
+def test_the_schedule_posts_once_per_period_even_across_restarts(replied, fake, tmp_path, monkeypatch):
+    import tempfile
+
     from bot.bootstrap import App
     from bot.config import Config
     from nlp.embeddings import HashingEmbedder
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
 
     client = WebClient(token="xoxb-test", base_url=fake.url)
     schedule = digest.Schedule.parse("mon 09:00", "Europe/Lisbon")
@@ -564,6 +575,9 @@ def test_the_schedule_posts_once_per_period_even_across_restarts(replied, fake, 
     finally:
         restarted.close()
     assert len(fake.posts_to("CDIGEST01")) == 3
+    # what was posted is not left behind on disk, week after week (the Markdown quotes customers)
+    assert list(scratch.iterdir()) == []
+    assert replied.store.db.execute("SELECT COUNT(*) FROM digests WHERE path IS NOT NULL").fetchone()[0] == 0
 
 
 @pytest.mark.model
