@@ -62,8 +62,11 @@ _RULER_PATTERNS = [
     {"label": "DATE", "pattern": [{"LOWER": {"IN": ["today", "yesterday", "tomorrow", "tonight"]}}]},
     {"label": "DATE", "pattern": [{"LOWER": {"IN": ["last", "next", "this"]}},
                                   {"LOWER": {"IN": _DAYS + ["week", "month", "weekend", "year"]}}]},
-    {"label": "DATE", "pattern": [{"LOWER": {"IN": ["on", "since", "by", "until", "before", "after"]}, "OP": "?"},
+    {"label": "DATE", "pattern": [{"LOWER": {"IN": ["on", "since", "by", "until", "before", "after"]}},
                                   {"LOWER": {"IN": _DAYS}}]},
+    # alone, a day's abbreviation is a date only as one is written: "the sun", French "mon compte" are not
+    {"label": "DATE", "pattern": [{"LOWER": {"IN": _DAYS[:7]}}]},
+    {"label": "DATE", "pattern": [{"TEXT": {"REGEX": r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|MON|TUE|WED|THU|FRI|SAT|SUN)$"}}]},
     {"label": "DATE", "pattern": [{"LOWER": {"IN": _MONTHS}}, {"IS_DIGIT": True}]},
     {"label": "DATE", "pattern": [{"IS_DIGIT": True}, {"LOWER": {"IN": _MONTHS}}]},
     {"label": "DATE", "pattern": [{"TEXT": {"REGEX": r"^\d{1,2}(st|nd|rd|th)$"}}, {"LOWER": "of", "OP": "?"},

@@ -133,6 +133,17 @@ def test_a_dates_value_is_the_day_without_its_preposition():
         [("on Saturday", "Saturday")], [("since Friday", "Friday")], [("by monday", "monday")]]
 
 
+@pytest.mark.parametrize("text, dates", [
+    ("left my kettle in the sun all day", []),
+    ("je n'arrive plus à me connecter à mon compte", []),  # French "my", not Monday
+    ("it'll arrive Mon or Tue", ["Mon", "Tue"]),
+    ("delivered on sat, opened it sun", ["on sat"]),
+    ("see you friday", ["friday"]),
+])
+def test_a_days_abbreviation_alone_is_a_date_only_as_one_is_written(text, dates):
+    assert [e.text for e in EntityExtractor().extract([text])[0] if e.label == "DATE"] == dates
+
+
 def test_a_product_named_like_a_date_is_a_product():
     # spaCy's ruler labels such a span by the order of a set: PRODUCT in one message, DATE in the next.
     found = EntityExtractor(["Today"]).extract(["today!", "friday friday today", "until today"])
