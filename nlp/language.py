@@ -33,9 +33,9 @@ _WORDS = {
     "fr": """le les des une sont je vous nous mon mes pour avec dans sur pas mais bonjour merci quand où comment
              pourquoi très aussi cette ce commande toujours j'ai c'est n'est est et du au aux votre vos notre
              rien tout tous bien ça ai suis êtes fait peux pouvez voudrais veux svp s'il plaît coucou salut
-             livraison compte données encore déjà qui quoi chez""",
+             livraison compte données encore déjà qui quoi chez ne ma""",
     "pt": """olá obrigado obrigada não você vocês meu minha para com uma são está estão quando onde porque
-             também muito pedido ainda nós tenho tem todos quero na nos ao às à pra faço fazer tudo bem oi já
+             também muito pedido ainda nós tenho tem todos quero na nos ao às pra faço fazer tudo bem oi já
              estou é vai vou ser ter posso pode podem mais mas assinatura encomenda conta dados seria gostaria
              bom boa tarde ótimo grátis frete mim""",
     "it": """il che di della delle degli gli una sono è non per con grazie ciao buongiorno quando dove perché
