@@ -209,7 +209,7 @@ def test_what_the_team_teaches_about_a_message_in_another_language_only_the_mode
     from bot.bootstrap import train_intents, train_other_languages
 
     assert train_intents(app.embedder, app.playbooks, app.config, training_set(app.playbooks))[1] == english_key
-    model = train_other_languages(app.embedder, app.playbooks, app.config, english + other, languages)
+    model = train_other_languages(app.embedder, app.playbooks, app.config, english + other, languages)[0]
     assert model.languages == {"de"} and "Meine Bestellung ist immer noch nicht da, wo bleibt sie?" in \
         model.example_texts
     app.close()

@@ -90,3 +90,39 @@ def test_corrections_to_an_intent_without_playbook_are_gaps(tmp_path):
     env = {"RESONATE_EMBEDDER": "hashing", "RESONATE_CACHE_DIR": str(tmp_path / "cache")}
     text = CliRunner().invoke(cli, ["playbooks", "gaps", "--db", str(tmp_path / "r.db")], env=env)
     assert text.exit_code == 0 and "wholesale: 2 messages" in text.output and "bulk pricing" in text.output
+
+
+def test_a_correction_of_a_german_message_reaches_a_running_app_and_leaves_the_english_model(tmp_path):
+    """Corrections of messages in another language teach only the model for other languages, whose key is
+    published with the English one's: published alone, that key did not change, so running processes kept the
+    old model."""
+    german = "die blaue Laterne auf meinem Balkon flackert seit gestern"
+
+    def train():
+        result = CliRunner().invoke(cli, ["train", "--db", str(tmp_path / "r.db"), "--json"],
+                                    env={"RESONATE_EMBEDDER": "hashing", "RESONATE_CACHE_DIR": str(tmp_path / "cache"),
+                                         "RESONATE_MIN_SIMILARITY": "0", "RESONATE_MIN_CONFIDENCE": "0"})
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["model"]
+
+    running = make_app(tmp_path)
+    english_key = train()  # a model published before: the running process has it
+    first = running.pipeline.receive(message(1, german))
+    assert running.intent_key == english_key
+    target = "partnership" if first.analysis.prediction.best_intent != "partnership" else "praise"
+
+    other = make_app(tmp_path)
+    for i in range(1, 4):
+        mid = other.pipeline.receive(message(10 + i, german + f" und heute auch {i}")).message_id
+        other.store.record_decision(mid, "intent_corrected", "U1", intent=target)
+    assert train() == english_key  # the English model learned nothing German
+
+    later = running.pipeline.receive(message(2, german + " wieder"))
+    assert later.analysis.intent == target
+    assert any("und heute auch" in text for text in running.analyzer.other_languages.example_texts)  # reloaded
+    assert running.intent_key == english_key
+    fresh = make_app(tmp_path / "fresh")  # another database, nothing taught: the English reading is the same
+
+    def ranking(app):
+        return [(i, round(p, 5)) for i, p in app.analyzer.analyze(TEXT).prediction.ranking]
+    assert ranking(running) == ranking(fresh)
