@@ -80,6 +80,7 @@ class App:
         if publish:
             # both models' keys: a correction of a German message changes only the other languages' model
             trained = train_other_languages(self.embedder, self.playbooks, self.config, english + taught, languages)
+            self.__dict__["intents_in_other_languages"] = trained[0] if trained else None
             published = f"{key}+{trained[1]}" if trained else key
             self.store.set_meta(MODEL_KEY, published)
             self._seen_model_key = published

@@ -269,6 +269,7 @@ def train(app, as_json):
     """
     from bot.learning import cross_validated_change
     from nlp.intent import IntentClassifier
+    from nlp.language import detect, name as language_name
 
     ts = app.training_set()
     app.train_intents(publish=True)
@@ -279,6 +280,11 @@ def train(app, as_json):
     out = {"examples": len(ts.texts), "playbook_examples": ts.origins.count("playbook"), "learned": learned,
            "overruled_playbook_examples": len(ts.dropped), "gaps": {k: len(v) for k, v in ts.gaps.items()},
            "cross_validated_accuracy": change, "model": app.intent_key}
+    other = app.intents_in_other_languages
+    if other is not None:
+        out["other_languages"] = {"languages": sorted(other.languages), "examples": len(other.example_texts),
+                                  "taught": sum(detect(t) in other.languages for t, o in zip(ts.texts, ts.origins)
+                                                if o != "playbook")}
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
@@ -288,6 +294,10 @@ def train(app, as_json):
     if change["before"] is not None:
         click.echo(f"Cross-validated accuracy: {100 * change['before']:.1f}% with playbooks only -> "
                    f"{100 * change['after']:.1f}% with what the team taught ({100 * change['change']:+.1f} points)")
+    if other is not None:
+        o = out["other_languages"]
+        click.echo(f"Messages in {', '.join(language_name(c) for c in o['languages'])}: a model of their own, on "
+                   f"{o['examples']} examples ({o['taught']} taught by the team in those languages)")
     if ts.gaps:
         click.echo(f"{plural(len(ts.gaps), 'corrected intent')} {'has' if len(ts.gaps) == 1 else 'have'} no "
                    "playbook: see `resonate playbooks gaps`.")

@@ -103,10 +103,10 @@ def test_a_correction_of_a_german_message_reaches_a_running_app_and_leaves_the_e
                                     env={"RESONATE_EMBEDDER": "hashing", "RESONATE_CACHE_DIR": str(tmp_path / "cache"),
                                          "RESONATE_MIN_SIMILARITY": "0", "RESONATE_MIN_CONFIDENCE": "0"})
         assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)["model"]
+        return json.loads(result.stdout)
 
     running = make_app(tmp_path)
-    english_key = train()  # a model published before: the running process has it
+    english_key = train()["model"]  # a model published before: the running process has it
     first = running.pipeline.receive(message(1, german))
     assert running.intent_key == english_key
     target = "partnership" if first.analysis.prediction.best_intent != "partnership" else "praise"
@@ -115,7 +115,9 @@ def test_a_correction_of_a_german_message_reaches_a_running_app_and_leaves_the_e
     for i in range(1, 4):
         mid = other.pipeline.receive(message(10 + i, german + f" und heute auch {i}")).message_id
         other.store.record_decision(mid, "intent_corrected", "U1", intent=target)
-    assert train() == english_key  # the English model learned nothing German
+    out = train()
+    assert out["model"] == english_key  # the English model learned nothing German
+    assert out["other_languages"]["taught"] == 3 and "de" in out["other_languages"]["languages"]
 
     later = running.pipeline.receive(message(2, german + " wieder"))
     assert later.analysis.intent == target
