@@ -42,7 +42,8 @@ class SentimentScorer(Protocol):
     name: str
 
     def score(self, texts: Sequence[str], vectors: np.ndarray | None = None,
-              tone: np.ndarray | None = None) -> list[SentimentResult]: ...
+              tone: np.ndarray | None = None, languages: Sequence[str | None] | None = None
+              ) -> list[SentimentResult]: ...
 
 
 def encode_for(scorer, embedder, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -65,6 +66,43 @@ SERVICE_LEXICON = {
     "smooth": 1.2, "consistent": 0.9, "flawless": 2.6, "lifesaver": 2.2, "legend": 1.6,
     "obsessed": 1.6, "gamechanger": 2.2, "game-changer": 2.2, "spot-on": 1.8, "delicious": 2.4,
     "unsubscribe": -0.4, "spam": -1.6,
+}
+
+# Customers' words of feeling in German, Spanish, French and Portuguese, on VADER's scale: the embedding model and
+# VADER are English, so a German complaint read as neutral. Words VADER knows already keep its value; a word customers
+# often negate ("zufrieden", "contento", "content") is left out, as VADER negates in English only ("not happy").
+OTHER_LANGUAGES_LEXICON = {
+    # German
+    "enttäuscht": -2.0, "enttäuschend": -2.0, "enttäuschung": -2.0, "kaputt": -2.2, "defekt": -2.2, "schlecht": -2.0,
+    "schlimm": -2.0, "ärgerlich": -1.8, "verärgert": -2.0, "frustriert": -2.0, "frustrierend": -2.0,
+    "unverschämt": -2.6, "katastrophal": -2.8, "mies": -2.0, "miserabel": -2.5, "unzufrieden": -2.0, "nervig": -1.8,
+    "leider": -0.8, "beschädigt": -2.0, "fehlerhaft": -2.0, "verspätet": -1.2, "frechheit": -2.6, "schade": -1.2,
+    "wütend": -2.5, "abzocke": -2.6, "unterirdisch": -2.5, "toll": 2.2, "tolle": 2.2, "tollen": 2.2, "großartig": 2.8,
+    "grossartig": 2.8, "klasse": 2.0, "prima": 2.0, "wunderbar": 2.8, "fantastisch": 2.8, "perfekt": 2.6,
+    "lecker": 2.2, "begeistert": 2.6, "hervorragend": 2.8, "spitze": 2.2, "danke": 1.0,
+    # Spanish
+    "decepcionado": -2.0, "decepcionada": -2.0, "decepcionante": -2.0, "roto": -2.0, "rota": -2.0, "malo": -2.0,
+    "mala": -2.0, "pésimo": -2.8, "pésima": -2.8, "pesimo": -2.8, "desastre": -2.6, "enfadado": -2.2,
+    "enfadada": -2.2, "molesto": -1.8, "molesta": -1.8, "harto": -2.0, "harta": -2.0, "inaceptable": -2.6,
+    "vergüenza": -2.2, "estafa": -2.8, "defectuoso": -2.2, "dañado": -2.0, "retraso": -1.3, "queja": -1.5,
+    "lamentable": -2.2, "frustrante": -2.0, "encanta": 2.4, "encantado": 2.2, "encantada": 2.2, "increíble": 2.6,
+    "maravilloso": 2.8, "perfecta": 2.6, "excelente": 2.8, "buenísimo": 2.6, "buenísima": 2.6, "feliz": 2.4,
+    "delicioso": 2.4, "fantástico": 2.8, "estupendo": 2.6, "gracias": 1.0,
+    # French
+    "déçu": -2.0, "déçue": -2.0, "décevant": -2.0, "décevante": -2.0, "déception": -2.0, "cassé": -2.0,
+    "cassée": -2.0, "nul": -2.2, "nulle": -2.2, "mauvais": -2.0, "mauvaise": -2.0, "honteux": -2.4,
+    "inadmissible": -2.6, "inacceptable": -2.6, "énervé": -2.0, "fâché": -2.0, "furieux": -2.6,
+    "catastrophique": -2.8, "arnaque": -2.8, "défectueux": -2.2, "endommagé": -2.0, "abîmé": -2.0, "retard": -1.2,
+    "marre": -2.0, "pénible": -1.8, "dommage": -1.2, "génial": 2.6, "géniale": 2.6, "parfait": 2.6,
+    "parfaite": 2.6, "j'adore": 2.6, "adore": 2.6, "merveilleux": 2.8, "magnifique": 2.8, "ravi": 2.4, "ravie": 2.4,
+    "bravo": 2.2, "incroyable": 2.6, "délicieux": 2.4, "formidable": 2.6, "impeccable": 2.4, "merci": 1.0,
+    # Portuguese
+    "desiludido": -2.0, "desiludida": -2.0, "quebrado": -2.0, "quebrada": -2.0, "avariado": -2.0,
+    "estragado": -2.0, "péssima": -2.8, "ruim": -2.0, "horrível": -2.6, "terrível": -2.6, "chateado": -2.0,
+    "chateada": -2.0, "irritado": -2.0, "irritada": -2.0, "insatisfeito": -2.0, "insatisfeita": -2.0,
+    "inaceitável": -2.6, "vergonha": -2.2, "absurdo": -2.2, "atraso": -1.3, "decepção": -2.0, "lamentável": -2.2,
+    "adorei": 2.6, "adoro": 2.6, "amei": 2.6, "ótimo": 2.6, "ótima": 2.6, "maravilhoso": 2.8, "maravilhosa": 2.8,
+    "perfeito": 2.6, "perfeita": 2.6, "incrível": 2.6, "obrigado": 1.0, "obrigada": 1.0,
 }
 
 # Emojis as a chat means them (VADER's scale), where VADER's reading of the emoji's name is wrong or empty: it reads
@@ -102,6 +140,20 @@ PROBLEM_PHRASES = [
     # a device that sounds or smells wrong: "makes a scraping noise", "a burning smell"
     (re.compile(r"\b(?:weird|strange|loud|grinding|scraping|squeaking|squeaky|clicking|rattling|buzzing|humming|"
                 r"whining|horrible|awful|funny|odd|burning) (?:noises?|sounds?|smell)\b", re.I), -0.35),
+]
+# The same kinds of problem in German, Spanish, French and Portuguese ("immer noch nicht", "todavía no", "toujours
+# pas", "ainda não"; "funktioniert nicht", "no funciona", "ne marche pas", "não funciona")
+PROBLEM_PHRASES += [
+    (re.compile(r"\b(?:immer noch (?:nicht|kein\w*|nichts)|noch (?:nicht|immer nicht) (?:da|angekommen|geliefert|"
+                r"verschickt)|todav[ií]a no|todav[ií]a nada|sigue sin|toujours (?:pas|rien|aucun\w*)|"
+                r"ainda n[ãa]o|ainda nada|continua sem)\b", re.I), -0.35),
+    (re.compile(r"\b(?:funktioniert|geht|l[äa]dt|heizt|verbindet sich) (?:\w+ )?(?:nicht|nie)\b|"
+                r"\bno (?:funciona|enciende|carga|calienta|conecta|llega|lleg[óo])\b|"
+                r"\bne (?:marche|fonctionne|s'allume|chauffe|charge|se connecte) (?:plus|pas)\b|"
+                r"\bn[ãa]o (?:funciona|liga|carrega|aquece|conecta|chegou)\b", re.I), -0.4),
+    (re.compile(r"\b(?:keine (?:antwort|rückmeldung|reaktion)|niemand (?:antwortet|meldet sich)|sin respuesta|"
+                r"nadie (?:responde|contesta)|aucune r[ée]ponse|personne ne r[ée]pond|sem resposta|"
+                r"ningu[ée]m (?:responde|atende))\b", re.I), -0.4),
 ]
 POLITENESS = re.compile(r"\b(?:thanks+|thank you|thx|ty|please|pls|plz|appreciate(?: it)?|cheers|kind regards|regards|hi|hello|hey)\b", re.I)
 
@@ -164,6 +216,8 @@ class LexiconSentiment:
         self.negative_at = negative_at
         self._vader = FastVader()
         self._vader.lexicon.update(SERVICE_LEXICON)
+        for word, valence in OTHER_LANGUAGES_LEXICON.items():
+            self._vader.lexicon.setdefault(word, valence)
         for top in (5, 10):
             for tenths in range(10 * top + 11):  # 0/10 to 11/10, 0/5 to 6/5, in steps of 0.1
                 self._vader.lexicon[_score_word(tenths / 10, top)] = score_valence(tenths / 10, top)
@@ -193,7 +247,8 @@ class LexiconSentiment:
         return SentimentResult(label, round(value, 4))
 
     def score(self, texts: Sequence[str], vectors: np.ndarray | None = None,
-              tone: np.ndarray | None = None) -> list[SentimentResult]:
+              tone: np.ndarray | None = None, languages: Sequence[str | None] | None = None
+              ) -> list[SentimentResult]:
         return [self.score_one(t) for t in texts]
 
 
@@ -258,9 +313,24 @@ class EmbeddingSentiment:
         return e / e.sum(axis=1, keepdims=True)
 
     def score(self, texts: Sequence[str], vectors: np.ndarray | None = None,
-              tone: np.ndarray | None = None) -> list[SentimentResult]:
+              tone: np.ndarray | None = None, languages: Sequence[str | None] | None = None
+              ) -> list[SentimentResult]:
+        """``languages``: of each text, as :func:`nlp.language.detect` tells it (told here when not given). A text
+        in another language than English is read by the lexicon model alone: the head learned English tweets, and on
+        German, Spanish, French or Portuguese messages it read most complaints and praise as neutral."""
         if vectors is None or len(texts) == 0:
             return self.lexicon.score(texts)
+        if languages is None:
+            from nlp.language import detect
+
+            languages = [detect(t) for t in texts]
+        out = self._head(texts, vectors, tone)
+        foreign = [i for i, language in enumerate(languages) if language not in (None, "en")]
+        for i, feeling in zip(foreign, self.lexicon.score([texts[i] for i in foreign])):
+            out[i] = feeling
+        return out
+
+    def _head(self, texts: Sequence[str], vectors: np.ndarray, tone: np.ndarray | None) -> list[SentimentResult]:
         features = self.lexicon_features(self.lexicon, texts)
         probs = self.probabilities(texts, vectors, tone, features)
         neg, pos = self.labels.index(NEGATIVE), self.labels.index(POSITIVE)

@@ -71,9 +71,37 @@ def test_no_entities_in_plain_text(extractor):
     # a letter's closing carries no feeling, the same word inside a sentence does
     ("The Kenya in this month's Bean Club is the best coffee I've had all year", "positive"),
     ("Hi, can I return the grinder after 30 days?\n\nBest,\nAva", "neutral"),
+    # German, Spanish, French and Portuguese words of feeling and kinds of problem
+    ("Ich bin total enttäuscht von eurem Service", "negative"),
+    ("Meine Bestellung ist immer noch nicht da", "negative"),
+    ("Der Wasserkocher ist großartig!", "positive"),
+    ("Wo ist meine Bestellung?", "neutral"),
+    ("El molinillo no funciona desde ayer", "negative"),
+    ("¡Me encanta el hervidor, es increíble!", "positive"),
+    ("¿Cuánto cuesta el envío a Madrid?", "neutral"),
+    ("Ma commande n'est toujours pas arrivée", "negative"),
+    ("J'adore ma balance, elle est parfaite", "positive"),
+    ("A chaleira chegou quebrada, péssimo", "negative"),
+    ("Adorei o Bean Club deste mês", "positive"),
 ])
 def test_customer_service_sentiment(text, label):
     assert LexiconSentiment().score_one(text).label == label
+
+
+def test_the_head_leaves_a_message_in_another_language_to_the_lexicon():
+    """The head learned English tweets: it read "Sehr enttäuschend" and most praise in other languages as neutral."""
+    import numpy as np
+
+    from nlp.sentiment import EmbeddingSentiment
+
+    head, lexicon = EmbeddingSentiment(), LexiconSentiment()
+    texts = ["Das Paket kam beschädigt an. Sehr enttäuschend.", "the package arrived damaged, very disappointing"]
+    rng = np.random.default_rng(0)
+    vectors, tone = rng.normal(size=(2, 384)).astype(np.float32), rng.normal(size=(2, 384)).astype(np.float32)
+    told, english_only = head.score(texts, vectors, tone), head.score(texts, vectors, tone, languages=["en", "en"])
+    assert told[0] == lexicon.score_one(texts[0]) and told[0].label == "negative"
+    assert told[1] == english_only[1]  # an English message: the head, as before
+    assert head.score(texts, vectors, tone, languages=["de", None]) == told
 
 
 def test_an_emoji_with_its_presentation_selector_counts():
