@@ -85,17 +85,20 @@ class Analyzer:
             vectors, tone = encode_for(self.sentiment, self.embedder, said)
         elif tone is None and getattr(self.sentiment, "needs_tone", False):
             tone = self.embedder.encode_with_tone(said)[1]
-        predictions = self.predict_intents(vectors, said)
-        feelings: list[SentimentResult] = self.sentiment.score(said, vectors, tone)
+        languages = [detect(text) for text in said]
+        predictions = self.predict_intents(vectors, said, languages)
+        feelings: list[SentimentResult] = self.sentiment.score(said, vectors, tone, languages=languages)
         found = self.entities.extract(texts)  # a signature's phone number or email is still the contact's
         return [
             Analysis(p.intent, p.confidence, s.label, s.score, tuple(ents), vectors[i], p, self.model_version)
             for i, (p, s, ents) in enumerate(zip(predictions, feelings, found))
         ]
 
-    def predict_intents(self, vectors: np.ndarray, said: list[str]) -> list[IntentPrediction]:
+    def predict_intents(self, vectors: np.ndarray, said: list[str], languages: list[str | None]
+                        ) -> list[IntentPrediction]:
+        """``languages``: of each text, as :func:`nlp.language.detect` tells it."""
         other = self.other_languages
-        routed = [i for i, text in enumerate(said) if detect(text) in other.languages] if other is not None else []
+        routed = [i for i, language in enumerate(languages) if language in other.languages] if other else []
         if not routed:
             return self.intents.predict(vectors, said)
         out: list[IntentPrediction | None] = [None] * len(said)
