@@ -1,10 +1,15 @@
-"""How the shipped playbooks read customer messages written in German, Spanish, French and Portuguese.
+"""How the shipped playbooks read customer messages written in German, Spanish, French and Portuguese, and how
+the shipped sentiment model reads such messages.
 
 ``bench/languages.jsonl``: 128 messages (2 per intent and language; 16 intents), written for this check apart from
 the playbooks' ``examples_in``. Everyday messages are often alike, so each message is also marked when one of the
 playbooks' examples is close to it (at least 40% of their words in common); "unseen" counts only the others.
 Compares the shipped set with the same playbooks without ``examples_in`` (every message read by the English
 model), and checks that no English message of the sample inbox changed intent.
+
+``bench/sentiment_languages.jsonl``: 120 messages (10 negative, neutral and positive in each language), written for
+this check apart from the sentiment lexicon; scored as the analysis scores them (a message told to be in another
+language by the lexicon model alone) and, for comparison, all by the embedding head as English messages are.
 
     python bench/languages.py [--json]
 """
@@ -34,6 +39,7 @@ from nlp.closings import body  # noqa: E402
 from nlp.language import detect  # noqa: E402
 
 MESSAGES = Path(__file__).with_name("languages.jsonl")
+FEELINGS = Path(__file__).with_name("sentiment_languages.jsonl")
 CLOSE = 0.4
 
 
@@ -58,6 +64,27 @@ def read(playbooks: Path, texts: list[str], tmp: Path, cache: Path) -> list[str]
         app.close()
 
 
+def sentiment(tmp: Path, cache: Path) -> dict:
+    from nlp.closings import bodies
+    from nlp.sentiment import encode_for
+
+    rows = [json.loads(line) for line in FEELINGS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    app = App(Config.load(env={}, db=tmp / "feelings.db", cache_dir=cache))
+    try:
+        said = bodies([r["text"] for r in rows])
+        vectors, tone = encode_for(app.sentiment, app.embedder, said)
+        out = {"messages": len(rows)}
+        for name, languages in (("shipped", None), ("head_only", ["en"] * len(rows))):
+            labels = [f.label for f in app.sentiment.score(said, vectors, tone, languages=languages)]
+            recall = {c: round(sum(p == c for p, r in zip(labels, rows) if r["label"] == c) /
+                               sum(r["label"] == c for r in rows), 3) for c in ("negative", "neutral", "positive")}
+            out[name] = {"accuracy": round(sum(p == r["label"] for p, r in zip(labels, rows)) / len(rows), 3),
+                         "recall": recall}
+        return out
+    finally:
+        app.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true")
@@ -76,9 +103,10 @@ def main() -> None:
                          ("english_only", without_examples_in(default_playbooks_dir(), tmp / "english_only"))):
         intents = read(folder, texts, tmp, cache)
         results[name] = {"messages": intents[:len(rows)], "inbox": intents[len(rows):]}
+    out_feelings = sentiment(tmp, cache)
     changed = [t for t, a, b in zip(inbox, results["shipped"]["inbox"], results["english_only"]["inbox"]) if a != b]
     out = {"messages": len(rows), "unseen": sum(unseen), "inbox_changed": len(changed),
-           "inbox_changed_english": sum(detect(body(t)) in (None, "en") for t in changed)}
+           "inbox_changed_english": sum(detect(body(t)) in (None, "en") for t in changed), "sentiment": out_feelings}
     for name, res in results.items():
         for part in ("all", "unseen"):
             picked = [(r, p) for r, p, u in zip(rows, res["messages"], unseen) if part == "all" or u]
@@ -96,6 +124,10 @@ def main() -> None:
               f"right by language {v['right_by_language']}")
     print(f"Sample inbox messages whose intent changed: {out['inbox_changed']} of {len(inbox)}, "
           f"{out['inbox_changed_english']} of them in English")
+    f = out["sentiment"]
+    print(f"Sentiment of {f['messages']} messages: as the analysis reads them, accuracy {f['shipped']['accuracy']} "
+          f"(recall {f['shipped']['recall']}); all by the embedding head, accuracy {f['head_only']['accuracy']} "
+          f"(recall {f['head_only']['recall']})")
 
 
 if __name__ == "__main__":
