@@ -679,19 +679,22 @@ def _stop_on_sigterm():
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="At most this many.")
 @click.option("--source", help="Only messages from this source (telegram, slack, email, ...).")
 @click.option("--intent", help="Only messages of this intent (order_status, unknown, ...): answer alike ones together.")
+@click.option("--language", help="Only messages written in this language (de, es, fr, pt, it, nl, en): for the "
+                                 "teammate who speaks it.")
 @common_options
 @json_option
-def inbox(app, limit, source, intent, as_json):
+def inbox(app, limit, source, intent, language, as_json):
     """List messages waiting for a person, with their suggested replies (reply with `resonate reply`)."""
     from bot.playbooks import UNKNOWN_INTENT
     from bot.review import cut
+    from nlp.language import name as language_name
 
     known = [*app.playbooks.intents, UNKNOWN_INTENT]
     if intent and intent not in known:
         raise click.BadParameter(f"no playbook has the intent {intent!r}; known: {', '.join(known)}",
                                  param_hint="--intent")
 
-    rows = app.store.pending_inbox(limit=limit, source=source, intent=intent)
+    rows = app.store.pending_inbox(limit=limit, source=source, intent=intent, language=language)
     follow_ups = app.playbooks.follow_up_intents()
     items = []
     for row in rows:
@@ -702,15 +705,17 @@ def inbox(app, limit, source, intent, as_json):
     if as_json:
         click.echo(json.dumps({"pending": items}, ensure_ascii=False, indent=2))
         return
+    kind = ", ".join(k for k in (intent, language_name(language) if language else None) if k)
     if not items:
-        click.echo("Nothing waiting for a person" + (f" ({intent})." if intent else "."))
+        click.echo("Nothing waiting for a person" + (f" ({kind})." if kind else "."))
         return
     for item in items:
         who = item["display_name"] or item["username"] or item["sender_id"] or "someone"
         analysed = "not analysed yet" if not item["intent"] else (
             f"{item['intent']} {'set by a person' if item['corrected'] else format(item['confidence'], '.2f')}, "
             f"{item['sentiment']}")
-        click.echo(f"#{item['id']}  {item['source']}  {who}  {item['sent_at']}  ({analysed})")
+        written = f", written in {language_name(item['language'])}" if item["language"] not in (None, "en") else ""
+        click.echo(f"#{item['id']}  {item['source']}  {who}  {item['sent_at']}  ({analysed}{written})")
         # a letter's lines stay under its header, not at the margin where the next message's header goes
         click.echo("\n".join(f"    {line}" for line in item["text"].strip().splitlines() if line.strip()))
         if item["follows_up"]:
@@ -721,7 +726,7 @@ def inbox(app, limit, source, intent, as_json):
             click.echo(f"    {s['n']}. {'↩ ' if s['answers'] else ''}{s['text']}")
         click.echo("")
     waiting = items[0]["waiting"]
-    click.echo(f"{plural(waiting, 'message')} waiting{f' ({intent})' if intent else ''}"
+    click.echo(f"{plural(waiting, 'message')} waiting{f' ({kind})' if kind else ''}"
                + (f", the oldest {len(items)} shown (--limit)" if waiting > len(items) else "") + ".")
     click.echo("Send one with: resonate reply MESSAGE_ID N   (or --text TEXT)")
 

@@ -97,6 +97,12 @@ def build(store, report, ideas: list[dict], running: list[dict], due: list[dict]
             per_day[min(max(int(day), 0), days - 1)] += n
         return {s: by_sentiment.get(s, 0) for s in ("negative", "neutral", "positive")}, by_intent, per_day
 
+    # messages told (from their words) to be in another language than English: who on the team is needed
+    languages = dict(store.db.execute(
+        "SELECT a.language, COUNT(*) FROM messages m JOIN analyses a ON a.message_id = m.id WHERE m.direction = 'in' "
+        "AND m.sent_at > ? AND m.sent_at <= ? AND a.language IS NOT NULL AND a.language != 'en' "
+        "GROUP BY a.language ORDER BY 2 DESC, 1", [iso(w.start), iso(w.end)]))
+
     (sentiment, intents, per_day), (prev_sentiment, prev_intents, prev_per_day) = counts(w.start, w.end), \
         counts(p.start, p.end)
     intents.pop("unknown", None)
@@ -107,7 +113,7 @@ def build(store, report, ideas: list[dict], running: list[dict], due: list[dict]
         "volume": {"messages": volume, "previous": previous, "change_pct": _pct(volume, previous), "per_day": per_day,
                    "previous_per_day": prev_per_day,
                    "days": [(w.start + timedelta(days=i + 1)).date().isoformat() for i in range(days)]},
-        "sentiment": sentiment, "previous_sentiment": prev_sentiment,
+        "sentiment": sentiment, "previous_sentiment": prev_sentiment, "other_languages": languages,
         "response": {**response_figures(store, w.start, w.end), "chased": chased(store, w.start, w.end, follow_ups),
                      "previous_chased": chased(store, p.start, p.end, follow_ups)},
         "top_intents": [{"intent": i, "count": n, "previous": prev_intents.get(i, 0)}
@@ -128,6 +134,13 @@ def _idea(card: dict) -> dict:
 
 
 # -- Markdown / HTML --------------------------------------------------------------------------------------------
+def other_languages(d: dict) -> str:
+    """ "German 3, Spanish 2" """
+    from nlp.language import name
+
+    return ", ".join(f"{name(code)} {n}" for code, n in d["other_languages"].items())
+
+
 def markdown(d: dict, chart_name: str | None = None) -> str:
     v, r, s = d["volume"], d["response"], d["sentiment"]
     total = max(sum(s.values()), 1)
@@ -139,6 +152,7 @@ def markdown(d: dict, chart_name: str | None = None) -> str:
     lines += ["## Volume", f"- **{plural(v['messages'], 'message')}** ({before})",
               f"- Sentiment: {s['negative']} negative ({100 * s['negative'] / total:.0f}%), {s['neutral']} neutral "
               f"({100 * s['neutral'] / total:.0f}%), {s['positive']} positive ({100 * s['positive'] / total:.0f}%)",
+              *([f"- Written in other languages: {other_languages(d)}"] if d["other_languages"] else []),
               "", "## Response"]
     med = r["median_hours_to_first_reply"]
     lines += [f"- Median time to first reply: {'%.1f h' % med if med is not None else 'no replies yet'}",
@@ -317,6 +331,7 @@ def blocks(d: dict) -> list[dict]:
             review.mrkdwn(f"*First reply (median)*\n{'%.1f h' % med if med is not None else 'no replies'}"),
             review.mrkdwn(f"*Answered / waiting >24h*\n{r['answered']} of {r['messages']} / {r['waiting_over_24h']}"),
             review.mrkdwn(f"*Follow-ups (asked again)*\n{r['chased']} (was {r['previous_chased']})"),
+            *([review.mrkdwn(f"*Other languages*\n{other_languages(d)}")] if d["other_languages"] else []),
         ]},
         {"type": "section", "text": review.mrkdwn("*Top intents:* " + (", ".join(
             f"{i['intent']} {i['count']}" for i in d["top_intents"]) or "none"))},

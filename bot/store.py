@@ -314,6 +314,19 @@ def _theme_span(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE themes ADD COLUMN span_hours INTEGER")
 
 
+@migrations(name="0011_analysis_language")
+def _analysis_language(db: sqlite_utils.Database) -> None:
+    """The language the analysis told a message to be written in (``nlp.language.detect``: en, de, es, ...; NULL
+    when its words were too few to tell, and for messages analysed before), so the inbox can list the German ones
+    and the digest count them without telling every message again."""
+    db.execute("ALTER TABLE analyses ADD COLUMN language TEXT")
+
+
+# A message's language in SQL: what the analysis told from its words, else the contact's (the source's word:
+# "de-AT" -> "de"), as nlp.language.language_of decides for a reply
+_LANGUAGE = "COALESCE(a.language, LOWER(SUBSTR(c.language, 1, INSTR(c.language || '-', '-') - 1)))"
+
+
 @dataclass(frozen=True)
 class Decided:
     decision_id: int
@@ -465,14 +478,14 @@ class Store:
             vector = np.asarray(analysis.embedding, dtype=np.float32)
             analyses.append([message_id, d["intent"], d["confidence"], d["best_intent"], d["sentiment"],
                              d["sentiment_score"], json.dumps(d["entities"], ensure_ascii=False),
-                             json.dumps(d["ranking"]), d["model_version"], now])
+                             json.dumps(d["ranking"]), d["model_version"], now, d["language"]])
             vectors.append([message_id, embedding_model or d["model_version"].split("+")[0], int(vector.shape[-1]),
                             vector.tobytes()])
         with self.db.atomic():
             self.db.conn.executemany(
                 """INSERT OR REPLACE INTO analyses (message_id, intent, confidence, best_intent, sentiment,
-                       sentiment_score, entities, ranking, model_version, analyzed_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", analyses)
+                       sentiment_score, entities, ranking, model_version, analyzed_at, language)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", analyses)
             self.db.conn.executemany(
                 "INSERT OR REPLACE INTO embeddings (message_id, model, dimension, vector) VALUES (?, ?, ?, ?)", vectors)
 
@@ -617,9 +630,12 @@ class Store:
             [message_id]).fetchone()
         return row[0] if row else None
 
-    def pending_inbox(self, limit: int = 50, source: str | None = None, intent: str | None = None) -> list[dict]:
+    def pending_inbox(self, limit: int = 50, source: str | None = None, intent: str | None = None,
+                      language: str | None = None) -> list[dict]:
         """Inbound messages waiting for a person (analysed, not answered or skipped), oldest first; ``intent`` as a
-        person corrected it, else as analysed. Each row has ``waiting``: how many match, ``limit`` or not."""
+        person corrected it, else as analysed; ``language`` as the analysis told it from the words, else as the
+        source said (a Telegram user's app language, "de" for "de-AT"). Each row has ``waiting``: how many match,
+        ``limit`` or not, and ``language``."""
         cond, params = "", []
         if source:
             cond += " AND m.source = ?"
@@ -627,11 +643,14 @@ class Store:
         if intent:
             cond += " AND COALESCE(k.intent, a.intent) = ?"
             params.append(intent)
+        if language:
+            cond += f" AND {_LANGUAGE} = ?"
+            params.append(language.lower())
         params.append(int(limit))
         return list(self.db.query(
             f"""SELECT m.id, m.source, m.text, m.sent_at, m.status, c.display_name, c.username,
                        c.external_id AS sender_id, COALESCE(k.intent, a.intent) AS intent, a.confidence, a.sentiment,
-                       k.intent IS NOT NULL AS corrected, COUNT(*) OVER () AS waiting
+                       k.intent IS NOT NULL AS corrected, {_LANGUAGE} AS language, COUNT(*) OVER () AS waiting
                 FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id
                 LEFT JOIN analyses a ON a.message_id = m.id
                 LEFT JOIN cards k ON k.message_id = m.id

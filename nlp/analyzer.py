@@ -25,6 +25,7 @@ class Analysis:
     embedding: np.ndarray = field(repr=False, compare=False)
     prediction: IntentPrediction = field(repr=False, compare=False)
     model_version: str = ""
+    language: str | None = None  # told from the words (nlp.language.detect): en, de, ...; None when too few
 
     def variables(self) -> dict[str, str]:
         """Entity values by reply variable name; the first of each kind wins."""
@@ -46,6 +47,7 @@ class Analysis:
             "entities": [{"label": e.label, "text": e.text, "value": e.value, "start": e.start, "end": e.end}
                          for e in self.entities],
             "model_version": self.model_version,
+            "language": self.language,
         }
 
 
@@ -90,7 +92,8 @@ class Analyzer:
         feelings: list[SentimentResult] = self.sentiment.score(said, vectors, tone, languages=languages)
         found = self.entities.extract(texts)  # a signature's phone number or email is still the contact's
         return [
-            Analysis(p.intent, p.confidence, s.label, s.score, tuple(ents), vectors[i], p, self.model_version)
+            Analysis(p.intent, p.confidence, s.label, s.score, tuple(ents), vectors[i], p, self.model_version,
+                     languages[i])
             for i, (p, s, ents) in enumerate(zip(predictions, feelings, found))
         ]
 

@@ -1,6 +1,7 @@
 """The language a message is written in: told from its words, the source's word when they say too little, and a
 playbook's `language` replies offered for it."""
 
+import json
 import shutil
 from datetime import datetime, timezone
 
@@ -239,3 +240,38 @@ def test_the_shipped_playbooks_read_messages_in_other_languages_the_english_mode
     right = sum(a.intent == r["label"] for a, r in zip(analyses, unseen))
     right_in_english = sum(p.intent == r["label"] for p, r in zip(english, unseen))
     assert right >= 0.45 * len(unseen) and right >= 3 * right_in_english, (right, right_in_english, len(unseen))
+
+
+def test_the_inbox_lists_and_the_digest_counts_messages_by_the_language_they_are_written_in(fake_app, tmp_path):
+    from datetime import timedelta
+
+    from bot import digest
+
+    receive(fake_app, "Wo bleibt meine Bestellung? Ich warte schon seit zwei Wochen", 1)
+    receive(fake_app, "¿Dónde está mi pedido? Todavía no ha llegado nada", 2)
+    receive(fake_app, "where is my order? still nothing after two weeks", 3)
+    receive(fake_app, "FB-20431??", 4, language="de-AT")  # too short to tell: the Telegram app's language
+    stored = fake_app.store.db.execute("SELECT language FROM analyses ORDER BY message_id").fetchall()
+    assert [row[0] for row in stored] == ["de", "es", "en", None]
+
+    german = fake_app.store.pending_inbox(language="de")
+    assert [row["text"] for row in german] == ["Wo bleibt meine Bestellung? Ich warte schon seit zwei Wochen",
+                                               "FB-20431??"]
+    assert {row["language"] for row in german} == {"de"} and german[0]["waiting"] == 2
+    assert [row["language"] for row in fake_app.store.pending_inbox(language="en")] == ["en"]
+
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    listed = CliRunner().invoke(cli, ["inbox", "--db", str(fake_app.config.db_path), "--language", "es"],
+                                env={"RESONATE_EMBEDDER": "hashing"})
+    assert listed.exit_code == 0, listed.output
+    assert "written in Spanish" in listed.output and "1 message waiting (Spanish)." in listed.output
+    assert "where is my order" not in listed.output
+
+    data, _ = fake_app.digest(timedelta(days=7), datetime(2026, 11, 3, tzinfo=timezone.utc), tmp_path / "d.md")
+    assert data["other_languages"] == {"de": 1, "es": 1}  # told from the words only
+    assert "- Written in other languages: German 1, Spanish 1" in (tmp_path / "d.md").read_text(encoding="utf-8")
+    assert "*Other languages*\nGerman 1, Spanish 1" in json.dumps(digest.blocks(data), ensure_ascii=False) \
+        .replace("\\n", "\n")

@@ -21,7 +21,7 @@ def test_file_store_uses_wal_and_named_migrations(tmp_path):
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     assert store.applied_migrations[:3] == ["0001_initial", "0002_meta", "0003_review_cards"]
-    assert store.applied_migrations[-3:] == ["0008_theme_runs", "0009_suggestion_answers", "0010_theme_span"]
+    assert store.applied_migrations[-3:] == ["0009_suggestion_answers", "0010_theme_span", "0011_analysis_language"]
     applied = store.applied_migrations
     store.close()
     again = Store(tmp_path / "r.db")  # reopening applies nothing twice
