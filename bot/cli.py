@@ -228,7 +228,8 @@ def playbooks_check(directory, as_json):
                     reply.render(fillable_contexts(reply))
                 other = ", ".join(f"{len(v)} {k}" for k, v in sorted(pb.examples_in.items()))
                 click.echo(f"  {intent:<20} {len(pb.examples):>3} examples{f' (+ {other})' if other else ''}  "
-                           f"{plural(len(pb.replies), 'reply', 'replies')}{'  auto-reply allowed' if pb.auto_reply else ''}")
+                           f"{plural(len(pb.replies), 'reply', 'replies')}"
+                           f"{'  auto-reply allowed' if pb.auto_reply else ''}")
             click.echo(f"{len(playbook_set.playbooks)} playbooks OK in {directory}")
     if errors:
         if not as_json:

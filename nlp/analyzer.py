@@ -101,7 +101,7 @@ class Analyzer:
                         ) -> list[IntentPrediction]:
         """``languages``: of each text, as :func:`nlp.language.detect` tells it."""
         other = self.other_languages
-        routed = [i for i, language in enumerate(languages) if language in other.languages] if other else []
+        routed = [i for i, language in enumerate(languages) if language in other.languages] if other is not None else []
         if not routed:
             return self.intents.predict(vectors, said)
         out: list[IntentPrediction | None] = [None] * len(said)
