@@ -275,3 +275,18 @@ def test_the_inbox_lists_and_the_digest_counts_messages_by_the_language_they_are
     assert "- Written in other languages: German 1, Spanish 1" in (tmp_path / "d.md").read_text(encoding="utf-8")
     assert "*Other languages*\nGerman 1, Spanish 1" in json.dumps(digest.blocks(data), ensure_ascii=False) \
         .replace("\\n", "\n")
+
+
+@pytest.mark.parametrize("text, first", [
+    ("Der Akku meiner Fern Scale ist seit dem Update ständig leer", "known_battery_drain_de"),
+    ("Hola, la batería de mi Fern Scale se descarga cada noche, ¿es normal?", "known_battery_drain_es"),
+    ("Bonjour, la batterie de ma Fern Scale se décharge pendant la nuit, c'est normal ?", "known_battery_drain_fr"),
+    ("Olá, a bateria da minha Fern Scale descarrega durante a noite, é normal?", "known_battery_drain_pt"),
+    ("Meine Fern Scale zeigt einen Fehler an", "with_product_de"),  # not the battery: the product reply
+])
+def test_the_known_battery_issue_is_answered_in_the_customers_language(shipped, text, first):
+    from bot.playbooks import ReplyContext
+
+    scale = Entity("PRODUCT", "Fern Scale", 0, 10, "Fern Scale")
+    offered = Suggester(shipped).suggest(analysis("technical_problem", entities=[scale]), ReplyContext(text=text))
+    assert offered[0].reply_id == first
