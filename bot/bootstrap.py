@@ -60,9 +60,14 @@ class App:
         """The model for messages written in a language the playbooks give examples in (``examples_in``), or the
         team taught: trained on those examples as well as on everything the English model learns; None when there
         are none."""
+        from nlp.intent import TrainedOnFirstUse
+
         english, taught, languages = self.training_set().by_language()
-        trained = train_other_languages(self.embedder, self.playbooks, self.config, english + taught, languages)
-        return trained[0] if trained else None
+        languages |= self.playbooks.examples_in()[2]
+        if not languages:
+            return None
+        return TrainedOnFirstUse(languages, lambda: train_other_languages(
+            self.embedder, self.playbooks, self.config, english + taught, languages)[0])
 
     def training_set(self):
         from bot.learning import training_set

@@ -10,7 +10,7 @@ import numpy as np
 from nlp.closings import bodies
 from nlp.embeddings import Embedder
 from nlp.entities import Entity, EntityExtractor
-from nlp.intent import IntentClassifier, IntentPrediction
+from nlp.intent import IntentClassifier, IntentPrediction, TrainedOnFirstUse
 from nlp.language import detect
 from nlp.sentiment import SentimentResult, SentimentScorer, encode_for
 
@@ -55,9 +55,11 @@ class Analyzer:
     """Composes the stages; every collaborator is passed in (see ``bot.bootstrap``)."""
 
     def __init__(self, embedder: Embedder, intents: IntentClassifier, sentiment: SentimentScorer,
-                 entities: EntityExtractor, model_version: str = "", other_languages: IntentClassifier | None = None):
+                 entities: EntityExtractor, model_version: str = "",
+                 other_languages: IntentClassifier | TrainedOnFirstUse | None = None):
         """``other_languages``: the intent model for a message told to be written in one of its ``languages``
-        (see :func:`nlp.language.detect`); every other message, and all of them without it, go to ``intents``."""
+        (see :func:`nlp.language.detect`; trained on first use when given as :class:`TrainedOnFirstUse`); every
+        other message, and all of them without it, go to ``intents``."""
         self.embedder = embedder
         self.intents = intents
         self.other_languages = other_languages

@@ -265,6 +265,28 @@ class _Extra:
                 (list(texts) + self.texts) if texts is not None else None, np.concatenate([w, np.ones(len(self.y))]))
 
 
+class TrainedOnFirstUse:
+    """An intent model whose ``languages`` are known at once and which is trained (or read from the cache) the first
+    time a message needs it: most inboxes are mostly English, and a process that reads none of those languages never
+    pays for it. Everything else is the model's."""
+
+    def __init__(self, languages: frozenset[str], train: Callable[[], "IntentClassifier"]):
+        self.languages = languages
+        self._train = train
+        self._model: IntentClassifier | None = None
+
+    @property
+    def model(self) -> "IntentClassifier":
+        if self._model is None:
+            self._model = self._train()  # two threads may both train it: the same content, the same result
+        return self._model
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+
 @dataclass
 class IntentClassifier:
     """Fit on (embedding, text, label) examples; predict from embeddings and texts.

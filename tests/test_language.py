@@ -290,3 +290,15 @@ def test_the_known_battery_issue_is_answered_in_the_customers_language(shipped, 
     scale = Entity("PRODUCT", "Fern Scale", 0, 10, "Fern Scale")
     offered = Suggester(shipped).suggest(analysis("technical_problem", entities=[scale]), ReplyContext(text=text))
     assert offered[0].reply_id == first
+
+
+def test_the_model_for_other_languages_is_trained_only_when_a_message_needs_it(tmp_path):
+    """Most inboxes are English: a process that reads no German never trains (or loads) the German model."""
+    app = small_app(tmp_path, "taught", True)
+    cache = tmp_path / "cache"
+    app.analyzer.analyze("has my kettle order shipped yet?")
+    assert len(list(cache.glob("intents-*.npz"))) == 1 and app.intents_in_other_languages.languages == {"de"}
+    assert app.analyzer.analyze("Wann kommt meine Bestellung endlich an? Ich warte schon seit einer Woche")\
+        .intent == "order_status"
+    assert len(list(cache.glob("intents-*.npz"))) == 2
+    app.close()

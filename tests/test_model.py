@@ -81,7 +81,7 @@ def test_ingest_analyse_suggest_end_to_end(real_app):
 def test_intent_model_is_cached_by_content(real_app, tmp_path):
     from bot.bootstrap import train_intents
 
-    real_app.analyzer  # noqa: B018 - the English model and the one for other languages (examples_in)
+    real_app.analyzer.intents, real_app.intents_in_other_languages.model  # the English model, the other languages'
     cache = sorted(path.name for path in real_app.config.cache_dir.glob("intents-*.npz"))
     assert len(cache) == 2
     again, key = train_intents(real_app.embedder, real_app.playbooks, real_app.config)
