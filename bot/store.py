@@ -322,9 +322,10 @@ def _analysis_language(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE analyses ADD COLUMN language TEXT")
 
 
-# A message's language in SQL: what the analysis told from its words, else the contact's (the source's word:
-# "de-AT" -> "de"), as nlp.language.language_of decides for a reply
-_LANGUAGE = "COALESCE(a.language, LOWER(SUBSTR(c.language, 1, INSTR(c.language || '-', '-') - 1)))"
+# A message's language in SQL: what the analysis told from its words, else the contact's (the source's tag: "de-AT"
+# -> "de"), as nlp.language.language_of (and its primary) decide for a reply
+_TAG = "REPLACE(TRIM(c.language), '_', '-')"
+_LANGUAGE = f"COALESCE(a.language, NULLIF(LOWER(SUBSTR({_TAG}, 1, INSTR({_TAG} || '-', '-') - 1)), ''))"
 
 
 @dataclass(frozen=True)

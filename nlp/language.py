@@ -76,8 +76,14 @@ def detect(text: str) -> str | None:
 def language_of(text: str, declared: str | None = None) -> str | None:
     """The language a reply to ``text`` should be in: what the message's own words say (without a greeting,
     closing or quoted thread), else what its source ``declared`` (a Telegram user's app language, an import's
-    column), else None (English)."""
-    return detect(body(text)) or (declared or None)
+    column; a tag such as "pt-BR" is its language, "pt"), else None (English)."""
+    return detect(body(text)) or primary(declared)
+
+
+def primary(tag: str | None) -> str | None:
+    """The language of a language tag: "pt" for "pt-BR" or "pt_br", lower-cased; None for none."""
+    code = (tag or "").strip().replace("_", "-").split("-")[0].lower()
+    return code or None
 
 
 def name(code: str | None) -> str:

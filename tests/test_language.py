@@ -49,6 +49,17 @@ def test_a_message_too_short_to_tell_takes_the_sources_language_and_its_words_wi
     assert language_of("where is my order?", "de") == "en"  # a German Telegram app, an English message
     assert language_of("Vielen Dank für den tollen Service!\n\nBest regards,\nLukas") == "de"
     assert language_of("ok") is None
+    assert language_of("ok", "pt-BR") == language_of("ok", "pt_br") == "pt"  # Telegram gives tags: the language
+
+
+def test_a_playbooks_language_reply_is_offered_to_a_telegram_user_whose_app_gives_a_tag(german_app):
+    """A Telegram app in Austrian German says "de-AT": the German reply was never offered for it."""
+    short = receive(german_app, "FB-20433??", 5, language="de-AT")
+    order = Entity("ORDER_ID", "FB-20433", 0, 8, "FB-20433")
+    context = context_of(german_app.store.message(short.message_id))
+    offered = Suggester(german_app.playbooks, limit=10).suggest(analysis("order_status", entities=[order]), context)
+    assert offered[0].reply_id == "german_with_order_id"
+    assert [row["language"] for row in german_app.store.pending_inbox(language="de")] == ["de"]
 
 
 GERMAN_REPLY = """
