@@ -126,23 +126,20 @@ def describe(store: Store, contact_id: int) -> dict:
             "messages_out": counts.get("out", 0), "opted_out_at": row["opted_out_at"]}
 
 
-def _campaigns_naming(store: Store, contact_id: int, quoted: set[int], texts: set[str]) -> list[tuple[dict, dict]]:
-    """(campaign row, its card without the contact's quotes) for every campaign that names the contact."""
+def _campaigns_naming(store: Store, contact_id: int | None, quoted: set[int], texts: set[str]
+                      ) -> list[tuple[dict, dict]]:
+    """(campaign row, its card without the quotes of ``quoted`` messages) for every campaign that quotes them or
+    has the contact in its segment (``contact_id`` None: quotes only)."""
     out = []
     for row in store.db.query("SELECT id, card, segment FROM campaigns"):
         card, segment = json.loads(row["card"]), json.loads(row["segment"])
         quotes = card.get("quotes", [])
-        kept = _unquoted(quotes, quoted, texts)
+        # by message id, or by text for cards from before quotes carried their message id
+        kept = [q for q in quotes if q.get("message_id") not in quoted and q.get("text") not in texts]
         if contact_id in segment or len(kept) != len(quotes):
             others = [c for c in segment if c != contact_id]
             out.append(({"id": row["id"], "segment": others}, {**card, "quotes": kept}))
     return out
-
-
-def _unquoted(quotes: list[dict], messages: set[int], texts: set[str]) -> list[dict]:
-    """A campaign card's quotes without those of ``messages`` (by id, or by text for cards from before quotes
-    carried their message id)."""
-    return [q for q in quotes if q.get("message_id") not in messages and q.get("text") not in texts]
 
 
 def erase_contact(store: Store, contact: dict, *, dry_run: bool = True,
@@ -172,17 +169,10 @@ def erase_contact(store: Store, contact: dict, *, dry_run: bool = True,
         unsent = _unsent(store, params)
         if not dry_run:
             _refuse_unsent(unsent, name)  # again: a reply may have been queued since
-            store.db.execute("PRAGMA secure_delete = ON")
-            for table in _BY_MESSAGE:
-                store.db.execute(f"DELETE FROM {table} WHERE message_id IN ({_MESSAGES})", params)
+            _delete_messages(store, _MESSAGES, params, campaigns)  # secure_delete on from here
             store.db.conn.executemany("DELETE FROM telegram_updates WHERE update_id = ?", [[u] for u in updates])
-            store.db.execute(f"DELETE FROM messages WHERE id IN ({_MESSAGES})", params)
             store.db.execute("DELETE FROM conversations WHERE contact_id = :c", params)
             store.db.execute("DELETE FROM contacts WHERE id = :c", params)
-            for row, card in campaigns:
-                store.db.execute("UPDATE campaigns SET card = ?, segment = ? WHERE id = ?",
-                                 [json.dumps(card, ensure_ascii=False), json.dumps(row["segment"]), row["id"]])
-            store.db.execute("DELETE FROM theme_runs")  # a cache that lists message ids; rebuilt when needed
     if not dry_run:
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return Erasure(contact_id=c, name=name, source=contact["source"], sender=contact["external_id"],
@@ -238,19 +228,24 @@ def erase_message(store: Store, message_id: int) -> bool:
         row = store.db.execute("SELECT text FROM messages WHERE id = ? AND direction = 'in'", [message_id]).fetchone()
         if row is None:
             return False
-        store.db.execute("PRAGMA secure_delete = ON")
-        for table in _BY_MESSAGE:
-            store.db.execute(f"DELETE FROM {table} WHERE message_id = ?", [message_id])
-        store.db.execute("DELETE FROM messages WHERE id = ?", [message_id])
-        for campaign in list(store.db.query("SELECT id, card FROM campaigns")):
-            card = json.loads(campaign["card"])
-            kept = _unquoted(card.get("quotes", []), {message_id}, {quote_text(row[0])})
-            if len(kept) != len(card.get("quotes", [])):
-                store.db.execute("UPDATE campaigns SET card = ? WHERE id = ?",
-                                 [json.dumps({**card, "quotes": kept}, ensure_ascii=False), campaign["id"]])
-        store.db.execute("DELETE FROM theme_runs")  # a cache that lists message ids; rebuilt when needed
+        _delete_messages(store, ":m", {"m": message_id},
+                         _campaigns_naming(store, None, {message_id}, {quote_text(row[0])}))
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return True
+
+
+def _delete_messages(store: Store, ids: str, params: dict, campaigns: list[tuple[dict, dict]]) -> None:
+    """Delete the messages ``ids`` (SQL giving their ids) with what was derived from them, overwritten on disk;
+    write ``campaigns`` (from :func:`_campaigns_naming`) without their quotes; drop the cached clusterings, which
+    list message ids (rebuilt when needed). Inside the caller's transaction."""
+    store.db.execute("PRAGMA secure_delete = ON")
+    for table in _BY_MESSAGE:
+        store.db.execute(f"DELETE FROM {table} WHERE message_id IN ({ids})", params)
+    store.db.execute(f"DELETE FROM messages WHERE id IN ({ids})", params)
+    for row, card in campaigns:
+        store.db.execute("UPDATE campaigns SET card = ?, segment = ? WHERE id = ?",
+                         [json.dumps(card, ensure_ascii=False), json.dumps(row["segment"]), row["id"]])
+    store.db.execute("DELETE FROM theme_runs")
 
 
 def _telegram_user_id(contact: dict) -> int | None:
