@@ -76,14 +76,15 @@ def build(store, report, ideas: list[dict], running: list[dict], due: list[dict]
 
     days = max(1, round(w.length.total_seconds() / 86400))
 
+    where = "WHERE m.direction = 'in' AND m.sent_at > ? AND m.sent_at <= ?"
+    base = f"FROM messages m JOIN analyses a ON a.message_id = m.id {where}"
+    corrected = f"FROM messages m JOIN analyses a ON a.message_id = m.id LEFT JOIN cards k ON k.message_id = m.id " \
+                f"{where}"
+
     def counts(a, b) -> tuple[dict[str, int], Counter, list[int]]:
         """Sentiment and intent counts and messages per day of (a, b], all added up by SQLite (a week of 50,000
         messages: no row per message comes back to Python)."""
         span = [iso(a), iso(b)]
-        where = "WHERE m.direction = 'in' AND m.sent_at > ? AND m.sent_at <= ?"
-        base = f"FROM messages m JOIN analyses a ON a.message_id = m.id {where}"
-        corrected = ("FROM messages m JOIN analyses a ON a.message_id = m.id "
-                     f"LEFT JOIN cards k ON k.message_id = m.id {where}")
         by_sentiment = dict(store.db.execute(f"SELECT a.sentiment, COUNT(*) {base} GROUP BY a.sentiment", span))
         # a person's correction on the card counts, as in the inbox and the follow-up count
         by_intent = Counter(dict(store.db.execute(
@@ -99,8 +100,7 @@ def build(store, report, ideas: list[dict], running: list[dict], due: list[dict]
 
     # messages told (from their words) to be in another language than English: who on the team is needed
     languages = dict(store.db.execute(
-        "SELECT a.language, COUNT(*) FROM messages m JOIN analyses a ON a.message_id = m.id WHERE m.direction = 'in' "
-        "AND m.sent_at > ? AND m.sent_at <= ? AND a.language IS NOT NULL AND a.language != 'en' "
+        f"SELECT a.language, COUNT(*) {base} AND a.language IS NOT NULL AND a.language != 'en' "
         "GROUP BY a.language ORDER BY 2 DESC, 1", [iso(w.start), iso(w.end)]))
 
     (sentiment, intents, per_day), (prev_sentiment, prev_intents, prev_per_day) = counts(w.start, w.end), \
