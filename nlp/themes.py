@@ -8,7 +8,8 @@ The engine is deliberately simple so that it generalises without tuning to a dat
 3. clusters smaller than ``min_size`` are not themes: their texts are *left out* (label -1), as are texts that
    fit no theme at all.
 
-Labels come from keyphrases: 1- to 3-word n-grams that neither start nor end with a stop word, scored by how
+Labels come from keyphrases: 1- to 3-word n-grams that neither start nor end with a stop word (English, and
+those of the message's language when ``nlp.language`` tells another: "Akku leer", not "Der Akku"), scored by how
 many of the cluster's texts contain them against how common they are in every text (a class-based TF-IDF in
 the spirit of BERTopic's c-TF-IDF; an amount of money such as "€22" counts as a word). The label is the best
 phrase that texts share; a single word is joined to the next one as people join them ("cash withdrawal",
@@ -53,12 +54,66 @@ least nothing everything everyone everybody nobody none thing things stuff lot l
 may might shall able unable go goes going gonna went
 """.split())
 
-# words, numbers and amounts of money ("€22", "$3.90"): a price thread is named by its price
-_TOKEN = re.compile(r"[€$£]?[a-z0-9][a-z0-9'’.+-]*[a-z0-9]|[€$£]?[a-z0-9]")
+# The same for the other languages the analysis tells (``nlp.language``): a message in one of them is read with
+# its language's list as well as the English one (customers mix them: "Danke, the kettle works"). A word that is
+# an English one too ("pour", "car", "hat") is a stop word only in a message told to be in that language.
+STOP_WORDS_IN = {lang: frozenset(words.split()) for lang, words in {
+    "de": """der die das den dem des ein eine einer eines einem einen und oder aber doch denn sondern weil dass ob
+             wenn als wie wo was wer wen wem wann warum wieso weshalb welche welcher welches jede jeden jedem
+             jeder jedes ich du er sie es wir ihr mich mir dich dir sich uns euch ihnen ihm ihn man mein meine
+             meiner meinen meinem meines dein deine deinen sein seine seinen ihre ihren unser unsere unseren euer
+             eure euren ist sind bin bist war waren wird werden wurde wurden hat habe haben hast hatte hatten kann
+             können könnt könnte konnte muss müssen soll sollte will wollte möchte möchten würde wäre gibt geht
+             nicht kein keine keinen nichts noch schon immer auch nur sehr mal jetzt hier da dort so ja nein bitte
+             danke vielen dank gruß grüße liebe lieber liebes hallo guten tag abend mit von zu zum zur bei beim
+             nach vor seit für auf aus an am im in ins um über unter durch gegen ohne bis etwas alles viel viele
+             mehr gerne gern leider eigentlich einfach wieder denn dann also bereits endlich""",
+    "es": """el la los las un una unos unas de del al a en con sin por para que qué y e o u pero como cómo cuando
+             cuándo donde dónde quien quién cual cuál cuanto cuánto mi mis tu tus su sus nuestro nuestra nuestros
+             vuestro vuestra yo tú él ella nosotros ustedes usted me te se le les lo nos os es son está están
+             estoy estás era fue ha han he has hemos hay hace hacer tengo tiene tienen tenemos puede puedo puedes
+             pueden podéis quiero quisiera muy más ya no sí si todavía aún también nada todo todos esto este esta
+             estos eso ese esa hola gracias muchas buenas buenos días saludos favor alguien algo otra otro sigue
+             siempre nunca bien mal aquí ahí allí solo""",
+    "fr": """le la les un une des du de d' au aux et ou mais donc car ni je j' tu il elle on nous vous ils elles
+             me m' te t' se s' l' n' c' qu' mon ma mes ton ta tes son sa ses notre nos votre vos leur leurs ce cet
+             cette ces ça cela qui que quoi où quand comment pourquoi combien quel quelle est sont suis es êtes ai
+             as a avons avez ont était été être avoir fait faire peut peux pouvez puis veux voudrais voulez ne pas
+             plus toujours encore déjà très aussi bien tout tous toute toutes rien bonjour bonsoir salut merci svp
+             s'il plaît cordialement dans sur pour avec sans par chez en y ici là oui non si c'est depuis n'est
+             j'ai qu'il d'un d'une jamais""",
+    "pt": """o a os as um uma uns umas de do da dos das em no na nos nas ao aos à às por pelo pela para pra com
+             sem e ou mas que quê se eu tu você vocês ele ela nós eles elas me te lhe meu minha meus minhas seu
+             sua seus suas nosso nossa é são está estão estou foi era ser ter tem têm tenho temos há já ainda não
+             sim muito muita mais também isso isto esse essa este esta tudo nada olá oi obrigado obrigada bom boa
+             dia tarde noite favor posso pode podem quero queria gostaria saber como quando onde porque porquê
+             qual quanto alguém algo sempre nunca aqui bem""",
+    "it": """il lo la i gli le un uno una di del della dei delle degli da dal dalla in nel nella con su per tra
+             fra e o ma che chi come dove quando perché quale quanto io tu lui lei noi voi loro mi ti si ci vi mio
+             mia miei mie tuo tua suo sua nostro nostra è sono sei siamo era ho hai ha abbiamo hanno non più
+             ancora già molto anche ciao grazie buongiorno buonasera salve per favore posso può vorrei l' un' d'
+             c'è""",
+    "nl": """de het een en of maar dat die dit deze als wat wie waar wanneer waarom hoe ik je jij u hij zij ze wij
+             we jullie mij me mijn jouw uw zijn haar ons onze hun is ben bent was waren heb hebt heeft hebben had
+             kan kunnen kun wil wilt zou zal niet geen nog al ook erg heel zeer wel hier daar er van voor met op
+             in aan bij naar uit over door om tot hallo hoi bedankt dank graag alstublieft""",
+}.items()}
+
+# words, numbers and amounts of money ("€22", "$3.90") in any alphabet ("todavía", "größe"): a price thread is
+# named by its price. A French or Italian elision is a word of its own ("l'application" is "l'" and
+# "application"), so that it is a stop word like the article it stands for.
+_TOKEN = re.compile(r"(?<![^\W_])(?:qu|[cdjlmnst])'(?=[^\W\d_])|[€$£]?[^\W_](?:[^\W_]|['.+-])*[^\W_]|[€$£]?[^\W_]")
 
 
 def tokens(text: str) -> list[str]:
-    return [t.replace("’", "'") for t in _TOKEN.findall(text.lower())]
+    return _TOKEN.findall(text.lower().replace("’", "'"))
+
+
+def stop_words(text: str) -> frozenset[str]:
+    """The words that begin or end no keyphrase of ``text``: the English ones, and those of its language."""
+    from nlp.language import detect
+
+    return STOP_WORDS | STOP_WORDS_IN.get(detect(text) or "en", frozenset())
 
 
 @runtime_checkable
@@ -436,14 +491,14 @@ def _merge(groups: list[list[int]], vectors: np.ndarray, threshold: float) -> li
 
 
 # -- labels ---------------------------------------------------------------------------------------------------
-def _phrases(toks: list[str], max_n: int = 3) -> set[str]:
-    """1- to ``max_n``-word n-grams of words of 2+ characters (or numbers) whose first and last words are no stop
-    words and have a letter ("18 to 22", "3.90 shipping": numbers only inside a phrase). Each word is checked
+def _phrases(toks: list[str], stop: frozenset[str] = STOP_WORDS, max_n: int = 3) -> set[str]:
+    """1- to ``max_n``-word n-grams of words of 2+ characters (or numbers) whose first and last words are not in
+    ``stop`` and have a letter ("18 to 22", "3.90 shipping": numbers only inside a phrase). Each word is checked
     once, not once per n-gram it is in: this runs over every text of a window."""
     inner = [len(t) >= 2 or t.isdigit() for t in toks]
-    # a token is made of [a-z0-9'.+-] after an optional currency sign (see ``tokens``): it has a letter, or is an
-    # amount of money, when stripping digits and punctuation leaves something
-    edge = [ok and t not in STOP_WORDS and bool(t.strip(_NOT_LETTERS)) for ok, t in zip(inner, toks)]
+    # a token is made of letters, digits and ['.+-] after an optional currency sign (see ``tokens``): it has a
+    # letter, or is an amount of money, when stripping digits and punctuation leaves something
+    edge = [ok and t not in stop and bool(t.strip(_NOT_LETTERS)) for ok, t in zip(inner, toks)]
     out = set()
     for i, starts in enumerate(edge):
         if not starts:
@@ -462,7 +517,7 @@ _NOT_LETTERS = "0123456789'.+-"
 def keyphrases(texts: Sequence[str], clusters: Sequence[Cluster], top: int = 5) -> list[list[str]]:
     """Per cluster, its best phrases: the share of its texts that contain a phrase times the phrase's rarity
     in all texts; a longer phrase wins over a shorter one it contains when nearly as many texts use it."""
-    return _keyphrases([_phrases(tokens(t)) for t in texts], clusters, top)
+    return _keyphrases([_phrases(tokens(t), stop_words(t)) for t in texts], clusters, top)
 
 
 def _keyphrases(docs: list[set[str]], clusters: Sequence[Cluster], top: int) -> list[list[str]]:
@@ -510,7 +565,8 @@ def _keyphrases(docs: list[set[str]], clusters: Sequence[Cluster], top: int) -> 
 def label_clusters(texts: Sequence[str], clusters: Sequence[Cluster]) -> None:
     """Fill ``keyphrases`` and ``label`` of each cluster in place. Every text is split into words once."""
     words = [tokens(t) for t in texts]
-    for cluster, phrases in zip(clusters, _keyphrases([_phrases(w) for w in words], clusters, 5)):
+    docs = [_phrases(w, stop_words(t)) for w, t in zip(words, texts)]
+    for cluster, phrases in zip(clusters, _keyphrases(docs, clusters, 5)):
         members = [texts[i] for i in cluster.members]
         toks = [words[i] for i in cluster.members]
         cluster.keyphrases = [display_form(p, members) for p in phrases]
@@ -537,9 +593,12 @@ help issue issues problem problems question questions message messages mind news
 _VERB_BEFORE = frozenset("""
 i you we they he she it to will would can could should must may might don't doesn't didn't hasn't haven't hadn't
 never not cannot can't won't wont isn't wasn't been be i've we've it's i'll we'll
+nicht nie noch schon ist sind wurde wurden ha han he hemos todavía nunca ya pas jamais toujours não nunca já ainda
+foi niet nog
 """.split())
-_NOUN_BEFORE = frozenset("the a an my your our their his her its this that these those any no some every each of"
-                         .split())
+_NOUN_BEFORE = frozenset("""the a an my your our their his her its this that these those any no some every each of
+der das dem den des ein eine einen einem meine mein meinen meiner unsere el los las del un una mi mis su sus le les
+du une mon ma mes votre o os um uma meu minha meus minhas seu sua de het een mijn""".split())
 # the words that may join two keyphrases in a name: articles, possessives, prepositions, "is" ("Card was declined");
 # not "can I" or "does it", which join a question's words ("long does it take")
 _LINKS = _NOUN_BEFORE | frozenset("to for on in at by from with about and or is was isn't wasn't are".split())
@@ -570,8 +629,9 @@ def _label(phrases: Sequence[str], toks: Sequence[list[str]]) -> list[str]:
     # ("Subscribers €22")
     good = [p for p in others if (" " in p or not _weak(p, toks)) and _amount(p) == _amount(head)]
     if _weak(head, toks) and any(" " in p or not _weak(p, toks) for p in rest) and (
-            head in WEAK_WORDS or not good or _together(head, good[0], toks) < 2):
-        # "days" or "ships" heads no name, though a verb may with the noun it is used with ("change details")
+            head in WEAK_WORDS or not good or _together(head, good[0], toks) < 2 or _negated(head, toks)):
+        # "days" or "ships" heads no name, though a verb may with the noun it is used with ("change details"),
+        # unless what it says did not happen ("não chegou": "Chegou pedido" would say the order came)
         return _label(rest, toks)
     if not good:
         return [head]
@@ -648,6 +708,16 @@ def _weak(word: str, toks: Sequence[list[str]]) -> bool:
                 verb += before in _VERB_BEFORE
                 noun += before in _NOUN_BEFORE
     return verb >= 2 and verb > noun
+
+
+# "not" in the languages the analysis tells (not Spanish "no", which is also English's "no refund")
+_NEGATIONS = frozenset("not never nicht nie não nunca pas jamais niet non".split())
+
+
+def _negated(word: str, toks: Sequence[list[str]]) -> bool:
+    """Whether the texts mostly say ``word`` after "not" ("not arrived", "noch nicht angekommen")."""
+    after = [before in _NEGATIONS for t in toks for before, w in zip(t, t[1:]) if w == word]
+    return len(after) >= 2 and sum(after) * 2 > len(after)
 
 
 def _participle(word: str) -> bool:

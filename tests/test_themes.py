@@ -105,6 +105,20 @@ def test_engine_is_deterministic_leaves_noise_out_and_labels_with_words_people_u
     # an amount may join another amount, not a word ("Subscribers €22")
     (["subscribers pay €22 now", "€22 for subscribers?", "subscribers at €22, hm", "old subscribers and €22"],
      "Subscribers"),
+    # other languages are named by their words, not their articles and verbs ("Meine Bestellung ist", "Ma
+    # commande" before) and with every letter ("todav", "nde est mi" before)
+    (["Meine Bestellung ist immer noch nicht da, wo bleibt sie?",
+      "Wo ist meine Bestellung? Ich warte seit einer Woche.", "Meine Bestellung ist noch nicht angekommen.", "Die Lieferung ist immer noch nicht da, was ist los?"],
+     "Bestellung"),
+    (["Der Akku von meiner Fern Scale ist jeden Morgen leer.", "Der Akku hält nur einen Tag, das ist nicht normal.",
+      "Mein Akku ist nach einer Nacht leer, was kann ich tun?"], "Akku leer"),
+    (["Ma commande n'est toujours pas arrivée.", "Où est ma commande ? Je l'attends depuis dix jours.",
+      "Je n'ai toujours pas reçu ma commande, c'est normal ?"], "Commande"),
+    (["¿Dónde está la batería de repuesto?", "La batería de repuesto todavía no llegó",
+      "Quiero la batería de repuesto"], "Batería de repuesto"),
+    # a verb after "not" names nothing beside the noun it is about ("Chegou pedido" before)
+    (["A minha encomenda ainda não chegou.", "O meu pedido ainda não chegou, o que aconteceu?",
+      "Onde está o meu pedido? Ainda não chegou."], "Pedido"),
 ])
 def test_a_label_reads_as_people_write_it(texts, label):
     from nlp.themes import Cluster, label_clusters
@@ -112,6 +126,18 @@ def test_a_label_reads_as_people_write_it(texts, label):
     cluster = Cluster(list(range(len(texts))), np.zeros(2))
     label_clusters(texts, [cluster])
     assert cluster.label == label
+
+
+@pytest.mark.parametrize("text, words", [
+    ("Todavía no llegó: ¿dónde está?", ["todavía", "no", "llegó", "dónde", "está"]),
+    ("l'application ne s'ouvre plus", ["l'", "application", "ne", "s'", "ouvre", "plus"]),
+    ("I don't get it, it's €22 – isn’t it?", ["i", "don't", "get", "it", "it's", "€22", "isn't", "it"]),
+    ("Größe 3.5 ok", ["größe", "3.5", "ok"]),
+])
+def test_words_are_read_in_any_alphabet_with_elisions_apart(text, words):
+    from nlp.themes import tokens
+
+    assert tokens(text) == words
 
 
 def test_a_theme_whose_texts_share_no_phrase_is_not_named_by_one_message_s_amount_or_order_number():
