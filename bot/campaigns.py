@@ -195,6 +195,12 @@ def card_for(theme, rule: Rule, window) -> dict:
     why = (f"{theme.size} messages from {theme.contacts} people in the last {window_days:g} days "
            f"({theme.trend}: {theme.previous} → {theme.size}); mostly {theme.dominant_intent.replace('_', ' ')}, "
            f"{theme.sentiment.get('negative', 0)} negative / {theme.sentiment.get('positive', 0)} positive.")
+    language = theme.language
+    if language:  # a segment of people who write in Spanish is written to in Spanish
+        from nlp.language import name
+
+        why += (f" Written in {name(language)} ({theme.languages[language]} of {theme.size}): write to them in "
+                f"{name(language)}.")
     start, end = window.start.date().isoformat(), window.end.date().isoformat()
     return {
         "title": _fill(rule.template["title"], theme),
@@ -202,6 +208,7 @@ def card_for(theme, rule: Rule, window) -> dict:
         "theme": {"id": theme.id, "label": theme.label, "trend": theme.trend, "current": theme.size,
                   "previous": theme.previous},
         "why": why,
+        "language": language,
         "quotes": [{"from": q["from"], "text": q["text"], "message_id": q.get("message_id")} for q in theme.quotes],
         "segment": {"filter": f"contacts who wrote about “{theme.label}” between {start} and {end}, "
                               "opted-out contacts excluded",

@@ -86,11 +86,12 @@ def _suggest(app, args: str, user: str) -> CommandReply:
 @COMMANDS.command("themes", "themes [7d]: the recurring themes of the last days, with their trend")
 def _themes(app, args: str, user: str) -> CommandReply:
     from bot.themes import parse_span
+    from nlp.language import name
 
     report = app.themes.find(parse_span(args or "7d"))
     app.campaigns.record_ideas(report)
     lines = [f"*{review.mrkdwn_literal(t.label, 100)}*: {t.size} messages from {t.contacts} people, {t.trend} "
-             f"(was {t.previous})" for t in report.themes]
+             f"(was {t.previous})" + (f", written in {name(t.language)}" if t.language else "") for t in report.themes]
     text = (f"Themes of the last {args or '7d'} ({report.messages} messages):\n" + "\n".join(lines)) if lines else \
         f"No recurring theme in the last {args or '7d'} ({report.messages} messages)."
     return CommandReply(text, [{"type": "section", "text": review.mrkdwn(review.cut(text, 2900))}])

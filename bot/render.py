@@ -137,7 +137,7 @@ def themes(report) -> None:
         intents = ", ".join(f"{i['intent']} {i['count']}" for i in t.intents)
         console.print()
         console.print(f"[bold]#{t.id} {escape(t.label)}[/]  [{style}]{t.trend}[/] ({t.previous} → {t.size}), "
-                      f"{t.contacts} people via {', '.join(t.sources)}")
+                      f"{t.contacts} people via {', '.join(t.sources)}" + _written_in(t.languages))
         console.print(f"  [dim]{sent}; intents {intents}; keyphrases: {escape(', '.join(t.keyphrases[:4]))}[/]")
         for q in t.quotes:
             console.print(f"  “{escape(q['text'])}” — {escape(q['from'])}, {q['source']}")
@@ -145,6 +145,13 @@ def themes(report) -> None:
         console.print()
         console.print("[dim]Gone since the window before: " + ", ".join(
             f"{escape(g['label'])} ({g['previous']} → 0)" for g in report.gone) + "[/]")
+
+
+def _written_in(languages: dict[str, int]) -> str:
+    """", written in Spanish 4, German 1" for a theme's messages in other languages than English; "" for none."""
+    from nlp.language import name
+
+    return ", written in " + ", ".join(f"{name(code)} {n}" for code, n in languages.items()) if languages else ""
 
 
 def campaign_card(c: dict) -> None:

@@ -106,6 +106,14 @@ class Theme:
     contact_ids: list[int] = field(default_factory=list, repr=False)
     segment_contact_ids: list[int] = field(default_factory=list, repr=False)  # opted-out contacts excluded
     tags: dict[str, int] = field(default_factory=dict)
+    languages: dict[str, int] = field(default_factory=dict)  # messages told to be in another language than English
+
+    @property
+    def language(self) -> str | None:
+        """The other language than English that most of the theme's messages are written in, if one is: a segment
+        to write to in that language."""
+        code, n = next(iter(self.languages.items()), (None, 0))
+        return code if n * 2 > self.size else None
 
     @property
     def dominant_intent(self) -> str:
@@ -157,7 +165,7 @@ class ThemeFinder:
         a large window reads in bulk."""
         return list(self.store.db.query(
             """SELECT m.id, m.text, m.source, m.sent_at, m.contact_id, c.display_name, c.opted_out_at, c.tags,
-                      COALESCE(k.intent, a.intent) AS intent, a.sentiment, e.dimension, e.vector
+                      COALESCE(k.intent, a.intent) AS intent, a.sentiment, a.language, e.dimension, e.vector
                FROM messages m JOIN analyses a ON a.message_id = m.id
                LEFT JOIN cards k ON k.message_id = m.id
                LEFT JOIN contacts c ON c.id = m.contact_id
@@ -268,6 +276,7 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
     contacts = sorted({r["contact_id"] for r in members if r["contact_id"] is not None})
     segment = sorted({r["contact_id"] for r in members if r["contact_id"] is not None and not r["opted_out_at"]})
     tags = Counter(t for tags_json in _first_tags(members).values() for t in _read_tags(tags_json))
+    languages = Counter(r["language"] for r in members if r["language"] not in (None, "en"))
     # quotes: closest to the centroid, one per contact
     order = np.argsort(-(vectors @ cluster.centroid), kind="stable")
     quotes, quoted = [], set()
@@ -293,7 +302,7 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
         intents=[{"intent": i, "count": c} for i, c in sorted(intents.items(), key=lambda kv: (-kv[1], kv[0]))[:3]],
         quotes=quotes, keyphrases=list(cluster.keyphrases),
         message_ids=[r["id"] for r in members], contact_ids=contacts, segment_contact_ids=segment,
-        tags=dict(tags.most_common()),
+        tags=dict(tags.most_common()), languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
 
 

@@ -142,6 +142,21 @@ def test_an_empty_window_says_where_the_messages_are(monkeypatch, tmp_path):
     assert "- **1 message** (none the week before)" in (tmp_path / "d.md").read_text(encoding="utf-8")
 
 
+def test_themes_say_which_language_their_people_wrote_in(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    monkeypatch.setenv("RESONATE_CACHE_DIR", str(tmp_path / "cache"))
+    rows = tmp_path / "in.jsonl"
+    texts = ["Der Akku meiner Fern Scale ist jeden Morgen leer, was kann ich tun?",
+             "Der Akku der Fern Scale ist nach einer Nacht leer, ist das bekannt?",
+             "Mein Akku der Fern Scale ist schon wieder leer, das ist nicht normal"]
+    rows.write_text("".join(json.dumps({"text": t, "sender": f"p{i}", "timestamp": f"2026-11-2{4 + i}T10:00:00Z"}) + "\n"
+                            for i, t in enumerate(texts)), encoding="utf-8")
+    db = str(tmp_path / "r.db")
+    assert CliRunner().invoke(cli, ["ingest", str(rows), "--db", db]).exit_code == 0
+    result = CliRunner().invoke(cli, ["themes", "--db", db, "--until", "2026-11-28"])
+    assert result.exit_code == 0 and "3 people via import, written in German 3" in result.output
+
+
 def test_the_demo_names_its_next_commands_as_they_can_be_typed(monkeypatch, tmp_path):
     """The README runs `.venv/bin/resonate demo` without activating the environment: "resonate ..." would not run."""
     from bot.demo import _command

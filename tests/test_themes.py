@@ -274,6 +274,20 @@ def test_a_theme_keeps_its_id_and_label_across_windows_and_gets_a_trend(inbox):
                                                                         for t in week2.themes]
 
 
+def test_a_theme_counts_its_messages_in_other_languages_and_says_when_most_are_in_one(inbox):
+    # four of the six battery reports of week 2 were told to be German, one Spanish
+    ids = [r["id"] for r in inbox.store.db.query("SELECT id FROM messages WHERE text IN (?, ?, ?, ?, ?, ?) AND "
+                                                 "sent_at > ? ORDER BY id", [*BATTERY, iso(T0 + timedelta(days=7))])]
+    for message_id, language in zip(ids, ["de", "de", "es", "de", "de", "en"]):
+        inbox.store.db.execute("UPDATE analyses SET language = ? WHERE message_id = ?", [language, message_id])
+    week2 = ThemeFinder(inbox.store, engine()).find(timedelta(days=7), T0 + timedelta(days=14))
+    battery = next(t for t in week2.themes if t.size == 6)
+    jam = next(t for t in week2.themes if t.size == 4)
+    assert (battery.languages, battery.language) == ({"de": 4, "es": 1}, "de")
+    assert (jam.languages, jam.language) == ({}, None)
+    assert battery.to_dict()["languages"] == {"de": 4, "es": 1}
+
+
 def test_a_window_of_another_length_has_threads_of_its_own(inbox):
     """A fortnight's threads are not a week's: they get their own ids and are named by what they hold, and the
     weekly themes keep theirs."""
@@ -351,6 +365,17 @@ def test_a_card_for_each_rule_kind(kw, kind, metric):
     assert card["metric"]["baseline"] is not None and card["review_date"] > "2026-11-08"
     assert "6 people" in card["why"] and "growing" in card["why"] and card["quotes"]
     assert "_" not in card["why"]  # the team reads "technical problem", not the intent's identifier
+
+
+@pytest.mark.parametrize("languages, size, said", [
+    ({"es": 5, "de": 1}, 9, "Written in Spanish (5 of 9): write to them in Spanish."),
+    ({"es": 4, "de": 1}, 9, None),  # most of them wrote in English
+    ({}, 9, None),
+])
+def test_a_card_for_people_who_wrote_in_another_language_says_to_write_in_it(languages, size, said):
+    card = card_for(theme(languages=languages, size=size), load_rules().rule_for(theme()), WINDOW)
+    assert card["why"].endswith(said) if said else "Written in" not in card["why"]
+    assert card["language"] == (next(iter(languages)) if said else None)
 
 
 def test_a_recovery_card_says_how_many_were_upset():
@@ -685,7 +710,7 @@ def test_a_theme_is_named_by_an_intent_only_when_several_messages_share_it(inten
 
     members = [{"id": i, "text": f"kettle {i}", "source": "slack", "sent_at": "2026-11-02T10:00:00Z",
                 "contact_id": i, "display_name": f"P{i}", "opted_out_at": None, "tags": None, "intent": intent,
-                "sentiment": "neutral"} for i, intent in enumerate(intents)]
+                "sentiment": "neutral", "language": None} for i, intent in enumerate(intents)]
     vectors = np.eye(len(intents), 4, dtype=np.float32)
     theme = _describe(1, "Kettle", Cluster(list(range(len(intents))), vectors.mean(axis=0)), members, vectors)
     assert theme.label == label
