@@ -303,6 +303,60 @@ def test_the_known_battery_issue_is_answered_in_the_customers_language(shipped, 
     assert offered[0].reply_id == first
 
 
+ORDER_20344 = Entity("ORDER_ID", "FB-20344", 0, 8, "FB-20344")
+EMAIL_LENA = Entity("EMAIL", "lena@example.org", 0, 16, "lena@example.org")
+
+
+@pytest.mark.parametrize("intent, text, first", [
+    ("pricing", "Warum ist das Bean-Club-Abo plötzlich teurer geworden? Keine Ankündigung, nichts.", "price_change_de"),
+    ("pricing", "¿Por qué han subido el precio del Bean Club sin avisar?", "price_change_es"),
+    ("pricing", "Bonjour, pourquoi le prix du Bean Club a-t-il augmenté sans prévenir ?", "price_change_fr"),
+    ("pricing", "Olá, vocês aumentaram o preço do Bean Club sem avisar. Não acho isso justo.", "price_change_pt"),
+    ("refund_return", "Ich habe die Mühle vor zwei Wochen zurückgeschickt und immer noch keine Erstattung bekommen",
+     "refund_underway_de"),
+    ("refund_return", "Devolví el molinillo hace dos semanas y sigo esperando el reembolso", "refund_underway_es"),
+    ("refund_return", "J'ai renvoyé la balance il y a deux semaines et je ne suis toujours pas remboursé",
+     "refund_underway_fr"),
+    ("refund_return", "Devolvi o moinho há duas semanas e ainda não recebi o reembolso", "refund_underway_pt"),
+    ("account_login", "Der Anmeldelink kommt bei mir einfach nicht an, auch nicht im Spam", "link_not_arriving_de"),
+    ("account_login", "No me llega el correo para iniciar sesión, ya miré en spam", "link_not_arriving_es"),
+    ("account_login", "Je ne reçois pas le lien de connexion, même dans les spams", "link_not_arriving_fr"),
+    ("account_login", "Não recebo o link para entrar na conta, já vi no spam", "link_not_arriving_pt"),
+    # what the message gave is used: the order number, the address
+    ("refund_return", "Ich habe die Waage zurückgeschickt (Bestellung FB-20344), wo bleibt mein Geld?",
+     "refund_underway_with_order_id_de"),
+    ("account_login", "Ich bekomme keine E-Mail zum Einloggen, mein Konto läuft über lena@example.org",
+     "link_not_arriving_with_email_de"),
+    ("refund_return", "Devolví el molinillo del pedido FB-20344 y sigo esperando el reembolso",
+     "refund_underway_with_order_id_es"),
+    ("refund_return", "J'ai renvoyé la balance (commande FB-20344) et je ne suis toujours pas remboursé",
+     "refund_underway_with_order_id_fr"),
+    ("refund_return", "Devolvi o moinho do pedido FB-20344 e ainda não recebi o reembolso",
+     "refund_underway_with_order_id_pt"),
+    ("account_login", "No me llega el correo para iniciar sesión en lena@example.org, ya miré en spam",
+     "link_not_arriving_with_email_es"),
+    ("account_login", "Je ne reçois pas le lien de connexion sur lena@example.org, même dans les spams",
+     "link_not_arriving_with_email_fr"),
+    ("account_login", "Não recebo o link para entrar na conta lena@example.org, já vi no spam",
+     "link_not_arriving_with_email_pt"),
+    # not the situation: the intent's reply in the language stays first
+    ("pricing", "Was kostet der Versand nach Österreich?", "generic_de"),  # a price, not a price change
+    ("pricing", "Ist der Fern Grinder teurer als die Fern Scale?", "generic_de"),  # dearer than, not dearer now
+    ("refund_return", "Ich möchte die Mühle zurückschicken und mein Geld zurück", "generic_de"),  # not sent yet
+    ("account_login", "Je n'arrive pas à me connecter à mon compte", "generic_fr"),  # "n'arrive pas": cannot
+    ("account_login", "Der Link zum Einloggen ist immer schon abgelaufen, wenn ich ihn öffne", "generic_de"),  # came
+])
+def test_a_price_change_a_refund_under_way_and_a_missing_sign_in_link_are_answered_in_the_customers_language(
+        shipped, intent, text, first):
+    """German, Spanish, French and Portuguese messages used to get the intent's generic reply in their language
+    where an English one gets the reply for what it says (the English `says` do not know their words)."""
+    from bot.playbooks import ReplyContext
+
+    entities = [e for e in (ORDER_20344, EMAIL_LENA) if e.value in text]
+    offered = Suggester(shipped).suggest(analysis(intent, entities=entities), ReplyContext(text=text))
+    assert offered[0].reply_id == first
+
+
 def test_the_model_for_other_languages_is_trained_only_when_a_message_needs_it(tmp_path):
     """Most inboxes are English: a process that reads no German never trains (or loads) the German model."""
     app = small_app(tmp_path, "taught", True)
