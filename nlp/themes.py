@@ -80,8 +80,7 @@ STOP_WORDS_IN = {lang: frozenset(words.split()) for lang, words in {
              cette ces ça cela qui que quoi où quand comment pourquoi combien quel quelle est sont suis es êtes ai
              as a avons avez ont était été être avoir fait faire peut peux pouvez puis veux voudrais voulez ne pas
              plus toujours encore déjà très aussi bien tout tous toute toutes rien bonjour bonsoir salut merci svp
-             s'il plaît cordialement dans sur pour avec sans par chez en y ici là oui non si c'est depuis n'est
-             j'ai qu'il d'un d'une jamais""",
+             plaît cordialement dans sur pour avec sans par chez en y ici là oui non si depuis jamais""",
     "pt": """o a os as um uma uns umas de do da dos das em no na nos nas ao aos à às por pelo pela para pra com
              sem e ou mas que quê se eu tu você vocês ele ela nós eles elas me te lhe meu minha meus minhas seu
              sua seus suas nosso nossa é são está estão estou foi era ser ter tem têm tenho temos há já ainda não
@@ -91,8 +90,7 @@ STOP_WORDS_IN = {lang: frozenset(words.split()) for lang, words in {
     "it": """il lo la i gli le un uno una di del della dei delle degli da dal dalla in nel nella con su per tra
              fra e o ma che chi come dove quando perché quale quanto io tu lui lei noi voi loro mi ti si ci vi mio
              mia miei mie tuo tua suo sua nostro nostra è sono sei siamo era ho hai ha abbiamo hanno non più
-             ancora già molto anche ciao grazie buongiorno buonasera salve per favore posso può vorrei l' un' d'
-             c'è""",
+             ancora già molto anche ciao grazie buongiorno buonasera salve per favore posso può vorrei l' d'""",
     "nl": """de het een en of maar dat die dit deze als wat wie waar wanneer waarom hoe ik je jij u hij zij ze wij
              we jullie mij me mijn jouw uw zijn haar ons onze hun is ben bent was waren heb hebt heeft hebben had
              kan kunnen kun wil wilt zou zal niet geen nog al ook erg heel zeer wel hier daar er van voor met op
