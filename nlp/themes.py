@@ -111,7 +111,7 @@ def stop_words(text: str) -> frozenset[str]:
     """The words that begin or end no keyphrase of ``text``: the English ones, and those of its language."""
     from nlp.language import detect
 
-    return STOP_WORDS | STOP_WORDS_IN.get(detect(text) or "en", frozenset())
+    return STOP_WORDS | STOP_WORDS_IN.get(detect(text), frozenset())
 
 
 @runtime_checkable
@@ -587,7 +587,8 @@ long longer two three four five six seven eight nine ten twice first third last 
 help issue issues problem problems question questions message messages mind news
 """.split())
 # the word before a verb ("it ships", "never arrived", "to cancel") and the word before a noun ("my order"); not
-# "have" or "do", which come before both
+# "have" or "do", which come before both. For the other languages, the negations and auxiliaries before a verb
+# ("noch nicht angekommen", "ha llegado", "não chegou") and the articles and possessives before a noun.
 _VERB_BEFORE = frozenset("""
 i you we they he she it to will would can could should must may might don't doesn't didn't hasn't haven't hadn't
 never not cannot can't won't wont isn't wasn't been be i've we've it's i'll we'll
