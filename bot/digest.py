@@ -119,7 +119,7 @@ def build(store, report, ideas: list[dict], running: list[dict], due: list[dict]
         "top_intents": [{"intent": i, "count": n, "previous": prev_intents.get(i, 0)}
                         for i, n in sorted(intents.items(), key=lambda kv: (-kv[1], kv[0]))[:5]],
         "themes": [{"id": t.id, "label": t.label, "current": t.size, "previous": t.previous, "trend": t.trend,
-                    "contacts": t.contacts, "quote": t.quotes[0]["text"] if t.quotes else ""}
+                    "contacts": t.contacts, "quote": t.quotes[0]["text"] if t.quotes else "", "language": t.language}
                    for t in report.themes[:8]],
         "left_out": report.left_out,
         "ideas": [{"id": c["id"], **_idea(c["card"])} for c in ideas],
@@ -134,6 +134,13 @@ def _idea(card: dict) -> dict:
 
 
 # -- Markdown / HTML --------------------------------------------------------------------------------------------
+def written_in(theme: dict) -> str:
+    """", in German" for a theme most of whose messages are in German (its segment is written to in German)."""
+    from nlp.language import name
+
+    return f", in {name(theme['language'])}" if theme.get("language") else ""
+
+
 def other_languages(d: dict) -> str:
     """ "German 3, Spanish 2" """
     from nlp.language import name
@@ -165,7 +172,8 @@ def markdown(d: dict, chart_name: str | None = None) -> str:
     lines += ["", "## Themes"]
     for t in d["themes"]:
         lines.append(f"- {TREND_ARROWS.get(t['trend'], '')} **{t['label']}**: {t['current']} messages from "
-                     f"{t['contacts']} people, {t['trend']} (previous week {t['previous']}). “{t['quote']}”")
+                     f"{t['contacts']} people{written_in(t)}, {t['trend']} (previous week {t['previous']}). "
+                     f"“{t['quote']}”")
     if not d["themes"]:
         lines.append("- no recurring theme this week")
     lines += ["", "## New campaign ideas"]
@@ -338,7 +346,7 @@ def blocks(d: dict) -> list[dict]:
         {"type": "divider"},
     ]
     theme_lines = [f"{TREND_ARROWS.get(t['trend'], '')} *{review.mrkdwn_literal(t['label'], 80)}*: {t['current']} "
-                   f"({t['trend']}, was {t['previous']})" for t in d["themes"]]
+                   f"({t['trend']}, was {t['previous']}){written_in(t)}" for t in d["themes"]]
     out.append({"type": "section", "text": review.mrkdwn("*Themes*\n" + ("\n".join(theme_lines) or "none"))})
     for c in d["ideas"][:10]:
         text = (f"*💡 {review.mrkdwn_literal(c['title'], 200)}*\n{review.mrkdwn_literal(c['why'], 600)}\n"

@@ -274,12 +274,16 @@ def test_a_theme_keeps_its_id_and_label_across_windows_and_gets_a_trend(inbox):
                                                                         for t in week2.themes]
 
 
-def test_a_theme_counts_its_messages_in_other_languages_and_says_when_most_are_in_one(inbox):
-    # four of the six battery reports of week 2 were told to be German, one Spanish
-    ids = [r["id"] for r in inbox.store.db.query("SELECT id FROM messages WHERE text IN (?, ?, ?, ?, ?, ?) AND "
-                                                 "sent_at > ? ORDER BY id", [*BATTERY, iso(T0 + timedelta(days=7))])]
+def battery_told_german(app):
+    """Four of the six battery reports of week 2 told to be German, one Spanish, one English."""
+    ids = [r["id"] for r in app.store.db.query("SELECT id FROM messages WHERE text IN (?, ?, ?, ?, ?, ?) AND "
+                                               "sent_at > ? ORDER BY id", [*BATTERY, iso(T0 + timedelta(days=7))])]
     for message_id, language in zip(ids, ["de", "de", "es", "de", "de", "en"]):
-        inbox.store.db.execute("UPDATE analyses SET language = ? WHERE message_id = ?", [language, message_id])
+        app.store.db.execute("UPDATE analyses SET language = ? WHERE message_id = ?", [language, message_id])
+
+
+def test_a_theme_counts_its_messages_in_other_languages_and_says_when_most_are_in_one(inbox):
+    battery_told_german(inbox)
     week2 = ThemeFinder(inbox.store, engine()).find(timedelta(days=7), T0 + timedelta(days=14))
     battery = next(t for t in week2.themes if t.size == 6)
     jam = next(t for t in week2.themes if t.size == 4)
@@ -539,6 +543,19 @@ def test_digest_numbers_match_the_hand_built_inbox(replied, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html_data, _ = replied.digest(timedelta(days=7), T0 + timedelta(days=14), tmp_path / "digest.html")
     assert Path(html_data["file"]).read_text().startswith("<!doctype html>")
+
+
+def test_the_digest_says_which_theme_is_written_in_another_language(inbox, tmp_path):
+    battery_told_german(inbox)
+    data, _ = inbox.digest(timedelta(days=7), T0 + timedelta(days=14), tmp_path / "digest.md")
+    battery, jam = data["themes"]
+    assert (battery["language"], jam["language"]) == ("de", None)
+    md = Path(data["file"]).read_text(encoding="utf-8")
+    assert f"**{battery['label']}**: 6 messages from 6 people, in German, growing" in md
+    assert f"**{jam['label']}**: 4 messages from 4 people, new" in md
+    themes = next(b["text"]["text"] for b in digest.blocks(data) if b.get("text", {}).get("text", "").startswith(
+        "*Themes*"))
+    assert f"*{battery['label']}*: 6 (growing, was 3), in German" in themes
 
 
 def test_the_digest_counts_the_people_who_had_to_ask_again(inbox, tmp_path):
