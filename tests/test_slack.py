@@ -732,10 +732,14 @@ def test_slash_themes_digest_now_campaigns_and_the_adopt_button(tmp_path, fake):
         application.pipeline.ingest([
             Message(text=f"Fern Scale battery drain after firmware 2.3 {w}", source="email", sender_id=f"p{i}",
                     timestamp=now - timedelta(hours=i + 1))
-            for i, w in enumerate(["again", "today", "overnight", "badly"])])
+            for i, w in enumerate(["again", "today", "overnight", "badly"])] + [
+            Message(text=f"Der Akku meiner Fern Scale ist {w} leer, was ist da los?", source="telegram",
+                    sender_id=f"de{i}", timestamp=now - timedelta(hours=i + 1))
+            for i, w in enumerate(["jeden Morgen", "schon wieder", "nach einer Nacht"])])
         connector = application.slack
         themes = command(connector, "themes 7d")
-        assert "4 messages from 4 people, new" in themes["text"]
+        assert "4 messages from 4 people, new (was 0)\n" in themes["text"] + "\n"
+        assert "3 messages from 3 people, new (was 0), written in German" in themes["text"]
         assert "CDIGEST01" in command(connector, "digest now")["text"]
         post = fake.posts_to("CDIGEST01")[0]
         assert fake.of("files.completeUploadExternal")
