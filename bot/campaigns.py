@@ -249,11 +249,12 @@ class CampaignDesk:
         with self.store.db.atomic():  # one transaction for all: a large window can have hundreds of ideas
             for theme, rule, card in ideas_for(report, self.rules):
                 self.store.db.execute(
-                    """INSERT OR IGNORE INTO campaigns (theme_id, rule, kind, state, card, segment, metric, baseline,
-                           window_end, created_at, updated_at) VALUES (?, ?, ?, 'idea', ?, ?, ?, ?, ?, ?, ?)""",
+                    """INSERT OR IGNORE INTO campaigns (theme_id, rule, kind, state, card, segment, segment_messages,
+                           metric, baseline, window_end, created_at, updated_at)
+                       VALUES (?, ?, ?, 'idea', ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [theme.id, rule.id, rule.kind, json.dumps(card, ensure_ascii=False),
-                     json.dumps(theme.segment_contact_ids), card["metric"]["name"], card["metric"]["baseline"],
-                     iso(report.window.end), now, now])
+                     json.dumps(theme.segment_contact_ids), json.dumps(theme.segment_message_ids),
+                     card["metric"]["name"], card["metric"]["baseline"], iso(report.window.end), now, now])
                 rows.append(self.get_by(theme.id, rule.id, iso(report.window.end)))
         return rows
 
@@ -292,6 +293,28 @@ class CampaignDesk:
         if cur.rowcount != 1:
             raise ResonateError(f"campaign {campaign_id} is {c['state']}, not an idea: it cannot be dismissed")
         return self.get(campaign_id)
+
+    def people(self, campaign_id: int) -> dict:
+        """Who a campaign is for, to write to one by one: each person of its segment who has not opted out since,
+        with where they wrote (source, handle), the language they wrote in, and what they wrote on the theme (each
+        message with its id, for ``resonate reply``, and when we last answered in that conversation). Campaigns
+        recorded before segments kept their messages show each person's last message up to the window's end."""
+        c = self.get(campaign_id)
+        rows = self.store.people_of(c["segment"], c["segment_messages"], c["window_end"])
+        people: dict[int, dict] = {}
+        for r in rows:
+            if r["opted_out_at"]:
+                continue
+            person = people.setdefault(r["contact_id"], {
+                "contact_id": r["contact_id"], "name": r["display_name"] or r["username"] or r["external_id"],
+                "source": r["source"], "handle": r["username"] or r["external_id"], "language": r["language"],
+                "messages": []})
+            person["language"] = person["language"] or r["language"]
+            person["messages"].append({"id": r["id"], "sent_at": r["sent_at"], "text": r["text"],
+                                       "answered_at": r["answered_at"]})
+        opted_out = len({r["contact_id"] for r in rows if r["opted_out_at"]})
+        return {"campaign": {k: c[k] for k in ("id", "state", "kind", "theme_id")} | {"title": c["card"]["title"]},
+                "people": list(people.values()), "opted_out_since": opted_out}
 
     def due(self) -> list[dict]:
         return [c for c in self.list(("adopted",)) if c["review_at"] and c["review_at"] <= iso(self.now())]
@@ -367,5 +390,6 @@ def _row(row: dict) -> dict:
     row = dict(row)
     row["card"] = json.loads(row["card"])
     row["segment"] = json.loads(row["segment"])
+    row["segment_messages"] = json.loads(row.get("segment_messages") or "[]")
     row["result"] = json.loads(row["result"]) if row.get("result") else None
     return row

@@ -450,7 +450,7 @@ def _hint_if_empty(app, messages: int) -> None:
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def campaigns(ctx):
-    """Micro-campaigns: list ideas and running ones, adopt, review, close."""
+    """Micro-campaigns: list ideas and running ones, the people to write to, adopt, review, close."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(campaigns_list)
 
@@ -481,6 +481,47 @@ def campaigns_adopt(app, campaign_id, as_json):
     click.echo(json.dumps(c, ensure_ascii=False, indent=2) if as_json else
                f"Adopted #{c['id']} {c['card']['title']}; review on {c['review_at'][:10]} "
                f"(resonate campaigns review {c['id']})")
+
+
+@campaigns.command("people")
+@click.argument("campaign_id", type=int)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write them to this CSV file (one row per message), for a spreadsheet or a mail merge.")
+@common_options
+@json_option
+def campaigns_people(app, campaign_id, out, as_json):
+    """Who a campaign is for: each person of its segment (opted-out people left out), where they wrote, in which
+    language, and what they wrote on the theme, with the message ids to answer them with resonate reply."""
+    if out is not None and out.suffix.lower() != ".csv":
+        raise ResonateError(f"--out {out}: write the people to a .csv file")
+    data = app.campaigns.people(campaign_id)
+    if out is not None:
+        write_people_csv(data, out)
+    if as_json:
+        click.echo(json.dumps(data | ({"file": str(out)} if out else {}), ensure_ascii=False, indent=2))
+        return
+    from bot import render
+
+    render.campaign_people(data)
+    if out is not None:
+        click.echo(f"Written to {out}")
+
+
+def write_people_csv(data: dict, path: Path) -> None:
+    """One row per message: who (name, source, handle, language), the message (id, when, text) and when we last
+    answered in its conversation. UTF-8 with a byte order mark, so that spreadsheets read accents right."""
+    import csv
+
+    try:
+        with path.open("w", newline="", encoding="utf-8-sig") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["name", "source", "handle", "language", "message_id", "sent_at", "answered_at", "text"])
+            for person in data["people"]:
+                for m in person["messages"]:
+                    writer.writerow([person["name"], person["source"], person["handle"], person["language"] or "",
+                                     m["id"], m["sent_at"], m["answered_at"] or "", m["text"]])
+    except OSError as exc:
+        raise ResonateError(f"--out {path}: cannot write it ({exc.strerror or exc})") from exc
 
 
 @campaigns.command("review")
@@ -866,8 +907,9 @@ def forget(app, person, yes, leave_slack, as_json):
             click.echo("No SLACK_BOT_TOKEN is set to delete those cards: set it, or add --leave-slack and delete "
                        "them in Slack by hand.")
         click.echo("Nothing was erased: run the same command with --yes to erase.")
-    click.echo("Not touched: digest files written with `resonate digest` (their Markdown and HTML quote customers) "
-               "and backups: delete or edit those where they are. Digests posted in Slack hold counts and theme "
+    click.echo("Not touched: digest files written with `resonate digest` (their Markdown and HTML quote customers), "
+               "CSV files written with `resonate campaigns people --out`, and backups: delete or edit those where "
+               "they are. Digests posted in Slack hold counts and theme "
                "names, no quotes.")
 
 

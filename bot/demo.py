@@ -149,8 +149,10 @@ def _print(result: dict) -> None:
     c.print(f"  [bold]{me} themes --until {s['last_message_at']} --db {result['db']}[/]  the themes above again "
             "(the sample ends then)")
     if result["campaign_ideas"]:
-        c.print(f"  [bold]{me} campaigns adopt {result['campaign_ideas'][0]['id']} --db {result['db']}[/]  "
-                "start the first campaign idea's time box")
+        first = result["campaign_ideas"][0]["id"]
+        c.print(f"  [bold]{me} campaigns people {first} --db {result['db']}[/]  who the first campaign idea is for, "
+                "with what they wrote")
+        c.print(f"  [bold]{me} campaigns adopt {first} --db {result['db']}[/]  start its time box")
     c.print(f"  [bold]{me} ingest your_inbox.jsonl --db {result['db']}[/]  add your own messages")
 
 

@@ -15,7 +15,8 @@ them by hand (they are listed). Slack first, so that an erasure interrupted half
 already deleted counts as deleted, and the database still says where the others are.
 
 Outside the database and the review cards nothing is touched: digest files written by `resonate digest` (they
-quote customers; posted digests hold counts and theme names only, and the scheduled one keeps no file), backups.
+quote customers; posted digests hold counts and theme names only, and the scheduled one keeps no file), the CSV
+files of a campaign's people (`resonate campaigns people --out`), backups.
 
 One message its author deleted in Slack is erased alone (:func:`erase_message`), with what was derived from it.
 """

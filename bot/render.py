@@ -171,6 +171,26 @@ def campaign_card(c: dict) -> None:
         console.print(f"  {n}. {escape(a)}")
 
 
+def campaign_people(data: dict) -> None:
+    from bot.themes import quote_text
+    from nlp.language import name
+
+    c = data["campaign"]
+    console.print(f"[bold]#{c['id']} {escape(c['title'])}[/]  [dim]({c['kind']}, {c['state']})[/]")
+    gone = data["opted_out_since"]
+    console.print(f"{plural(len(data['people']), 'person', 'people')} to write to"
+                  + (f"; {plural(gone, 'person', 'people')} opted out since, left out" if gone else ""))
+    for p in data["people"]:
+        language = f", writes in {name(p['language'])}" if p["language"] not in (None, "en") else ""
+        console.print(f"\n  [bold]{escape(p['name'])}[/] ({p['source']} {escape(p['handle'])}{language})")
+        for m in p["messages"]:
+            answered = f"answered {m['answered_at'][:10]}" if m["answered_at"] else "[yellow]not answered[/]"
+            said = escape(quote_text(m["text"], 160))
+            console.print(f"    message {m['id']}, {m['sent_at'][:10]}, {answered}: “{said}”")
+    if data["people"]:
+        console.print("\n[dim]Write to one in their conversation: resonate reply MESSAGE_ID --text \"...\"[/]")
+
+
 def campaign_list(rows) -> None:
     if not rows:
         console.print("No campaigns yet: run resonate themes or resonate digest to draw ideas from the themes.")

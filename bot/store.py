@@ -322,6 +322,13 @@ def _analysis_language(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE analyses ADD COLUMN language TEXT")
 
 
+@migrations(name="0012_campaign_segment_messages")
+def _campaign_segment_messages(db: sqlite_utils.Database) -> None:
+    """The messages on the theme that put each person in a campaign's segment (ids, JSON): who to write to is a
+    list of people with what they said, not a count. Campaigns recorded before have none ('[]')."""
+    db.execute("ALTER TABLE campaigns ADD COLUMN segment_messages TEXT NOT NULL DEFAULT '[]'")
+
+
 # A message's language in SQL: what the analysis told from its words, else the contact's (the source's tag: "de-AT"
 # -> "de"), as nlp.language.language_of (and its primary) decide for a reply
 _TAG = "REPLACE(TRIM(c.language), '_', '-')"
@@ -658,6 +665,30 @@ class Store:
                 WHERE m.direction = 'in' AND m.status IN ('new', 'suggested')
                   AND COALESCE(k.state, 'open') = 'open'{cond}
                 ORDER BY m.sent_at, m.id LIMIT ?""", params))
+
+    def people_of(self, contact_ids: list[int], message_ids: list[int], until: str) -> list[dict]:
+        """For a campaign's segment: each of ``contact_ids``'s messages among ``message_ids`` (or, where none of a
+        contact's is there, their last inbound message up to ``until``), oldest first, with the contact (name,
+        source, handle, opted_out_at), the message's language and ``answered_at``: our last message in that
+        conversation since (None: not answered). The ids go in as JSON arrays: a segment may hold thousands."""
+        return list(self.db.query(
+            f"""WITH people(id) AS (SELECT value FROM json_each(:people)),
+                     listed(id) AS (SELECT value FROM json_each(:listed)),
+                     chosen(id) AS (
+                         SELECT m.id FROM messages m WHERE m.id IN listed AND m.contact_id IN people
+                         UNION
+                         SELECT (SELECT l.id FROM messages l WHERE l.contact_id = p.id AND l.direction = 'in'
+                                   AND l.sent_at <= :until ORDER BY l.sent_at DESC, l.id DESC LIMIT 1)
+                         FROM people p WHERE NOT EXISTS (
+                             SELECT 1 FROM messages x WHERE x.contact_id = p.id AND x.id IN listed))
+                SELECT m.id, m.sent_at, m.text, m.contact_id, c.display_name, c.source, c.username,
+                       c.external_id, c.opted_out_at, {_LANGUAGE} AS language,
+                       (SELECT MAX(o.sent_at) FROM messages o WHERE o.conversation_id = m.conversation_id
+                          AND o.direction = 'out' AND o.sent_at >= m.sent_at) AS answered_at
+                FROM chosen JOIN messages m ON m.id = chosen.id JOIN contacts c ON c.id = m.contact_id
+                LEFT JOIN analyses a ON a.message_id = m.id
+                ORDER BY m.sent_at, m.id""",
+            {"people": json.dumps(list(contact_ids)), "listed": json.dumps(list(message_ids)), "until": until}))
 
     # -- contacts -----------------------------------------------------------------------------------------------
     def set_opted_out(self, source: str, external_id: str, opted_out: bool = True) -> bool:

@@ -105,6 +105,7 @@ class Theme:
     message_ids: list[int] = field(default_factory=list, repr=False)
     contact_ids: list[int] = field(default_factory=list, repr=False)
     segment_contact_ids: list[int] = field(default_factory=list, repr=False)  # opted-out contacts excluded
+    segment_message_ids: list[int] = field(default_factory=list, repr=False)  # what those contacts wrote on it
     tags: dict[str, int] = field(default_factory=dict)
     languages: dict[str, int] = field(default_factory=dict)  # messages told to be in another language than English
 
@@ -127,8 +128,8 @@ class Theme:
         if full:
             d = asdict(self)
         else:  # not copying the id lists only to drop them: a theme of a large window has thousands
-            d = asdict(replace(self, message_ids=[], contact_ids=[], segment_contact_ids=[]))
-            for key in ("message_ids", "contact_ids", "segment_contact_ids"):
+            d = asdict(replace(self, message_ids=[], contact_ids=[], segment_contact_ids=[], segment_message_ids=[]))
+            for key in ("message_ids", "contact_ids", "segment_contact_ids", "segment_message_ids"):
                 d.pop(key)
         d["current"] = self.size
         return d
@@ -302,6 +303,7 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
         intents=[{"intent": i, "count": c} for i, c in sorted(intents.items(), key=lambda kv: (-kv[1], kv[0]))[:3]],
         quotes=quotes, keyphrases=list(cluster.keyphrases),
         message_ids=[r["id"] for r in members], contact_ids=contacts, segment_contact_ids=segment,
+        segment_message_ids=[r["id"] for r in members if r["contact_id"] is not None and not r["opted_out_at"]],
         tags=dict(tags.most_common()), languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
 

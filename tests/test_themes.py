@@ -526,6 +526,41 @@ def replied(inbox):
     return inbox
 
 
+def test_a_campaigns_people_are_its_segment_with_what_they_wrote_on_the_theme(replied, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    report = replied.themes.find(timedelta(days=7), T0 + timedelta(days=14))
+    desk = CampaignDesk(replied.store, load_rules(), now=lambda: T0 + timedelta(days=14))
+    battery = next(c for c in desk.record_ideas(report) if c["card"]["theme"]["current"] == 6)
+    people = desk.people(battery["id"])
+    # b5 had opted out before the idea; each of the others with their battery report of week 2, not of week 1
+    assert sorted(p["handle"] for p in people["people"]) == ["b0", "b1", "b2", "b3", "b4"]
+    week2 = iso(T0 + timedelta(days=7))
+    assert all(len(p["messages"]) == 1 and p["messages"][0]["sent_at"] > week2 and p["messages"][0]["text"] in BATTERY
+               for p in people["people"])
+    answered = {p["handle"]: p["messages"][0]["answered_at"] for p in people["people"]}
+    assert answered["b0"] and answered["b1"] and not any(answered[h] for h in ("b2", "b3", "b4"))
+    # campaigns recorded before their messages were kept: each person's last message up to the window's end
+    replied.store.db.execute("UPDATE campaigns SET segment_messages = '[]' WHERE id = ?", [battery["id"]])
+    assert desk.people(battery["id"])["people"] == people["people"]
+    # someone who opts out after the idea is no longer listed, and counted
+    replied.store.set_opted_out("telegram", "b4")
+    later = desk.people(battery["id"])
+    assert len(later["people"]) == 4 and later["opted_out_since"] == 1
+    monkeypatch.setenv("RESONATE_EMBEDDER", "hashing")
+    db, out = str(replied.store.path), tmp_path / "people.csv"
+    result = CliRunner().invoke(cli, ["campaigns", "people", str(battery["id"]), "--db", db, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "4 people to write to; 1 person opted out since, left out" in result.output
+    assert "not answered" in result.output
+    rows = out.read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0] == "name,source,handle,language,message_id,sent_at,answered_at,text" and len(rows) == 5
+    result = CliRunner().invoke(cli, ["campaigns", "people", str(battery["id"]), "--db", db, "--out", "p.txt"])
+    assert result.exit_code == 1 and "--out p.txt: write the people to a .csv file" in result.output
+
+
 def test_digest_numbers_match_the_hand_built_inbox(replied, tmp_path):
     data, png = replied.digest(timedelta(days=7), T0 + timedelta(days=14), tmp_path / "digest.md")
     v = data["volume"]
