@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from bot import review
+from bot.errors import ResonateError
 
 
 @dataclass
@@ -49,7 +50,10 @@ class Commands:
         handler = self.handlers.get(name.lower())
         if handler is None or name.lower() == "help":
             return self.help(unknown=name if name and name.lower() != "help" else None)
-        return handler(app, args.strip(), user)
+        try:
+            return handler(app, args.strip(), user)
+        except ResonateError as exc:  # bad input ("themes 7x", a campaign that does not exist): say what, not fail
+            return CommandReply(str(exc), [{"type": "section", "text": review.mrkdwn(review.cut(str(exc), 2900))}])
 
     def help(self, unknown: str | None = None) -> CommandReply:
         lines = [f"`{self.name} {usage}`" for _, usage in sorted(self.usage.items())]
@@ -112,12 +116,37 @@ def _digest(app, args: str, user: str) -> CommandReply:
                         f"{len(data['themes'])} themes, {len(data['ideas'])} ideas.")
 
 
-@COMMANDS.command("campaigns", "campaigns: campaign ideas and running campaigns")
+@COMMANDS.command("campaigns", "campaigns [people ID]: campaign ideas and running campaigns, or who one is for")
 def _campaigns(app, args: str, user: str) -> CommandReply:
+    words = args.split()
+    if words and words[0].lower() == "people":
+        if len(words) != 2 or not words[1].lstrip("#").isdigit():
+            return CommandReply(f"Usage: `{COMMANDS.name} campaigns people ID` (the number `campaigns` shows)")
+        return _people(app.campaigns.people(int(words[1].lstrip("#"))))
     rows = app.campaigns.list(("idea", "adopted"))
     if not rows:
         return CommandReply("No campaign ideas yet: try `/resonate themes`.")
     lines = [f"#{c['id']} *{review.mrkdwn_literal(c['card']['title'], 150)}* ({c['state']}"
              + (f", review {c['review_at'][:10]}" if c["review_at"] else "") + ")" for c in rows]
     text = "Campaigns:\n" + "\n".join(lines)
+    return CommandReply(text, [{"type": "section", "text": review.mrkdwn(review.cut(text, 2900))}])
+
+
+def _people(data: dict) -> CommandReply:
+    """Who a campaign is for, a line each: name, where, and the start of what they wrote (``resonate campaigns
+    people ID --out FILE.csv`` has all of it)."""
+    from bot.themes import quote_text
+    from nlp.language import name
+
+    c = data["campaign"]
+    lines = []
+    for p in data["people"]:
+        m = p["messages"][-1]
+        language = f", {name(p['language'])}" if p["language"] not in (None, "en") else ""
+        answered = "" if m["answered_at"] else ", not answered"
+        lines.append(f"• *{review.mrkdwn_literal(p['name'], 80)}* ({p['source']}{language}{answered}): "
+                     f"“{review.mrkdwn_literal(quote_text(m['text'], 100), 120)}”")
+    gone = f" ({data['opted_out_since']} opted out since, left out)" if data["opted_out_since"] else ""
+    text = (f"#{c['id']} *{review.mrkdwn_literal(c['title'], 150)}*: {len(lines)} people to write to{gone}\n"
+            + "\n".join(lines))
     return CommandReply(text, [{"type": "section", "text": review.mrkdwn(review.cut(text, 2900))}])

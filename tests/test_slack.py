@@ -745,6 +745,13 @@ def test_slash_themes_digest_now_campaigns_and_the_adopt_button(tmp_path, fake):
         assert fake.of("files.completeUploadExternal")
         campaigns = command(connector, "campaigns")
         assert "#1" in campaigns["text"] and "(idea" in campaigns["text"]
+        german = next(c for c in application.campaigns.list() if "German" in c["card"]["why"])
+        people = command(connector, f"campaigns people {german['id']}")["text"]
+        assert "3 people to write to" in people and people.count("(telegram, German, not answered)") == 3
+        assert "Der Akku meiner Fern Scale ist" in people
+        assert "no such campaign" in command(connector, "campaigns people 999")["text"]  # said, not a failure
+        assert "Usage" in command(connector, "campaigns people")["text"]
+        assert "7x" in command(connector, "themes 7x")["text"]
         adopt = next(e for b in post["blocks"] if b["type"] == "actions" for e in b["elements"]
                      if e["action_id"] == "campaign_adopt")
         assert click(connector, {"type": "button", "action_id": adopt["action_id"], "value": adopt["value"],
