@@ -237,8 +237,9 @@ def erase_message(store: Store, message_id: int) -> bool:
 
 def _delete_messages(store: Store, ids: str, params: dict, campaigns: list[tuple[dict, dict]]) -> None:
     """Delete the messages ``ids`` (SQL giving their ids) with what was derived from them, overwritten on disk;
-    write ``campaigns`` (from :func:`_campaigns_naming`) without their quotes; drop the cached clusterings, which
-    list message ids (rebuilt when needed). Inside the caller's transaction."""
+    write ``campaigns`` (from :func:`_campaigns_naming`) without their quotes, and every campaign without their
+    ids in its segment's messages; drop the cached clusterings, which list message ids (rebuilt when needed).
+    Inside the caller's transaction."""
     store.db.execute("PRAGMA secure_delete = ON")
     for table in _BY_MESSAGE:
         store.db.execute(f"DELETE FROM {table} WHERE message_id IN ({ids})", params)
@@ -246,6 +247,11 @@ def _delete_messages(store: Store, ids: str, params: dict, campaigns: list[tuple
     for row, card in campaigns:
         store.db.execute("UPDATE campaigns SET card = ?, segment = ? WHERE id = ?",
                          [json.dumps(card, ensure_ascii=False), json.dumps(row["segment"]), row["id"]])
+    # nor the ids of the messages that put people in a segment: an id may be given to a new message later
+    store.db.execute("""UPDATE campaigns SET segment_messages = (
+                            SELECT json_group_array(j.value) FROM json_each(campaigns.segment_messages) j
+                            WHERE j.value IN (SELECT id FROM messages))
+                        WHERE segment_messages != '[]'""")
     store.db.execute("DELETE FROM theme_runs")
 
 

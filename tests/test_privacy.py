@@ -38,7 +38,7 @@ def setup(monkeypatch, tmp_path):
                                      {"from": "Ann Lee", "text": "where is my order FB-20431?", "message_id": 3}]}
     store.db["campaigns"].insert({"theme_id": theme, "rule": "r", "kind": "faq", "card": json.dumps(card),
                                   "segment": json.dumps([zq, ann]), "metric": "theme_volume", "window_end": "x",
-                                  "created_at": "x", "updated_at": "x"})
+                                  "segment_messages": json.dumps([1, 3]), "created_at": "x", "updated_at": "x"})
     store.db["theme_runs"].insert({"key": "k", "assignment": b"\0", "clusters": "[]", "created_at": "x"})
     store.close()
     return runner, db, zq, ann
@@ -79,7 +79,7 @@ def test_forget_erases_the_person_everywhere_and_no_one_else(monkeypatch, tmp_pa
     assert rows_of(db, ann) == ann_before
     store = Store(db)
     campaign = next(iter(store.db["campaigns"].rows))
-    assert json.loads(campaign["segment"]) == [ann]
+    assert json.loads(campaign["segment"]) == [ann] and json.loads(campaign["segment_messages"]) == [3]
     assert [q["from"] for q in json.loads(campaign["card"])["quotes"]] == ["Ann Lee"]
     assert store.count("theme_runs") == 0 and store.count("conversations") == 1
     store.close()
