@@ -31,6 +31,10 @@ from tests.test_suggest import analysis
     ("Hallo, mijn bestelling is nog niet binnen, wanneer komt die?", "nl"),
     ("Quero cancelar minha assinatura do Bean Club a partir do próximo mês.", "pt"),  # everyday words, no "ã"
     ("supprimez mon compte svp, je n'utilise plus rien", "fr"),
+    # one function word and an everyday or product word of the language: short messages are told too
+    ("La batería de mi Fern Scale se descarga en una noche", "es"),
+    ("Mi pedido no llegó", "es"),
+    ("Merci beaucoup", "fr"),
     ("he said ha ha, the kettle is y'all's now", "en"),  # short Spanish / Portuguese words left out: "he", "ha"
     ("Al and Em were at the Dem meetup", "en"),
     ("where is my order FB-20431?", "en"),
