@@ -348,9 +348,14 @@ EMAIL_LENA = Entity("EMAIL", "lena@example.org", 0, 16, "lena@example.org")
     ("pricing", "Ist der Fern Grinder teurer als die Fern Scale?", "generic_de"),  # dearer than, not dearer now
     ("refund_return", "Ich möchte die Mühle zurückschicken und mein Geld zurück", "generic_de"),  # not sent yet
     ("account_login", "Je n'arrive pas à me connecter à mon compte", "generic_fr"),  # "n'arrive pas": cannot
-    ("account_login", "Der Link zum Einloggen ist immer schon abgelaufen, wenn ich ihn öffne", "generic_de"),  # came
+    # a link that came but had expired
+    ("account_login", "Der Link zum Einloggen ist immer schon abgelaufen, wenn ich ihn öffne", "link_expired_de"),
+    ("account_login", "El enlace para entrar ya ha caducado cuando lo abro", "link_expired_es"),
+    ("account_login", "Le lien de connexion a expiré avant que je clique dessus", "link_expired_fr"),
+    ("account_login", "Olá, o link de acesso já expirou quando abro o e-mail lena@example.org, podem enviar outro?",
+     "link_expired_with_email_pt"),
 ])
-def test_a_price_change_a_refund_under_way_and_a_missing_sign_in_link_are_answered_in_the_customers_language(
+def test_a_price_change_a_refund_under_way_and_a_missing_or_expired_sign_in_link_are_answered_in_their_language(
         shipped, intent, text, first):
     """German, Spanish, French and Portuguese messages used to get the intent's generic reply in their language
     where an English one gets the reply for what it says (the English `says` do not know their words)."""
