@@ -135,6 +135,7 @@ def _campaigns(app, args: str, user: str) -> CommandReply:
 def _people(data: dict) -> CommandReply:
     """Who a campaign is for, a line each: name, where, and the start of what they wrote (``resonate campaigns
     people ID --out FILE.csv`` has all of it)."""
+    from bot.message import plural
     from bot.themes import quote_text
     from nlp.language import name
 
@@ -147,6 +148,6 @@ def _people(data: dict) -> CommandReply:
         lines.append(f"• *{review.mrkdwn_literal(p['name'], 80)}* ({p['source']}{language}{answered}): "
                      f"“{review.mrkdwn_literal(quote_text(m['text'], 100), 120)}”")
     gone = f" ({data['opted_out_since']} opted out since, left out)" if data["opted_out_since"] else ""
-    text = (f"#{c['id']} *{review.mrkdwn_literal(c['title'], 150)}*: {len(lines)} people to write to{gone}\n"
-            + "\n".join(lines))
+    text = (f"#{c['id']} *{review.mrkdwn_literal(c['title'], 150)}*: {plural(len(lines), 'person', 'people')} to "
+            f"write to{gone}\n" + "\n".join(lines))
     return CommandReply(text, [{"type": "section", "text": review.mrkdwn(review.cut(text, 2900))}])
