@@ -18,34 +18,32 @@ NAMES = {"en": "English", "de": "German", "es": "Spanish", "fr": "French", "pt":
          "nl": "Dutch"}
 
 _WORDS = {
-    "en": """the and is are was were it's i'm you your my our this that with for of to have has not don't can't
-             what when where why how please thanks thank hi hello order still just would could""",
+    "en": """the and is are was were it's i'm you your my our this that with for of to have has not don't can't what
+             when where why how please thanks thank hi hello order still just would could""",
     "de": """der das und ich ist nicht ein eine einen mit für auf sind bitte danke vielen seit des sie wir mein
              meine meiner mir mich noch schon aber oder wenn wann warum wie auch über nach jeden jede obwohl hallo
-             leider kann können gibt habe möchte zurück geht wird werden bin kein keine mehr sehr gern gerne dem
-             den vom zum zur ja nein guten immer einfach euch eure euren eurem ihr ihnen uns unser unsere wäre
-             würde funktioniert bestellung erledigt
-             akku kaputt waage mühle wasserkocher lieferung geliefert bestellt woche gestern heute rechnung rückerstattung erstattung zurückgeschickt passwort anmelden""",
+             leider kann können gibt habe möchte zurück geht wird werden bin kein keine mehr sehr gern gerne dem den
+             vom zum zur ja nein guten immer einfach euch eure euren eurem ihr ihnen uns unser unsere wäre würde
+             funktioniert bestellung erledigt akku kaputt waage mühle wasserkocher lieferung geliefert bestellt
+             woche gestern heute rechnung rückerstattung erstattung zurückgeschickt passwort anmelden""",
     "es": """el los las del que qué para por pero con una uno hola gracias cuándo cuando dónde está están es mis
-             nuestro vuestro vuestra quiero puedo muy también esto este esta pedido todavía ir amigos encanta mi
-             hay hace tengo tiene puede podéis sigue nada ya buenas buenos días cómo sí lo y más desde favor
-             mucho nunca nadie algún alguna ningún han hemos cuánto cuesta envío llegado llega suscripción
-             cuenta contraseña hablar persona datos
-             noche llegó batería báscula molinillo hervidor semana ayer hoy compré pedí recibí envié devolver factura correo ahora""",
+             nuestro vuestro vuestra quiero puedo muy también esto este esta pedido todavía ir amigos encanta mi hay
+             hace tengo tiene puede podéis sigue nada ya buenas buenos días cómo sí lo y más desde favor mucho nunca
+             nadie algún alguna ningún han hemos cuánto cuesta envío llegado llega suscripción cuenta contraseña
+             hablar persona datos noche llegó batería báscula molinillo hervidor semana ayer hoy compré pedí recibí
+             envié devolver factura correo ahora""",
     "fr": """le les des une sont je vous nous mon mes pour avec dans sur pas mais bonjour merci quand où comment
-             pourquoi très aussi cette ce commande toujours j'ai c'est n'est est et du au aux votre vos notre
-             rien tout tous bien ça ai suis êtes fait peux pouvez voudrais veux svp s'il plaît coucou salut
-             livraison compte données encore déjà qui quoi chez ne ma
-             beaucoup bouilloire livré reçu semaine aujourd'hui remboursement facture connexion""",
-    "pt": """olá obrigado obrigada não você vocês meu minha para com uma são está estão quando onde porque
-             também muito pedido ainda nós tenho tem todos quero na nos ao às pra faço fazer tudo bem oi já
-             estou é vai vou ser ter posso pode podem mais mas assinatura encomenda conta dados seria gostaria
-             bom boa tarde ótimo grátis frete mim
-             balança moinho chaleira entrega entregue ontem hoje comprei chegou fatura senha""",
-    "it": """il che di della delle degli gli una sono è non per con grazie ciao buongiorno quando dove perché
-             anche molto ordine ancora mio mia ho""",
-    "nl": """het een ik je niet zijn voor met op maar bedankt hallo wanneer waar waarom ook nog mijn bestelling
-             heb""",
+             pourquoi très aussi cette ce commande toujours j'ai c'est n'est est et du au aux votre vos notre rien
+             tout tous bien ça ai suis êtes fait peux pouvez voudrais veux svp s'il plaît coucou salut livraison
+             compte données encore déjà qui quoi chez ne ma beaucoup bouilloire livré reçu semaine aujourd'hui
+             remboursement facture connexion""",
+    "pt": """olá obrigado obrigada não você vocês meu minha para com uma são está estão quando onde porque também
+             muito pedido ainda nós tenho tem todos quero na nos ao às pra faço fazer tudo bem oi já estou é vai vou
+             ser ter posso pode podem mais mas assinatura encomenda conta dados seria gostaria bom boa tarde ótimo
+             grátis frete mim balança moinho chaleira entrega entregue ontem hoje comprei chegou fatura senha""",
+    "it": """il che di della delle degli gli una sono è non per con grazie ciao buongiorno quando dove perché anche
+             molto ordine ancora mio mia ho""",
+    "nl": """het een ik je niet zijn voor met op maar bedankt hallo wanneer waar waarom ook nog mijn bestelling heb""",
 }
 # a word in several lists counts for none of them ("de", "para", "con", "una": Spanish or Portuguese or Italian?)
 _SEEN: dict[str, int] = {}
