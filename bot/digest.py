@@ -143,9 +143,9 @@ def written_in(theme: dict) -> str:
 
 def other_languages(d: dict) -> str:
     """ "German 3, Spanish 2" """
-    from nlp.language import name
+    from nlp.language import names_with_counts
 
-    return ", ".join(f"{name(code)} {n}" for code, n in d["other_languages"].items())
+    return names_with_counts(d["other_languages"])
 
 
 def markdown(d: dict, chart_name: str | None = None) -> str:

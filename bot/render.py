@@ -149,9 +149,9 @@ def themes(report) -> None:
 
 def _written_in(languages: dict[str, int]) -> str:
     """", written in Spanish 4, German 1" for a theme's messages in other languages than English; "" for none."""
-    from nlp.language import name
+    from nlp.language import names_with_counts
 
-    return ", written in " + ", ".join(f"{name(code)} {n}" for code, n in languages.items()) if languages else ""
+    return f", written in {names_with_counts(languages)}" if languages else ""
 
 
 def campaign_card(c: dict) -> None:

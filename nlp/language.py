@@ -91,3 +91,8 @@ def primary(tag: str | None) -> str | None:
 def name(code: str | None) -> str:
     """"German" for "de"; the code itself for a language not listed."""
     return NAMES.get(code or "", code or "")
+
+
+def names_with_counts(counts: dict[str, int]) -> str:
+    """"German 3, Spanish 2" for ``{"de": 3, "es": 2}``, in the order given."""
+    return ", ".join(f"{name(code)} {n}" for code, n in counts.items())
