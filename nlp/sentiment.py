@@ -324,10 +324,19 @@ class EmbeddingSentiment:
             from nlp.language import detect
 
             languages = [detect(t) for t in texts]
-        out = self._head(texts, vectors, tone)
-        foreign = [i for i, language in enumerate(languages) if language not in (None, "en")]
+        english = [i for i, language in enumerate(languages) if language in (None, "en")]
+        if len(english) == len(texts):
+            return self._head(texts, vectors, tone)
+        # each text is read once: by the head when English, else by the lexicon
+        foreign = sorted(set(range(len(texts))) - set(english))
+        out: list[SentimentResult | None] = [None] * len(texts)
         for i, feeling in zip(foreign, self.lexicon.score([texts[i] for i in foreign])):
             out[i] = feeling
+        if english:
+            rows = np.asarray(english)
+            for i, feeling in zip(english, self._head([texts[i] for i in english], vectors[rows],
+                                                     None if tone is None else tone[rows])):
+                out[i] = feeling
         return out
 
     def _head(self, texts: Sequence[str], vectors: np.ndarray, tone: np.ndarray | None) -> list[SentimentResult]:
