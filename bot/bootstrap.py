@@ -62,7 +62,8 @@ class App:
         are none."""
         from nlp.intent import TrainedOnFirstUse
 
-        english, taught, languages = self.training_set().by_language()
+        # what the English model was just trained on, read once for both (train_intents keeps it)
+        english, taught, languages = self.__dict__.get("training_split") or self.training_set().by_language()
         languages |= self.playbooks.examples_in()[2]
         if not languages:
             return None
@@ -79,7 +80,9 @@ class App:
         from bot.learning import MODEL_KEY
 
         self._seen_model_key = self.store.get_meta(MODEL_KEY)
-        english, taught, languages = self.training_set().by_language()
+        # (english, taught in other languages, those languages): see TrainingSet.by_language
+        self.training_split = self.training_set().by_language()
+        english, taught, languages = self.training_split
         clf, key = train_intents(self.embedder, self.playbooks, self.config, english)
         self.intent_key = key
         if publish:
