@@ -908,8 +908,7 @@ def forget(app, person, yes, leave_slack, as_json):
         click.echo("Nothing was erased: run the same command with --yes to erase.")
     click.echo("Not touched: digest files written with `resonate digest` (their Markdown and HTML quote customers), "
                "CSV files written with `resonate campaigns people --out`, and backups: delete or edit those where "
-               "they are. Digests posted in Slack hold counts and theme "
-               "names, no quotes.")
+               "they are. Digests posted in Slack hold counts and theme names, no quotes.")
 
 
 # -- demo ----------------------------------------------------------------------------------------------------------
