@@ -36,7 +36,7 @@ CONDITIONS = ("sentiment", "source", "tags", "language", "missing", "says", "not
 FLAGS = {"auto_reply": False, "questions": True, "opts_out": False, "follows_up": False}
 PLAYBOOK_KEYS = {"intent", "description", *FLAGS, "card_note", "constants", "examples", "examples_in", "replies"}
 MAX_NOTE_CHARS = 500
-REPLY_KEYS = {"id", "text", "when"}
+REPLY_KEYS = {"id", "text", "when", "offer_when_unsure"}
 MIN_EXAMPLES = 3
 MIN_REPLIES = 2
 MAX_REPLY_CHARS = 2000
@@ -78,6 +78,9 @@ class Reply:
     variables: tuple[str, ...]
     path: str = ""
     line: int = 0
+    # what the message says (the ``says`` condition) is enough: offered, first, also to a message whose intent is
+    # unsure (``unknown``), when its words are there
+    offer_when_unsure: bool = False
 
     def matches(self, ctx: ReplyContext) -> bool:
         """Do the conditions hold for this context? (Variables are checked by :meth:`missing`.)"""
@@ -458,7 +461,8 @@ def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],
             errors.append(PlaybookError(p, line, f"reply {i + 1} must be a mapping with id and text"))
             continue
         for key in sorted(set(item) - REPLY_KEYS):
-            errors.append(PlaybookError(p, _line(node, "replies", i, key), f"reply {i + 1}: unknown key {key!r} (allowed: id, text, when)"))
+            errors.append(PlaybookError(p, _line(node, "replies", i, key), f"reply {i + 1}: unknown key {key!r} "
+                                        f"(allowed: {', '.join(sorted(REPLY_KEYS))})"))
         rid = item.get("id")
         if not isinstance(rid, str) or not rid.strip():
             errors.append(PlaybookError(p, line, f"reply {i + 1}: 'id' is required"))
@@ -483,10 +487,18 @@ def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],
                 errors.append(PlaybookError(p, text_line, f"reply {rid!r}: unknown variable {{{var}}} (known: "
                                             f"{', '.join(sorted(allowed_vars))})"))
         when = _conditions(item.get("when"), path, node, i, rid, errors)
+        unsure = item.get("offer_when_unsure", False)
+        if not isinstance(unsure, bool):
+            errors.append(PlaybookError(p, _line(node, "replies", i, "offer_when_unsure"),
+                                        f"reply {rid!r}: offer_when_unsure must be true or false"))
+        elif unsure and "says" not in when:
+            errors.append(PlaybookError(p, _line(node, "replies", i, "offer_when_unsure"),
+                                        f"reply {rid!r}: offer_when_unsure needs a 'says' condition (the words that "
+                                        "are enough to offer it)"))
         # Constants are known now: bake them in, leaving only contact and entity variables to fill per message.
         needed = tuple(v for v in variables if v not in constants)
         baked = _bake(text.strip(), constants)
-        replies.append(Reply(rid, baked, when, needed, p, line))
+        replies.append(Reply(rid, baked, when, needed, p, line, offer_when_unsure=unsure is True))
     return replies
 
 

@@ -5,7 +5,9 @@ classifier hesitates, from the runner-up's). A reply is offered only when its
 conditions hold (``Reply.matches``) and every variable it uses has a value
 (``Reply.missing``), so a literal ``{order_id}`` never reaches a customer. An
 ``unknown`` intent gets the clarifying replies of the ``unknown`` playbook, not a
-guess. Each suggestion says why it was chosen.
+guess, unless the message says what one of the best guess's replies marked
+``offer_when_unsure`` is for ("the battery dies overnight": the known issue's
+reply), which then comes first. Each suggestion says why it was chosen.
 
 A follow-up ("any update on this?", a playbook with ``follows_up: true``) is drafted with the message it chases
 (``earlier``): that message's order number or product fill what the follow-up does not say, ``{earlier_day}`` says
@@ -71,6 +73,11 @@ class Suggester:
             best = analysis.prediction.best_intent
             why = (f"no intent is likely enough (best guess {best} at {analysis.confidence:.2f}); "
                    "asks what the customer needs")
+            guess = self.playbooks.get(best) if best and best != UNKNOWN_INTENT else None
+            if guess:  # what the message says may be enough for one of the best guess's replies
+                candidates += [(guess, r, f"no intent is likely enough (best guess {best} at "
+                                f"{analysis.confidence:.2f}), but the message says what this reply is for", None)
+                               for r in self._ordered(guess, ctx) if r.offer_when_unsure][:1]
             if unknown:
                 candidates += [(unknown, r, why, None) for r in self._ordered(unknown, ctx)]
         else:

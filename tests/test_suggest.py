@@ -59,6 +59,38 @@ def test_unknown_intent_gets_a_clarifying_question_not_a_guess(shipped):
     assert "best guess pricing" in out[0].reason
 
 
+SCALE = Entity("PRODUCT", "scale", 0, 5, "Fern Scale")
+
+
+@pytest.mark.parametrize("text, first", [
+    ("Firmware 2.3 on the scale: battery from 80% to 5% between dinner and breakfast. Please look into this",
+     "known_battery_drain"),
+    ("Seit dem Update ist der Akku der Fern Scale nach einer Nacht leer.", "known_battery_drain_de"),
+])
+def test_an_unsure_message_that_says_what_a_reply_is_for_gets_that_reply_first(shipped, text, first):
+    """The classifier is unsure of these (best guess technical_problem, 0.39-0.44), but they name the known battery
+    issue: asking "is this about an order, a product, or something else?" asks what they just said."""
+    out = Suggester(shipped).suggest(analysis("unknown", 0.41, best="technical_problem", entities=[SCALE]),
+                                     ReplyContext(text=text))
+    assert out[0].reply_id == first and out[0].intent == "technical_problem"
+    assert "best guess technical_problem at 0.41" in out[0].reason and "for a message that says" in out[0].reason
+    assert out[1].intent == "unknown"  # the clarifying question is still on offer
+
+
+def test_only_the_best_guess_and_only_a_reply_marked_for_it_is_offered_when_unsure(shipped):
+    text = "Does the Fern Scale have a battery or does it plug in?"
+    guess = Suggester(shipped).suggest(
+        analysis("unknown", 0.4, best="product_question", ranking=[("product_question", 0.4),
+                                                                     ("technical_problem", 0.3)], entities=[SCALE]),
+        ReplyContext(text=text))
+    assert all(x.intent == "unknown" for x in guess)  # "battery", but the known issue is not the best guess
+    # a reply chosen by words that are not enough on their own (a Brew Jam's place: an event question's details)
+    london = Entity("PLACE", "London", 0, 6, "London")
+    lost = Suggester(shipped).suggest(analysis("unknown", 0.44, best="event_question", entities=[london]),
+                                      ReplyContext(text="lost my scarf at the London Brew Jam, anyone found a green one?"))
+    assert lost[0].reply_id == "with_place_event" and lost[0].intent == "unknown"
+
+
 def test_a_clarifying_question_starts_from_what_the_message_named(shipped):
     scale = Entity("PRODUCT", "scale", 0, 5, "Fern Scale")
     out = Suggester(shipped).suggest(analysis("unknown", 0.4, best="pricing", entities=[scale]), ReplyContext())
