@@ -76,7 +76,7 @@ class Suggester:
             guess = self.playbooks.get(best) if best and best != UNKNOWN_INTENT else None
             if guess:  # what the message says may be enough for one of the best guess's replies
                 candidates += [(guess, r, f"no intent is likely enough (best guess {best} at "
-                                f"{analysis.confidence:.2f}), but the message says what this reply is for", None)
+                                f"{analysis.confidence:.2f}), but its words are enough for this reply", None)
                                for r in self._ordered(guess, ctx) if r.offer_when_unsure][:1]
             if unknown:
                 candidates += [(unknown, r, why, None) for r in self._ordered(unknown, ctx)]
