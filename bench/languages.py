@@ -1,15 +1,16 @@
-"""How the shipped playbooks read customer messages written in German, Spanish, French and Portuguese, and how
-the shipped sentiment model reads such messages.
+"""How the shipped playbooks read customer messages written in German, Spanish, French, Portuguese, Italian and
+Dutch, and how the shipped sentiment model reads such messages.
 
-``bench/languages.jsonl``: 128 messages (2 per intent and language; 16 intents), written for this check apart from
-the playbooks' ``examples_in``. Everyday messages are often alike, so each message is also marked when one of the
-playbooks' examples is close to it (at least 40% of their words in common); "unseen" counts only the others.
-Compares the shipped set with the same playbooks without ``examples_in`` (every message read by the English
+``bench/languages.jsonl``: 192 messages (2 per intent and language; 16 intents, 6 languages), written for this check
+apart from the playbooks' ``examples_in``. Everyday messages are often alike, so each message is also marked when
+one of the playbooks' examples is close to it (at least 40% of their words in common); "unseen" counts only the
+others. Compares the shipped set with the same playbooks without ``examples_in`` (every message read by the English
 model), and checks that no English message of the sample inbox changed intent.
 
-``bench/sentiment_languages.jsonl``: 120 messages (10 negative, neutral and positive in each language), written for
-this check apart from the sentiment lexicon; scored as the analysis scores them (a message told to be in another
-language by the lexicon model alone) and, for comparison, all by the embedding head as English messages are.
+``bench/sentiment_languages.jsonl``: 180 messages (10 negative, neutral and positive in each of the 6 languages),
+written for this check apart from the sentiment lexicon; scored as the analysis scores them (a message told to be in
+another language by the lexicon model alone) and, for comparison, all by the embedding head as English messages are;
+accuracy also per language.
 
     python bench/languages.py [--json]
 """
@@ -78,8 +79,11 @@ def sentiment(tmp: Path, cache: Path) -> dict:
             labels = [f.label for f in app.sentiment.score(said, vectors, tone, languages=languages)]
             recall = {c: round(sum(p == c for p, r in zip(labels, rows) if r["label"] == c) /
                                sum(r["label"] == c for r in rows), 3) for c in ("negative", "neutral", "positive")}
+            by_language = {code: round(sum(p == r["label"] for p, r in zip(labels, rows) if r["language"] == code) /
+                                       sum(r["language"] == code for r in rows), 3)
+                           for code in dict.fromkeys(r["language"] for r in rows)}
             out[name] = {"accuracy": round(sum(p == r["label"] for p, r in zip(labels, rows)) / len(rows), 3),
-                         "recall": recall}
+                         "recall": recall, "accuracy_by_language": by_language}
         return out
     finally:
         app.close()
@@ -117,7 +121,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"{out['messages']} messages in de, es, fr, pt; {out['unseen']} with no playbook example close to them")
+    languages = ", ".join(dict.fromkeys(r["language"] for r in rows))
+    print(f"{out['messages']} messages in {languages}; {out['unseen']} with no playbook example close to them")
     for key in ("shipped_all", "english_only_all", "shipped_unseen", "english_only_unseen"):
         v = out[key]
         print(f"  {key:<20} right {v['right']:>3} / {v['of']}  unknown {v['unknown']:>3}  wrong {v['wrong']:>3}  "
@@ -128,6 +133,8 @@ def main() -> None:
     print(f"Sentiment of {f['messages']} messages: as the analysis reads them, accuracy {f['shipped']['accuracy']} "
           f"(recall {f['shipped']['recall']}); all by the embedding head, accuracy {f['head_only']['accuracy']} "
           f"(recall {f['head_only']['recall']})")
+    for name in ("shipped", "head_only"):
+        print(f"  sentiment accuracy by language, {name:<9} {f[name]['accuracy_by_language']}")
 
 
 if __name__ == "__main__":
