@@ -412,6 +412,27 @@ def test_a_price_change_a_refund_under_way_and_a_missing_or_expired_sign_in_link
     assert offered[0].reply_id == first
 
 
+def test_every_reply_written_in_german_is_also_written_in_italian_and_dutch(shipped):
+    """An Italian or Dutch customer gets the reply a German one gets, in their language: for the same messages (the
+    same conditions but the language and the words it `says`), with the same variables, links and addresses."""
+    checked = 0
+    for pb in shipped.playbooks.values():
+        replies = {r.id: r for r in pb.replies}
+        links = [v for v in pb.constants.values() if "://" in v or "@" in v]  # constants are in the text when loaded
+        for german in (r for r in pb.replies if r.id.endswith("_de")):
+            for code in ("it", "nl"):
+                other = replies.get(german.id[:-2] + code)
+                assert other is not None, f"{pb.path}: {german.id} has no {code} version"
+                assert other.when["language"] == (code,), other.id
+                assert set(other.when) == set(german.when), other.id
+                assert {k: v for k, v in other.when.items() if k not in ("language", "says", "not_says")} == \
+                    {k: v for k, v in german.when.items() if k not in ("language", "says", "not_says")}, other.id
+                assert sorted(other.variables) == sorted(german.variables), other.id
+                assert [v for v in links if v in other.text] == [v for v in links if v in german.text], other.id
+            checked += 1
+    assert checked >= 31
+
+
 def test_the_model_for_other_languages_is_trained_only_when_a_message_needs_it(tmp_path):
     """Most inboxes are English: a process that reads no German never trains (or loads) the German model."""
     app = small_app(tmp_path, "taught", True)
