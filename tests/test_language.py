@@ -416,7 +416,8 @@ def test_a_price_change_a_refund_under_way_and_a_missing_or_expired_sign_in_link
 
 def test_every_reply_written_in_german_is_also_written_in_italian_and_dutch(shipped):
     """An Italian or Dutch customer gets the reply a German one gets, in their language: for the same messages (the
-    same conditions but the language and the words it `says`), with the same variables, links and addresses."""
+    same conditions but the language and the words it `says`, also for an unsure message), with the same variables,
+    links and addresses."""
     checked = 0
     for pb in shipped.playbooks.values():
         replies = {r.id: r for r in pb.replies}
@@ -430,6 +431,7 @@ def test_every_reply_written_in_german_is_also_written_in_italian_and_dutch(ship
                 assert {k: v for k, v in other.when.items() if k not in ("language", "says", "not_says")} == \
                     {k: v for k, v in german.when.items() if k not in ("language", "says", "not_says")}, other.id
                 assert sorted(other.variables) == sorted(german.variables), other.id
+                assert other.offer_when_unsure == german.offer_when_unsure, other.id
                 assert [v for v in links if v in other.text] == [v for v in links if v in german.text], other.id
             checked += 1
     assert checked >= 31
