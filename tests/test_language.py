@@ -35,6 +35,16 @@ from tests.test_suggest import analysis
     ("La batería de mi Fern Scale se descarga en una noche", "es"),
     ("Mi pedido no llegó", "es"),
     ("Merci beaucoup", "fr"),
+    # Italian and Dutch: their words about orders, devices and days, not only function words
+    ("Buongiorno, vorrei annullare l'abbonamento al Bean Club dal mese prossimo", "it"),
+    ("La batteria della bilancia si scarica in una notte", "it"),
+    ("pacco arrivato oggi, grazie!", "it"),
+    ("salve, qualcuno mi può aiutare?", "it"),
+    ("De weegschaal is elke ochtend leeg, is dat normaal?", "nl"),  # two "is": more Dutch words than English
+    ("Wanneer is de Fern Grinder weer leverbaar?", "nl"),
+    ("de waterkoker gaat niet meer aan", "nl"),
+    ("bedankt, werkt weer!", "nl"),
+    ("we met at the Brew Jam, non-members pay per cup", "en"),  # "met", "per": English words are in no list
     ("he said ha ha, the kettle is y'all's now", "en"),  # short Spanish / Portuguese words left out: "he", "ha"
     ("Al and Em were at the Dem meetup", "en"),
     ("where is my order FB-20431?", "en"),
