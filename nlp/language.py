@@ -57,7 +57,7 @@ _WORDS = {
              reso ufficio parlare pagare cambiare ricevere inviare mandare sarà sarebbe potrei perfetto perfetta
              modalità chiude apro spedizioni ordini arrivare arriva arrivati funzionava funzionano spento schermo
              ricetta ricette aggiornamento ogni l'abbonamento l'indirizzo l'aggiornamento dell'ordine nell'app
-             dell'app""",
+             dell'app dov'è cos'è volte trovato funzionato ragazzi""",
     "nl": """het een ik je niet zijn voor op maar bedankt hallo wanneer waar waarom ook nog mijn bestelling heb dat
              dit deze om aan bij uit naar tot zonder nu wel geen niets niks iets nooit altijd weer graag alstublieft
              alsjeblieft aub dankjewel dankuwel dankje groetjes groeten groet vriendelijke goedemorgen goedemiddag
@@ -70,7 +70,7 @@ _WORDS = {
              erg zeer veel meer nieuwe nieuw goed welke omdat nee hoeveel vraag vraagje hulp helpen nodig misschien
              berichtje gestuurd sturen geprobeerd opnieuw steeds iemand elke klantenservice antwoord reactie betaald
              factuur prijs korting verzendkosten kost bestelnummer dus zeker daar snel allemaal eens laat alweer
-             nogmaals hartelijk mvg binnen leeg""",
+             nogmaals hartelijk mvg binnen leeg keer twee drie volgende vorige geweldig gevonden""",
 }
 # a word in several lists counts for none of them ("de", "para", "con", "una": Spanish or Portuguese or Italian?)
 _SEEN: dict[str, int] = {}
