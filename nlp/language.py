@@ -41,9 +41,36 @@ _WORDS = {
              muito pedido ainda nós tenho tem todos quero na nos ao às pra faço fazer tudo bem oi já estou é vai vou
              ser ter posso pode podem mais mas assinatura encomenda conta dados seria gostaria bom boa tarde ótimo
              grátis frete mim balança moinho chaleira entrega entregue ontem hoje comprei chegou fatura senha""",
-    "it": """il che di della delle degli gli una sono è non per con grazie ciao buongiorno quando dove perché anche
-             molto ordine ancora mio mia ho""",
-    "nl": """het een ik je niet zijn voor met op maar bedankt hallo wanneer waar waarom ook nog mijn bestelling heb""",
+    "it": """il che di della delle degli gli una con sono è non grazie ciao buongiorno quando dove perché anche molto
+             ordine ancora mio mia ho questo questa questi quello quella sei siamo siete hanno abbiamo avete hai sto
+             stato stata essere avere fatto puoi può potete potreste vorrei voglio volevo dovrei ci vi però quindi
+             allora oppure invece comunque purtroppo già niente nulla nessuno nessuna qualcuno qualche tutto tutti
+             tutte poi adesso oggi ieri domani settimana settimane giorni giorno mese mesi dopo ecco nostro nostra
+             vostro vostra vostri nel nella nelle sul sulla dal dalla dei alla agli io lui loro noi voi più meno
+             troppo nuovo nuova rotto rotta c'è l'ho salve buonasera cordiali saluti cortesemente favore scusate scusa
+             buon buona bene perchè perche chi arrivato arrivata ricevuto ricevuta spedito spedita spedizione consegna
+             consegnato ordinato acquistato comprato funziona riesco accedere collegare ricarica rimborso restituire
+             annullare disdire abbonamento accesso bilancia macinino macinacaffè bollitore batteria pacco corriere
+             fattura indirizzo prodotto aiuto risposta codice sconto prezzo spese caffè chicchi lunedì martedì
+             mercoledì giovedì venerdì sabato domenica lunedi martedi mercoledi giovedi venerdi vorremmo sapere chiedo
+             scritto l'ordine d'ordine servizio clienti assistenza messaggio bisogno aspetto aspettando pagato soldi
+             reso ufficio parlare pagare cambiare ricevere inviare mandare sarà sarebbe potrei perfetto perfetta
+             modalità chiude apro spedizioni ordini arrivare arriva arrivati funzionava funzionano spento schermo
+             ricetta ricette aggiornamento ogni l'abbonamento l'indirizzo l'aggiornamento dell'ordine nell'app
+             dell'app dov'è cos'è volte trovato funzionato ragazzi""",
+    "nl": """het een ik je niet zijn voor op maar bedankt hallo wanneer waar waarom ook nog mijn bestelling heb dat
+             dit deze om aan bij uit naar tot zonder nu wel geen niets niks iets nooit altijd weer graag alstublieft
+             alsjeblieft aub dankjewel dankuwel dankje groetjes groeten groet vriendelijke goedemorgen goedemiddag
+             goedenavond goedendag hoi jij jullie jouw jou wij zij hij ze uw mij ons onze hebt heeft hebben werd wordt
+             kan kunnen kunt kun wil willen wilde moet moeten zou gaat gaan komt komen kwam krijg krijgen gekregen
+             ontvangen besteld geleverd levering bezorgd bezorging verzonden verzending pakket pakketje terug
+             terugbetaling retourneren annuleren opzeggen wachtwoord inloggen werkt doet weet vind zie weegschaal
+             waterkoker koffiemolen molen koffie batterij accu oplader opladen scherm kapot vandaag gisteren weken
+             dagen dag maand maanden maandag dinsdag woensdag donderdag vrijdag zaterdag zondag uur sinds geleden toch
+             erg zeer veel meer nieuwe nieuw goed welke omdat nee hoeveel vraag vraagje hulp helpen nodig misschien
+             berichtje gestuurd sturen geprobeerd opnieuw steeds iemand elke klantenservice antwoord reactie betaald
+             factuur prijs korting verzendkosten kost bestelnummer dus zeker daar snel allemaal eens laat alweer
+             nogmaals hartelijk mvg binnen leeg keer twee drie volgende vorige geweldig gevonden kopen gekocht""",
 }
 # a word in several lists counts for none of them ("de", "para", "con", "una": Spanish or Portuguese or Italian?)
 _SEEN: dict[str, int] = {}

@@ -68,9 +68,10 @@ SERVICE_LEXICON = {
     "unsubscribe": -0.4, "spam": -1.6,
 }
 
-# Customers' words of feeling in German, Spanish, French and Portuguese, on VADER's scale: the embedding model and
-# VADER are English, so a German complaint read as neutral. Words VADER knows already keep its value; a word customers
-# often negate ("zufrieden", "contento", "content") is left out, as VADER negates in English only ("not happy").
+# Customers' words of feeling in German, Spanish, French, Portuguese, Italian and Dutch, on VADER's scale: the embedding
+# model and VADER are English, so a German complaint read as neutral. Words VADER knows already keep its value
+# ("fantastico"); a word customers often negate ("zufrieden", "contento", "content", "soddisfatto", "tevreden", "blij")
+# is left out, as VADER negates in English only ("not happy"), and so is a word that is also English ("male", "top").
 OTHER_LANGUAGES_LEXICON = {
     # German
     "enttäuscht": -2.0, "enttäuschend": -2.0, "enttäuschung": -2.0, "kaputt": -2.2, "defekt": -2.2, "schlecht": -2.0,
@@ -103,6 +104,24 @@ OTHER_LANGUAGES_LEXICON = {
     "inaceitável": -2.6, "vergonha": -2.2, "absurdo": -2.2, "atraso": -1.3, "decepção": -2.0, "lamentável": -2.2,
     "adorei": 2.6, "adoro": 2.6, "amei": 2.6, "ótimo": 2.6, "ótima": 2.6, "maravilhoso": 2.8, "maravilhosa": 2.8,
     "perfeito": 2.6, "perfeita": 2.6, "incrível": 2.6, "obrigado": 1.0, "obrigada": 1.0,
+    # Italian
+    "deluso": -2.0, "delusa": -2.0, "deludente": -2.0, "delusione": -2.0, "rotto": -2.0, "rotta": -2.0,
+    "difettoso": -2.2, "difettosa": -2.2, "danneggiato": -2.0, "danneggiata": -2.0, "pessimo": -2.8, "pessima": -2.8,
+    "orribile": -2.6, "terribile": -2.6, "vergognoso": -2.4, "vergogna": -2.2, "inaccettabile": -2.6, "schifo": -2.6,
+    "arrabbiato": -2.2, "arrabbiata": -2.2, "furioso": -2.6, "truffa": -2.8, "scandaloso": -2.6, "ritardo": -1.3,
+    "peccato": -1.2, "purtroppo": -0.8, "stufo": -2.0, "inutile": -2.0, "fastidioso": -1.8, "insoddisfatto": -2.0,
+    "insoddisfatta": -2.0, "incredibile": 2.6, "meraviglioso": 2.8, "meravigliosa": 2.8, "eccezionale": 2.8,
+    "stupendo": 2.6, "stupenda": 2.6, "ottimo": 2.6, "ottima": 2.6, "bellissimo": 2.6, "bellissima": 2.6,
+    "buonissimo": 2.6, "buonissimi": 2.6, "delizioso": 2.4, "benissimo": 2.4, "complimenti": 2.2, "perfetto": 2.6,
+    "perfetta": 2.6, "grazie": 1.0,
+    # Dutch
+    "teleurgesteld": -2.0, "teleurstellend": -2.0, "teleurstelling": -2.0, "kapot": -2.2, "slecht": -2.0,
+    "slechte": -2.0, "belachelijk": -2.4, "schandalig": -2.6, "waardeloos": -2.5, "boos": -2.2, "woedend": -2.6,
+    "gefrustreerd": -2.0, "frustrerend": -2.0, "vervelend": -1.8, "jammer": -1.2, "helaas": -0.8, "beschadigd": -2.0,
+    "oplichterij": -2.8, "ontevreden": -2.0, "onacceptabel": -2.6, "rampzalig": -2.8, "vertraging": -1.3,
+    "klacht": -1.5, "prachtig": 2.8, "geweldig": 2.8, "geweldige": 2.8, "heerlijk": 2.4, "uitstekend": 2.8,
+    "tof": 2.0, "gaaf": 2.2, "dol": 2.0, "lekt": -1.6, "aanrader": 2.2, "enthousiast": 2.2, "bedankt": 1.0,
+    "dankjewel": 1.0, "dankuwel": 1.0,
 }
 
 # Emojis as a chat means them (VADER's scale), where VADER's reading of the emoji's name is wrong or empty: it reads
@@ -141,19 +160,32 @@ PROBLEM_PHRASES = [
     (re.compile(r"\b(?:weird|strange|loud|grinding|scraping|squeaking|squeaky|clicking|rattling|buzzing|humming|"
                 r"whining|horrible|awful|funny|odd|burning) (?:noises?|sounds?|smell)\b", re.I), -0.35),
 ]
-# The same kinds of problem in German, Spanish, French and Portuguese ("immer noch nicht", "todavía no", "toujours
-# pas", "ainda não"; "funktioniert nicht", "no funciona", "ne marche pas", "não funciona")
+# The same kinds of problem in German, Spanish, French, Portuguese, Italian and Dutch ("immer noch nicht", "todavía
+# no", "toujours pas", "ainda não", "ancora non", "nog steeds niet"; "funktioniert nicht", "no funciona", "ne marche
+# pas", "não funciona", "non funziona", "werkt niet"; "keine Antwort", "nessuna risposta", "geen antwoord")
 PROBLEM_PHRASES += [
     (re.compile(r"\b(?:immer noch (?:nicht|kein\w*|nichts)|noch (?:nicht|immer nicht) (?:da|angekommen|geliefert|"
                 r"verschickt)|todav[ií]a no|todav[ií]a nada|sigue sin|toujours (?:pas|rien|aucun\w*)|"
-                r"ainda n[ãa]o|ainda nada|continua sem)\b", re.I), -0.35),
+                r"ainda n[ãa]o|ainda nada|continua sem|ancora (?:non|niente|nulla|nessun\w*)|non (?:\w+ ){0,2}ancora|"
+                r"(?:sto|stiamo) ancora aspettando|aspetto ancora|wacht(?:en)? nog (?:steeds|altijd)|"
+                r"nog (?:steeds|altijd) (?:niet|geen|niks|niets)|nog (?:niet|niks|niets|geen \w+) (?:binnen|"
+                r"ontvangen|aangekomen|geleverd|bezorgd|verzonden|gehoord|terug))\b", re.I), -0.35),
     (re.compile(r"\b(?:funktioniert|geht|l[äa]dt|heizt|verbindet sich) (?:\w+ )?(?:nicht|nie)\b|"
                 r"\bno (?:funciona|enciende|carga|calienta|conecta|llega|lleg[óo])\b|"
                 r"\bne (?:marche|fonctionne|s'allume|chauffe|charge|se connecte) (?:plus|pas)\b|"
-                r"\bn[ãa]o (?:funciona|liga|carrega|aquece|conecta|chegou)\b", re.I), -0.4),
+                r"\bn[ãa]o (?:funciona|liga|carrega|aquece|conecta|chegou)\b|"
+                r"\bnon (?:mi |si )?(?:funziona\w*|accende|carica|collega|connette|scalda|parte|va|arriva\w*)\b|"
+                r"\bnon (?:è|e|sono|ho) (?:mai )?(?:arrivat\w|ricevuto)|\bsmesso di funzionare\b|"
+                r"\bnon riesco (?:più )?ad? (?:accedere|entrare|collegar\w*|connetter\w*|caricar\w*|accender\w*)\b|"
+                r"\b(?:werkt|doet het|gaat|laadt|verbindt|warmt|start|komt) (?:\w+ ){0,2}(?:niet|nooit)\b|"
+                r"\bniet (?:meer )?inloggen\b|\bmaakt geen verbinding\b|"
+                r"\b(?:niet|nooit|niks|niets) (?:aangekomen|ontvangen|geleverd|bezorgd)\b", re.I), -0.4),
     (re.compile(r"\b(?:keine (?:antwort|rückmeldung|reaktion)|niemand (?:antwortet|meldet sich)|sin respuesta|"
                 r"nadie (?:responde|contesta)|aucune r[ée]ponse|personne ne r[ée]pond|sem resposta|"
-                r"ningu[ée]m (?:responde|atende))\b", re.I), -0.4),
+                r"ningu[ée]m (?:responde|atende)|nessuna risposta|nessun riscontro|senza risposta|"
+                r"nessuno (?:mi |ci )?(?:risponde|ha risposto|richiama|si fa sentire)|geen (?:antwoord|reactie)|"
+                r"niemand (?:reageert|antwoordt|belt (?:me )?terug|neemt op)|niks (?:meer )?(?:van jullie )?gehoord)\b",
+                re.I), -0.4),
 ]
 POLITENESS = re.compile(r"\b(?:thanks+|thank you|thx|ty|please|pls|plz|appreciate(?: it)?|cheers|kind regards|regards|hi|hello|hey)\b", re.I)
 

@@ -83,6 +83,16 @@ def test_no_entities_in_plain_text(extractor):
     ("J'adore ma balance, elle est parfaite", "positive"),
     ("A chaleira chegou quebrada, péssimo", "negative"),
     ("Adorei o Bean Club deste mês", "positive"),
+    # Italian and Dutch
+    ("Sono molto deluso, il macinino è arrivato danneggiato", "negative"),
+    ("La bilancia non si carica più da ieri", "negative"),
+    ("Vi ho scritto tre volte e nessuna risposta", "negative"),
+    ("Il bollitore è stupendo, complimenti!", "positive"),
+    ("Dov'è il mio ordine FB-20431?", "neutral"),
+    ("De molen doet het niet meer sinds de update", "negative"),
+    ("Mijn pakket is nog steeds niet bezorgd", "negative"),
+    ("De waterkoker is prachtig, echt een aanrader!", "positive"),
+    ("Hoeveel kost de verzending naar Gent?", "neutral"),
 ])
 def test_customer_service_sentiment(text, label):
     assert LexiconSentiment().score_one(text).label == label
