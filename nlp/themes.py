@@ -90,11 +90,19 @@ STOP_WORDS_IN = {lang: frozenset(words.split()) for lang, words in {
     "it": """il lo la i gli le un uno una di del della dei delle degli da dal dalla in nel nella con su per tra
              fra e o ma che chi come dove quando perché quale quanto io tu lui lei noi voi loro mi ti si ci vi mio
              mia miei mie tuo tua suo sua nostro nostra è sono sei siamo era ho hai ha abbiamo hanno non più
-             ancora già molto anche ciao grazie buongiorno buonasera salve per favore posso può vorrei l' d'""",
+             ancora già molto anche ciao grazie buongiorno buonasera salve per favore posso può vorrei l' d'
+             c' un' nell' dell' all' sull' dall' nei negli nelle sui sulle agli alle ai col senza dopo prima ogni
+             sempre mai poi ora adesso solo proprio davvero tutto tutti tutte niente nulla nessuno qualcuno qualche
+             questo questa questi quello quella cosa fare fatto stato stata essere avere sto sta stanno siete avete
+             hai buona buon cordiali saluti scusate scusa mille allora quindi però invece comunque purtroppo""",
     "nl": """de het een en of maar dat die dit deze als wat wie waar wanneer waarom hoe ik je jij u hij zij ze wij
              we jullie mij me mijn jouw uw zijn haar ons onze hun is ben bent was waren heb hebt heeft hebben had
              kan kunnen kun wil wilt zou zal niet geen nog al ook erg heel zeer wel hier daar er van voor met op
-             in aan bij naar uit over door om tot hallo hoi bedankt dank graag alstublieft""",
+             in aan bij naar uit over door om tot hallo hoi bedankt dank graag alstublieft te zo ja nee al nu
+             weer even toch gewoon echt steeds sinds na geleden tegen zonder blijft blijven komt komen gaat gaan doet
+             doen staat zit ligt krijg krijgt krijgen word wordt werd moet moeten kunt zal mag wilde iets niets niks
+             nooit altijd meer veel dus nou eens alweer goedemorgen goedemiddag goedenavond groeten groetjes
+             vriendelijke mvg dankjewel dankje""",
 }.items()}
 
 # words, numbers and amounts of money ("€22", "$3.90") in any alphabet ("todavía", "größe"): a price thread is
@@ -579,12 +587,17 @@ def label_clusters(texts: Sequence[str], clusters: Sequence[Cluster]) -> None:
 
 
 # Words that say when or how many, or that any message could have: no theme is named by one of them alone
-# ("Days", "Overnight"), though they may be part of a name people write ("Charged twice").
+# ("Days", "Overnight"), though they may be part of a name people write ("Charged twice"); the days, weeks and
+# times of day in the other languages told too ("Bestelling dagen" said no more than "Bestelling").
 WEAK_WORDS = frozenset("""
 day days week weeks month months year years hour hours minute minutes second seconds time times today tonight
 tomorrow yesterday overnight morning mornings evening evenings night nights weekend ago soon later lately recently
 long longer two three four five six seven eight nine ten twice first third last next new old several many few
 help issue issues problem problems question questions message messages mind news
+tag tage tagen woche wochen monat monate stunde stunden abend nacht heute gestern día días semana semanas meses
+hora horas hoy ayer noche noches jour jours semaine semaines mois heure heures hier matin soir nuit dia dias mês
+hoje ontem manhã noite giorno giorni settimana settimane mese mesi oggi ieri mattina sera notte stanotte dag dagen
+weken maand maanden uur vandaag gisteren ochtend avond nacht
 """.split())
 # the word before a verb ("it ships", "never arrived", "to cancel") and the word before a noun ("my order"); not
 # "have" or "do", which come before both. For the other languages, the negations and auxiliaries before a verb
@@ -593,11 +606,12 @@ _VERB_BEFORE = frozenset("""
 i you we they he she it to will would can could should must may might don't doesn't didn't hasn't haven't hadn't
 never not cannot can't won't wont isn't wasn't been be i've we've it's i'll we'll
 nicht nie noch schon ist sind wurde wurden ha han he hemos todavía nunca ya pas jamais toujours não nunca já ainda
-foi niet nog
+foi niet nog non si è ancora già mai wordt werd
 """.split())
 _NOUN_BEFORE = frozenset("""the a an my your our their his her its this that these those any no some every each of
 der das dem den des ein eine einen einem meine mein meinen meiner unsere el los las del un una mi mis su sus le les
-du une mon ma mes votre o os um uma meu minha meus minhas seu sua de het een mijn""".split())
+du une mon ma mes votre o os um uma meu minha meus minhas seu sua de het een mijn il la lo gli uno mio mia
+miei mie tuo tua jouw""".split())
 # the words that may join two keyphrases in a name: articles, possessives, prepositions, "is" ("Card was declined");
 # not "can I" or "does it", which join a question's words ("long does it take")
 _LINKS = _NOUN_BEFORE | frozenset("to for on in at by from with about and or is was isn't wasn't are".split())

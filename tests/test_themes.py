@@ -119,6 +119,13 @@ def test_engine_is_deterministic_leaves_noise_out_and_labels_with_words_people_u
     # a verb after "not" names nothing beside the noun it is about ("Chegou pedido" before)
     (["A minha encomenda ainda não chegou.", "O meu pedido ainda não chegou, o que aconteceu?",
       "Onde está o meu pedido? Ainda não chegou."], "Pedido"),
+    # Italian and Dutch likewise: not their verbs and days ("Ordine arrivato", "Bestelling blijft" before)
+    (["Il mio ordine non è ancora arrivato, sono passate due settimane", "Dov'è il mio ordine? Lo aspetto da dieci "
+      "giorni.", "Ordine FB-20001 ancora non arrivato, cosa succede?"], "Ordine"),
+    (["Hoi, mijn bestelling FB-21001 is na tien dagen nog steeds niet geleverd. Waar blijft die?",
+      "Waar blijft mijn pakket? Al twee weken niks gehoord", "Goedemiddag, mijn bestelling is nog niet aangekomen, "
+      "kunnen jullie kijken waar hij is?", "Bestelling FB-21044 nog steeds niet binnen, de track & trace zegt al "
+      "dagen hetzelfde"], "Bestelling"),
 ])
 def test_a_label_reads_as_people_write_it(texts, label):
     from nlp.themes import Cluster, label_clusters
