@@ -180,7 +180,7 @@ class App:
     def themes(self):
         from bot.themes import ThemeFinder
 
-        return ThemeFinder(self.store, self.theme_engine)
+        return ThemeFinder(self.store, self.theme_engine, situations=self.playbooks.situations())
 
     @cached_property
     def campaign_rules(self):

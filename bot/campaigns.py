@@ -201,6 +201,10 @@ def card_for(theme, rule: Rule, window) -> dict:
 
         why += (f" Written in {name(language)} ({theme.languages[language]} of {theme.size}): write to them in "
                 f"{name(language)}.")
+    elif theme.languages:  # some of them write in another language: to them, in theirs
+        from nlp.language import names_with_counts
+
+        why += f" Some wrote in other languages ({names_with_counts(theme.languages)}): write to them in theirs."
     start, end = window.start.date().isoformat(), window.end.date().isoformat()
     return {
         "title": _fill(rule.template["title"], theme),

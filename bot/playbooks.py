@@ -36,7 +36,7 @@ CONDITIONS = ("sentiment", "source", "tags", "language", "missing", "says", "not
 FLAGS = {"auto_reply": False, "questions": True, "opts_out": False, "follows_up": False}
 PLAYBOOK_KEYS = {"intent", "description", *FLAGS, "card_note", "constants", "examples", "examples_in", "replies"}
 MAX_NOTE_CHARS = 500
-REPLY_KEYS = {"id", "text", "when", "offer_when_unsure"}
+REPLY_KEYS = {"id", "text", "when", "situation"}
 MIN_EXAMPLES = 3
 MIN_REPLIES = 2
 MAX_REPLY_CHARS = 2000
@@ -78,9 +78,10 @@ class Reply:
     variables: tuple[str, ...]
     path: str = ""
     line: int = 0
-    # what the message says (the ``says`` condition) is enough: offered, first, also to a message whose intent is
-    # unsure (``unknown``), when its words are there
-    offer_when_unsure: bool = False
+    # the situation this reply answers, which what the message says (``says``) names on its own ("known battery
+    # drain"): the reply is offered first also to a message whose intent is unsure, and the messages answered with it,
+    # in any language, are one thread in the themes
+    situation: str = ""
 
     def matches(self, ctx: ReplyContext) -> bool:
         """Do the conditions hold for this context? (Variables are checked by :meth:`missing`.)"""
@@ -170,6 +171,11 @@ class PlaybookSet:
                 texts.append(example)
                 labels.append(intent)
         return texts, labels
+
+    def situations(self) -> dict[tuple[str, str], str]:
+        """The situation each reply that names one answers, by (intent, reply id)."""
+        return {(intent, r.id): r.situation for intent in self.intents for r in self.playbooks[intent].replies
+                if r.situation}
 
     def examples_in(self) -> tuple[list[str], list[str], frozenset[str]]:
         """The examples written in other languages (``examples_in``), their intents, and those languages."""
@@ -487,18 +493,21 @@ def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],
                 errors.append(PlaybookError(p, text_line, f"reply {rid!r}: unknown variable {{{var}}} (known: "
                                             f"{', '.join(sorted(allowed_vars))})"))
         when = _conditions(item.get("when"), path, node, i, rid, errors)
-        unsure = item.get("offer_when_unsure", False)
-        if not isinstance(unsure, bool):
-            errors.append(PlaybookError(p, _line(node, "replies", i, "offer_when_unsure"),
-                                        f"reply {rid!r}: offer_when_unsure must be true or false"))
-        elif unsure and "says" not in when:
-            errors.append(PlaybookError(p, _line(node, "replies", i, "offer_when_unsure"),
-                                        f"reply {rid!r}: offer_when_unsure needs a 'says' condition (the words that "
-                                        "are enough to offer it)"))
+        situation = item.get("situation", "")
+        if "situation" not in item:
+            pass
+        elif not isinstance(situation, str) or not situation.replace("_", "").isalnum() or situation != situation.lower():
+            errors.append(PlaybookError(p, _line(node, "replies", i, "situation"),
+                                        f"reply {rid!r}: situation must be a name in lower_snake_case, such as "
+                                        "battery_drain"))
+            situation = ""
+        elif "says" not in when:
+            errors.append(PlaybookError(p, _line(node, "replies", i, "situation"),
+                                        f"reply {rid!r}: situation needs a 'says' condition (the words that name it)"))
         # Constants are known now: bake them in, leaving only contact and entity variables to fill per message.
         needed = tuple(v for v in variables if v not in constants)
         baked = _bake(text.strip(), constants)
-        replies.append(Reply(rid, baked, when, needed, p, line, offer_when_unsure=unsure is True))
+        replies.append(Reply(rid, baked, when, needed, p, line, situation=situation))
     return replies
 
 

@@ -5,9 +5,9 @@ classifier hesitates, from the runner-up's). A reply is offered only when its
 conditions hold (``Reply.matches``) and every variable it uses has a value
 (``Reply.missing``), so a literal ``{order_id}`` never reaches a customer. An
 ``unknown`` intent gets the clarifying replies of the ``unknown`` playbook, not a
-guess, unless the message says what one of the best guess's replies marked
-``offer_when_unsure`` is for ("the battery dies overnight": the known issue's
-reply), which then comes first. Each suggestion says why it was chosen.
+guess, unless the message says the words of one of the best guess's replies
+for a ``situation`` ("the battery dies overnight": the known issue's reply),
+which then comes first. Each suggestion says why it was chosen.
 
 A follow-up ("any update on this?", a playbook with ``follows_up: true``) is drafted with the message it chases
 (``earlier``): that message's order number or product fill what the follow-up does not say, ``{earlier_day}`` says
@@ -77,7 +77,7 @@ class Suggester:
             if guess:  # what the message says may be enough for one of the best guess's replies
                 candidates += [(guess, r, f"no intent is likely enough (best guess {best} at "
                                 f"{analysis.confidence:.2f}), but its words are enough for this reply", None)
-                               for r in self._ordered(guess, ctx) if r.offer_when_unsure][:1]
+                               for r in self._ordered(guess, ctx) if r.situation][:1]
             if unknown:
                 candidates += [(unknown, r, why, None) for r in self._ordered(unknown, ctx)]
         else:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -154,19 +155,28 @@ class ThemeReport:
 class ThemeFinder:
     """Finds the themes of a window in the store; ``engine`` is an :class:`nlp.themes.ThemeEngine`."""
 
-    def __init__(self, store, engine, *, match_similarity: float = 0.8):
+    def __init__(self, store, engine, *, match_similarity: float = 0.8,
+                 situations: Mapping[tuple[str, str], str] | None = None):
+        """``situations``: the situation each (intent, reply id) answers (:meth:`bot.playbooks.PlaybookSet.situations`):
+        the messages whose first suggested reply answers one are one thread, in whatever language they are written."""
         self.store = store
         self.engine = engine
         self.match_similarity = match_similarity
+        self.situations = dict(situations or {})
 
     # -- reading a window ---------------------------------------------------------------------------------------
     def messages(self, window: Window) -> list[dict]:
         """The window's analysed inbound messages, oldest first, each with its intent (a person's correction
         counts) and its stored embedding (``vector`` bytes and ``dimension``, None when it has none): one query, so
         a large window reads in bulk."""
+        # the first reply suggested for it (the latest suggestions), when some reply answers a situation
+        answer = ("""(SELECT s.intent || char(31) || s.reply_id FROM suggestions s WHERE s.message_id = m.id
+                     AND s.rank = 1 AND s.state != 'superseded' ORDER BY s.id DESC LIMIT 1)"""
+                  if self.situations else "NULL")
         return list(self.store.db.query(
-            """SELECT m.id, m.text, m.source, m.sent_at, m.contact_id, c.display_name, c.opted_out_at, c.tags,
-                      COALESCE(k.intent, a.intent) AS intent, a.sentiment, a.language, e.dimension, e.vector
+            f"""SELECT m.id, m.text, m.source, m.sent_at, m.contact_id, c.display_name, c.opted_out_at, c.tags,
+                      COALESCE(k.intent, a.intent) AS intent, a.sentiment, a.language, e.dimension, e.vector,
+                      {answer} AS answer
                FROM messages m JOIN analyses a ON a.message_id = m.id
                LEFT JOIN cards k ON k.message_id = m.id
                LEFT JOIN contacts c ON c.id = m.contact_id
@@ -183,6 +193,8 @@ class ThemeFinder:
         rows = [r for r in rows if r["dimension"] == dim]
         matrix = np.frombuffer(b"".join(r.pop("vector") for r in rows), dtype=np.float32).reshape(len(rows), dim)
         result = self._find([r["text"] for r in rows], matrix, [r["id"] for r in rows])
+        clusters, joined = by_situation(result.clusters, [self.situations.get(tuple((r["answer"] or "").split("\x1f")))
+                                                          for r in rows])
         themes = []
         # read once: a theme this window creates or moves is no longer ``free``, so later clusters never need it
         # a theme continues in windows of its own length: a month's threads are broader than a week's
@@ -193,7 +205,7 @@ class ThemeFinder:
                      if stored else np.zeros((0, dim), dtype=np.float32))
         free = np.ones(len(stored), dtype=bool)
         taken = {r["label"].lower() for r in stored}  # a new theme is not named like one the team already saw
-        for cluster in result.clusters:
+        for cluster in clusters:
             members = [rows[i] for i in cluster.members]
             intents = Counter(r["intent"] for r in members)
             theme_id, label, at = self._identify(cluster, intents.most_common(1)[0][0], window, stored, centroids,
@@ -202,7 +214,7 @@ class ThemeFinder:
             if at is not None:
                 free[at] = False
             themes.append(_describe(theme_id, label, cluster, members, matrix[cluster.members], intents))
-        return themes, len(rows), result.left_out
+        return themes, len(rows), result.left_out - joined
 
     def _find(self, texts: list[str], matrix: np.ndarray, ids: list[int]):
         """The engine's result for these messages, stored under a hash of everything it depends on (ids, texts,
@@ -268,6 +280,35 @@ class ThemeFinder:
         gone = [{"id": t.id, "label": t.label, "previous": t.size, "current": 0, "trend": "fading"}
                 for t in previous if t.id not in seen]
         return ThemeReport(window, previous_window, current, n, left_out, prev_n, gone)
+
+
+def by_situation(clusters: list, situations: Sequence[str | None]) -> tuple[list, int]:
+    """The clusters with those that answer one situation joined: ``situations`` says which each text's first
+    suggested reply answers (None for none). A cluster answers the one most of its texts answer; the first
+    cluster (the largest) that answers a situation takes the others that answer it, and the texts left out of every
+    cluster that answer it. The embedding model is English: a German and an Italian report of the known battery issue
+    are near each other's words, not the English reports', so without this one issue made a theme per language,
+    and its campaign reached only the English reporters. Returns the clusters and how many left-out texts joined."""
+    answers = []
+    for cluster in clusters:
+        (situation, n), = Counter(situations[i] for i in cluster.members if situations[i]).most_common(1) or [(None, 0)]
+        answers.append(situation if n * 2 > len(cluster.members) else None)
+    if not any(answers):
+        return clusters, 0
+    first: dict[str, int] = {}
+    for k, situation in enumerate(answers):
+        if situation:
+            first.setdefault(situation, k)
+    members = {k: list(c.members) for k, c in enumerate(clusters)}
+    for k, situation in enumerate(answers):
+        if situation and first[situation] != k:
+            members[first[situation]] += members.pop(k)
+    clustered = {i for c in clusters for i in c.members}
+    joined = [i for i, situation in enumerate(situations) if situation in first and i not in clustered]
+    for i in joined:
+        members[first[situations[i]]].append(i)
+    return [replace(c, members=sorted(members[k])) if members[k] != c.members else c
+            for k, c in enumerate(clusters) if k in members], len(joined)
 
 
 def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: np.ndarray,

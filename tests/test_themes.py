@@ -299,6 +299,51 @@ def test_a_theme_counts_its_messages_in_other_languages_and_says_when_most_are_i
     assert battery.to_dict()["languages"] == {"de": 4, "es": 1}
 
 
+def test_texts_answered_for_one_situation_are_one_thread_in_any_language():
+    from bot.themes import by_situation
+    from nlp.themes import Cluster
+
+    english, german, other = Cluster([0, 1, 2], np.zeros(2)), Cluster([3, 4, 5], np.zeros(2)), Cluster([6, 7], np.zeros(2))
+    battery = "known_battery_drain"
+    situations = [battery, battery, None, battery, battery, "price_change", None, battery, battery, None]
+    clusters, joined = by_situation([english, german, other], situations)
+    # the German cluster (two of three) joins the English one (two of three), and so does a left-out report (8);
+    # a cluster where it is one text of two stays as it is (7), as does a left-out text of no situation (9)
+    assert [c.members for c in clusters] == [[0, 1, 2, 3, 4, 5, 8], [6, 7]] and joined == 1
+    assert clusters[1] is other
+    assert by_situation([english, german, other], [None] * 10) == ([english, german, other], 0)
+
+
+GERMAN_BATTERY = ["Akku der Fern Scale jeden Morgen leer", "Fern Scale Akku jeden Morgen leer, was tun",
+                  "jeden Morgen ist der Akku der Fern Scale leer"]
+
+
+def test_reports_of_a_known_issue_in_another_language_join_its_theme_and_campaign(inbox):
+    """The embedding model is English: German reports of the battery issue are near each other, not near the English
+    ones. The playbooks answer both with the known issue's reply (its situation), so they are one theme."""
+    inbox.pipeline.ingest([msg(text, f"g{i}", T0 + timedelta(days=11, hours=i)) for i, text in
+                           enumerate(GERMAN_BATTERY)] + [msg("Batterie leer seit Update", "g9", T0 + timedelta(days=12))])
+    ids = {r["text"]: r["id"] for r in inbox.store.db.query("SELECT id, text FROM messages")}
+    answered = {**{t: "known_battery_drain" for t in BATTERY},
+                **{t: "known_battery_drain_de" for t in GERMAN_BATTERY + ["Batterie leer seit Update"]}}
+    for text, reply_id in answered.items():
+        inbox.store.db.execute("UPDATE suggestions SET intent = 'technical_problem', reply_id = ? WHERE message_id = ? "
+                               "AND rank = 1", [reply_id, ids[text]])
+        inbox.store.db.execute("UPDATE analyses SET intent = 'technical_problem', language = ? WHERE message_id = ?",
+                               ["en" if text in BATTERY else "de", ids[text]])
+    apart = ThemeFinder(inbox.store, engine()).find(timedelta(days=7), T0 + timedelta(days=14))
+    assert sorted(t.size for t in apart.themes) == [3, 4, 6]  # one issue, two themes: English and German
+    situations = {("technical_problem", "known_battery_drain"): "known_battery_drain",
+                  ("technical_problem", "known_battery_drain_de"): "known_battery_drain"}
+    report = ThemeFinder(inbox.store, engine(), situations=situations).find(timedelta(days=7), T0 + timedelta(days=14))
+    battery = next(t for t in report.themes if t.size > 6)
+    assert battery.size == 10 and battery.languages == {"de": 4} and sorted(t.size for t in report.themes) == [4, 10]
+    assert report.left_out == apart.left_out - 1  # the German report left out of every theme joined it
+    assert battery.label == next(t for t in apart.themes if t.size == 6).label  # the English theme, grown
+    card = card_for(battery, load_rules().rule_for(battery), report.window)
+    assert card["kind"] == "known issue" and "German 4" in card["why"] and card["segment"]["size"] == 9  # b5 opted out
+
+
 def test_a_window_of_another_length_has_threads_of_its_own(inbox):
     """A fortnight's threads are not a week's: they get their own ids and are named by what they hold, and the
     weekly themes keep theirs."""
@@ -378,15 +423,16 @@ def test_a_card_for_each_rule_kind(kw, kind, metric):
     assert "_" not in card["why"]  # the team reads "technical problem", not the intent's identifier
 
 
-@pytest.mark.parametrize("languages, size, said", [
-    ({"es": 5, "de": 1}, 9, "Written in Spanish (5 of 9): write to them in Spanish."),
-    ({"es": 4, "de": 1}, 9, None),  # most of them wrote in English
-    ({}, 9, None),
+@pytest.mark.parametrize("languages, size, said, language", [
+    ({"es": 5, "de": 1}, 9, "Written in Spanish (5 of 9): write to them in Spanish.", "es"),
+    # most of them wrote in English, some did not
+    ({"es": 4, "de": 1}, 9, "Some wrote in other languages (Spanish 4, German 1): write to them in theirs.", None),
+    ({}, 9, None, None),
 ])
-def test_a_card_for_people_who_wrote_in_another_language_says_to_write_in_it(languages, size, said):
+def test_a_card_for_people_who_wrote_in_another_language_says_to_write_in_it(languages, size, said, language):
     card = card_for(theme(languages=languages, size=size), load_rules().rule_for(theme()), WINDOW)
-    assert card["why"].endswith(said) if said else "Written in" not in card["why"]
-    assert card["language"] == (next(iter(languages)) if said else None)
+    assert card["why"].endswith(said) if said else "language" not in card["why"]
+    assert card["language"] == language
 
 
 def test_a_recovery_card_says_how_many_were_upset():
