@@ -494,16 +494,16 @@ def _load_replies(value: Any, path: Path, node: Any, constants: dict[str, str],
                                             f"{', '.join(sorted(allowed_vars))})"))
         when = _conditions(item.get("when"), path, node, i, rid, errors)
         situation = item.get("situation", "")
-        if "situation" not in item:
-            pass
-        elif not isinstance(situation, str) or not situation.replace("_", "").isalnum() or situation != situation.lower():
-            errors.append(PlaybookError(p, _line(node, "replies", i, "situation"),
-                                        f"reply {rid!r}: situation must be a name in lower_snake_case, such as "
-                                        "battery_drain"))
-            situation = ""
-        elif "says" not in when:
-            errors.append(PlaybookError(p, _line(node, "replies", i, "situation"),
-                                        f"reply {rid!r}: situation needs a 'says' condition (the words that name it)"))
+        if situation != "":
+            situation_line = _line(node, "replies", i, "situation")
+            if not isinstance(situation, str) or not situation.replace("_", "").isalnum() \
+                    or situation != situation.lower():
+                errors.append(PlaybookError(p, situation_line, f"reply {rid!r}: situation must be a name in "
+                                                               "lower_snake_case, such as battery_drain"))
+                situation = ""
+            elif "says" not in when:
+                errors.append(PlaybookError(p, situation_line, f"reply {rid!r}: situation needs a 'says' condition "
+                                                               "(the words that name it)"))
         # Constants are known now: bake them in, leaving only contact and entity variables to fill per message.
         needed = tuple(v for v in variables if v not in constants)
         baked = _bake(text.strip(), constants)

@@ -193,8 +193,8 @@ class ThemeFinder:
         rows = [r for r in rows if r["dimension"] == dim]
         matrix = np.frombuffer(b"".join(r.pop("vector") for r in rows), dtype=np.float32).reshape(len(rows), dim)
         result = self._find([r["text"] for r in rows], matrix, [r["id"] for r in rows])
-        clusters, joined = by_situation(result.clusters, [self.situations.get(tuple((r["answer"] or "").split("\x1f")))
-                                                          for r in rows])
+        answered = [self.situations.get(tuple(r["answer"].split("\x1f"))) if r["answer"] else None for r in rows]
+        clusters, joined = by_situation(result.clusters, answered)
         themes = []
         # read once: a theme this window creates or moves is no longer ``free``, so later clusters never need it
         # a theme continues in windows of its own length: a month's threads are broader than a week's
@@ -291,7 +291,8 @@ def by_situation(clusters: list, situations: Sequence[str | None]) -> tuple[list
     and its campaign reached only the English reporters. Returns the clusters and how many left-out texts joined."""
     answers = []
     for cluster in clusters:
-        (situation, n), = Counter(situations[i] for i in cluster.members if situations[i]).most_common(1) or [(None, 0)]
+        counts = Counter(situations[i] for i in cluster.members if situations[i])
+        (situation, n), = counts.most_common(1) or [(None, 0)]
         answers.append(situation if n * 2 > len(cluster.members) else None)
     if not any(answers):
         return clusters, 0

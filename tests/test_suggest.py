@@ -86,8 +86,9 @@ def test_only_the_best_guess_and_only_a_reply_marked_for_it_is_offered_when_unsu
     assert all(x.intent == "unknown" for x in guess)  # "battery", but the known issue is not the best guess
     # a reply chosen by words that are not enough on their own (a Brew Jam's place: an event question's details)
     london = Entity("PLACE", "London", 0, 6, "London")
+    scarf = "lost my scarf at the London Brew Jam, anyone found a green one?"
     lost = Suggester(shipped).suggest(analysis("unknown", 0.44, best="event_question", entities=[london]),
-                                      ReplyContext(text="lost my scarf at the London Brew Jam, anyone found a green one?"))
+                                      ReplyContext(text=scarf))
     assert lost[0].reply_id == "with_place_event" and lost[0].intent == "unknown"
 
 

@@ -303,7 +303,7 @@ def test_texts_answered_for_one_situation_are_one_thread_in_any_language():
     from bot.themes import by_situation
     from nlp.themes import Cluster
 
-    english, german, other = Cluster([0, 1, 2], np.zeros(2)), Cluster([3, 4, 5], np.zeros(2)), Cluster([6, 7], np.zeros(2))
+    english, german, other = (Cluster(members, np.zeros(2)) for members in ([0, 1, 2], [3, 4, 5], [6, 7]))
     battery = "known_battery_drain"
     situations = [battery, battery, None, battery, battery, "price_change", None, battery, battery, None]
     clusters, joined = by_situation([english, german, other], situations)
@@ -321,8 +321,9 @@ GERMAN_BATTERY = ["Akku der Fern Scale jeden Morgen leer", "Fern Scale Akku jede
 def test_reports_of_a_known_issue_in_another_language_join_its_theme_and_campaign(inbox):
     """The embedding model is English: German reports of the battery issue are near each other, not near the English
     ones. The playbooks answer both with the known issue's reply (its situation), so they are one theme."""
+    late = msg("Batterie leer seit Update", "g9", T0 + timedelta(days=12))
     inbox.pipeline.ingest([msg(text, f"g{i}", T0 + timedelta(days=11, hours=i)) for i, text in
-                           enumerate(GERMAN_BATTERY)] + [msg("Batterie leer seit Update", "g9", T0 + timedelta(days=12))])
+                           enumerate(GERMAN_BATTERY)] + [late])
     ids = {r["text"]: r["id"] for r in inbox.store.db.query("SELECT id, text FROM messages")}
     answered = {**{t: "known_battery_drain" for t in BATTERY},
                 **{t: "known_battery_drain_de" for t in GERMAN_BATTERY + ["Batterie leer seit Update"]}}
