@@ -138,7 +138,9 @@ def themes(report) -> None:
         console.print()
         console.print(f"[bold]#{t.id} {escape(t.label)}[/]  [{style}]{t.trend}[/] ({t.previous} → {t.size}), "
                       f"{t.contacts} people via {', '.join(t.sources)}" + _written_in(t.languages))
-        console.print(f"  [dim]{sent}; intents {intents}; keyphrases: {escape(', '.join(t.keyphrases[:4]))}[/]")
+        situation = f"; answered for {t.situation.replace('_', ' ')}" if t.situation else ""
+        console.print(f"  [dim]{sent}; intents {intents}{situation}; keyphrases: "
+                      f"{escape(', '.join(t.keyphrases[:4]))}[/]")
         for q in t.quotes:
             console.print(f"  “{escape(q['text'])}” — {escape(q['from'])}, {q['source']}")
     if report.gone:

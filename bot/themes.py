@@ -109,6 +109,7 @@ class Theme:
     segment_message_ids: list[int] = field(default_factory=list, repr=False)  # what those contacts wrote on it
     tags: dict[str, int] = field(default_factory=dict)
     languages: dict[str, int] = field(default_factory=dict)  # messages told to be in another language than English
+    situation: str | None = None  # what most of its messages were first answered for (a reply's ``situation``)
 
     @property
     def language(self) -> str | None:
@@ -193,8 +194,9 @@ class ThemeFinder:
         rows = [r for r in rows if r["dimension"] == dim]
         matrix = np.frombuffer(b"".join(r.pop("vector") for r in rows), dtype=np.float32).reshape(len(rows), dim)
         result = self._find([r["text"] for r in rows], matrix, [r["id"] for r in rows])
-        answered = [self.situations.get(tuple(r["answer"].split("\x1f"))) if r["answer"] else None for r in rows]
-        clusters, joined = by_situation(result.clusters, answered)
+        for r in rows:
+            r["situation"] = self.situations.get(tuple(r["answer"].split("\x1f"))) if r["answer"] else None
+        clusters, joined = by_situation(result.clusters, [r["situation"] for r in rows])
         themes = []
         # read once: a theme this window creates or moves is no longer ``free``, so later clusters never need it
         # a theme continues in windows of its own length: a month's threads are broader than a week's
@@ -320,6 +322,8 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
     segment = sorted({r["contact_id"] for r in members if r["contact_id"] is not None and not r["opted_out_at"]})
     tags = Counter(t for tags_json in _first_tags(members).values() for t in _read_tags(tags_json))
     languages = Counter(r["language"] for r in members if r["language"] not in (None, "en"))
+    (situation, answered), = Counter(r.get("situation") for r in members if r.get("situation")).most_common(1) \
+        or [(None, 0)]
     # quotes: closest to the centroid, one per contact
     order = np.argsort(-(vectors @ cluster.centroid), kind="stable")
     quotes, quoted = [], set()
@@ -347,6 +351,7 @@ def _describe(theme_id: int, label: str, cluster, members: list[dict], vectors: 
         message_ids=[r["id"] for r in members], contact_ids=contacts, segment_contact_ids=segment,
         segment_message_ids=[r["id"] for r in members if r["contact_id"] is not None and not r["opted_out_at"]],
         tags=dict(tags.most_common()), languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
+        situation=situation if answered * 2 > len(members) else None,
     )
 
 

@@ -341,6 +341,8 @@ def test_reports_of_a_known_issue_in_another_language_join_its_theme_and_campaig
     assert battery.size == 10 and battery.languages == {"de": 4} and sorted(t.size for t in report.themes) == [4, 10]
     assert report.left_out == apart.left_out - 1  # the German report left out of every theme joined it
     assert battery.label == next(t for t in apart.themes if t.size == 6).label  # the English theme, grown
+    assert battery.situation == "known_battery_drain" and battery.to_dict()["situation"] == "known_battery_drain"
+    assert {t.situation for t in apart.themes} == {None}
     card = card_for(battery, load_rules().rule_for(battery), report.window)
     assert card["kind"] == "known issue" and "German 4" in card["why"] and card["segment"]["size"] == 9  # b5 opted out
 
