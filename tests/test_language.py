@@ -563,6 +563,23 @@ def test_an_upset_customer_is_answered_with_an_apology_in_their_language(shipped
         assert offered[0].reply_id == first, (sentiment, [s.reply_id for s in offered])
 
 
+@pytest.mark.parametrize("replied_at, first", [(None, "negative_unanswered_de"),
+                                               ("2026-10-03T10:00:00+00:00", "negative_still_open_de")])
+def test_an_upset_follow_up_in_another_language_is_answered_without_english_days(shipped, replied_at, first):
+    """{earlier_day} and {replied_day} are English ("yesterday"): the German replies leave the day out and are told
+    apart by whether we replied."""
+    from bot.playbooks import ReplyContext
+
+    earlier = {"id": 7, "text": "Wo bleibt meine Bestellung FB-20431?", "intent": "order_status",
+               "sent_at": "2026-10-02T09:00:00+00:00", "replied_at": replied_at,
+               "entities": [{"label": "ORDER_ID", "value": "FB-20431"}]}
+    offered = Suggester(shipped).suggest(
+        analysis("follow_up", sentiment="negative"),
+        ReplyContext(text="Hallo?! Ich warte immer noch auf eine Antwort, das ist echt ärgerlich",
+                     sent_at="2026-10-05T09:00:00+00:00"), earlier=earlier)
+    assert offered[0].reply_id == first
+    assert not any(day in offered[0].text for day in ("Friday", "Saturday", "October"))
+
 def test_the_model_for_other_languages_is_trained_only_when_a_message_needs_it(tmp_path):
     """Most inboxes are English: a process that reads no German never trains (or loads) the German model."""
     app = small_app(tmp_path, "taught", True)
