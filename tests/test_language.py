@@ -500,6 +500,40 @@ def test_every_reply_written_in_german_is_also_written_in_italian_and_dutch(ship
     assert checked >= 31
 
 
+LANGUAGES = ("de", "es", "fr", "pt", "it", "nl")
+DAYS = ("earlier_day", "replied_day")  # English words ("yesterday", "Monday"): other languages leave them out
+
+
+def test_every_reply_for_an_upset_customer_is_also_written_in_the_six_languages(shipped):
+    """An upset German, Spanish, French, Portuguese, Italian or Dutch customer gets the apology an English one gets,
+    in their language, rather than the cheerful generic reply: for the same messages (the same conditions but the
+    language and the words it `says`), with the same variables (a follow-up's days aside) and links. A reply for a
+    situation (a price change) is answered in each language by that situation's reply, chosen by its own words."""
+    checked = 0
+    for pb in shipped.playbooks.values():
+        replies = {r.id: r for r in pb.replies}
+        links = [v for v in pb.constants.values() if "://" in v or "@" in v]  # constants are in the text when loaded
+        upset = [r for r in pb.replies if "negative" in r.when.get("sentiment", ()) and "language" not in r.when]
+        for english in upset:
+            for code in LANGUAGES:
+                if english.situation:
+                    assert any(r.situation == english.situation and r.when.get("language") == (code,)
+                               for r in pb.replies), f"{pb.path}: {english.situation} has no {code} reply"
+                    continue
+                other = replies.get(f"{english.id}_{code}")
+                assert other is not None, f"{pb.path}: {english.id} has no {code} version"
+                assert other.when["language"] == (code,), other.id
+                assert set(other.when) - {"language"} == set(english.when), other.id
+                assert {k: v for k, v in other.when.items() if k not in ("language", "says", "not_says")} == \
+                    {k: v for k, v in english.when.items() if k not in ("says", "not_says")}, other.id
+                assert sorted(v for v in other.variables if v not in DAYS) == \
+                    sorted(v for v in english.variables if v not in DAYS), other.id
+                assert not set(other.variables) & set(DAYS), other.id
+                assert [v for v in links if v in other.text] == [v for v in links if v in english.text], other.id
+            checked += 1
+    assert checked >= 15
+
+
 ORDER_20431 = Entity("ORDER_ID", "FB-20431", 0, 8, "FB-20431")
 
 
