@@ -500,6 +500,120 @@ def test_every_reply_written_in_german_is_also_written_in_italian_and_dutch(ship
     assert checked >= 31
 
 
+LANGUAGES = ("de", "es", "fr", "pt", "it", "nl")
+DAYS = ("earlier_day", "replied_day")  # English words ("yesterday", "Monday"): other languages leave them out
+
+
+def test_every_reply_for_an_upset_customer_is_also_written_in_the_six_languages(shipped):
+    """An upset German, Spanish, French, Portuguese, Italian or Dutch customer gets the apology an English one gets,
+    in their language, rather than the cheerful generic reply: for the same messages (the same conditions but the
+    language and the words it `says`), with the same variables (a follow-up's days aside) and links. A reply for a
+    situation (a price change) is answered in each language by that situation's reply, chosen by its own words."""
+    checked = 0
+    for pb in shipped.playbooks.values():
+        replies = {r.id: r for r in pb.replies}
+        links = [v for v in pb.constants.values() if "://" in v or "@" in v]  # constants are in the text when loaded
+        upset = [r for r in pb.replies if "negative" in r.when.get("sentiment", ()) and "language" not in r.when]
+        for english in upset:
+            for code in LANGUAGES:
+                if english.situation:
+                    assert any(r.situation == english.situation and r.when.get("language") == (code,)
+                               for r in pb.replies), f"{pb.path}: {english.situation} has no {code} reply"
+                    continue
+                other = replies.get(f"{english.id}_{code}")
+                assert other is not None, f"{pb.path}: {english.id} has no {code} version"
+                assert other.when["language"] == (code,), other.id
+                assert set(other.when) - {"language"} == set(english.when), other.id
+                assert {k: v for k, v in other.when.items() if k not in ("language", "says", "not_says")} == \
+                    {k: v for k, v in english.when.items() if k not in ("says", "not_says")}, other.id
+                assert sorted(v for v in other.variables if v not in DAYS) == \
+                    sorted(v for v in english.variables if v not in DAYS), other.id
+                assert not set(other.variables) & set(DAYS), other.id
+                assert [v for v in links if v in other.text] == [v for v in links if v in english.text], other.id
+            checked += 1
+    assert checked >= 15
+
+
+ORDER_20431 = Entity("ORDER_ID", "FB-20431", 0, 8, "FB-20431")
+
+
+@pytest.mark.parametrize("intent, text, upset, calm", [
+    ("order_status", "Meine Bestellung FB-20431 ist immer noch nicht da, das ist echt ärgerlich!",
+     "negative_with_order_id_de", "with_order_id_de"),
+    ("order_status", "Mi pedido FB-20431 todavía no ha llegado y ya han pasado dos semanas, esto es una vergüenza",
+     "negative_with_order_id_es", "with_order_id_es"),
+    ("order_status", "Ma commande FB-20431 n'est toujours pas arrivée, c'est vraiment inadmissible !",
+     "negative_with_order_id_fr", "with_order_id_fr"),
+    ("order_status", "O meu pedido FB-20431 ainda não chegou, já estou farto de esperar!",
+     "negative_with_order_id_pt", "with_order_id_pt"),
+    ("order_status", "Il mio ordine FB-20431 non è ancora arrivato, è davvero inaccettabile!",
+     "negative_with_order_id_it", "with_order_id_it"),
+    ("order_status", "Mijn bestelling FB-20431 is nog steeds niet binnen, dit is echt belachelijk!",
+     "negative_with_order_id_nl", "with_order_id_nl"),
+    ("refund_return", "Die Mühle ist nach einer Woche kaputt gegangen, ich bin total enttäuscht und will mein Geld "
+     "zurück", "negative_de", "generic_de"),
+    ("refund_return", "El molinillo se rompió a la semana, estoy muy decepcionado y quiero que me devuelvan el dinero",
+     "negative_es", "generic_es"),
+    ("refund_return", "Le moulin est tombé en panne au bout d'une semaine, je suis très déçu et je veux être "
+     "remboursé", "negative_fr", "generic_fr"),
+    ("refund_return", "O moinho avariou depois de uma semana, estou muito desiludido e quero o meu dinheiro de volta",
+     "negative_pt", "generic_pt"),
+    ("refund_return", "Il macinino si è rotto dopo una settimana, sono molto deluso e voglio indietro i miei soldi",
+     "negative_it", "generic_it"),
+    ("refund_return", "De molen ging na een week al kapot, ik ben erg teleurgesteld en wil mijn geld terug",
+     "negative_nl", "generic_nl"),
+    ("technical_problem", "Das Ding geht schon wieder nicht an, ich habe echt die Nase voll davon", "negative_de",
+     "generic_de"),
+    ("technical_problem", "Otra vez no enciende y estoy harto, ya es la tercera vez esta semana que me deja sin café",
+     "negative_es", "generic_es"),
+    ("technical_problem", "Encore une fois l'appareil ne s'allume plus, j'en ai vraiment marre", "negative_fr",
+     "generic_fr"),
+    ("technical_problem", "Mais uma vez o aparelho não liga, estou farto disto", "negative_pt", "generic_pt"),
+    ("technical_problem", "Di nuovo non si accende, sono stufo di questo apparecchio", "negative_it", "generic_it"),
+    ("technical_problem", "Het apparaat gaat alweer niet aan, ik ben het echt zat", "negative_nl", "generic_nl"),
+    ("complaint", "Euer Kundenservice ist eine Katastrophe, niemand antwortet und ich warte seit Wochen",
+     "negative_de", "generic_de"),
+    ("complaint", "Vuestro servicio de atención al cliente es un desastre, nadie contesta y llevo semanas esperando",
+     "negative_es", "generic_es"),
+    ("complaint", "Votre service client est une catastrophe, personne ne répond et j'attends depuis des semaines",
+     "negative_fr", "generic_fr"),
+    ("complaint", "O vosso apoio ao cliente é uma vergonha, ninguém responde e estou à espera há semanas",
+     "negative_pt", "generic_pt"),
+    ("complaint", "Il vostro servizio clienti è un disastro, nessuno risponde e aspetto da settimane", "negative_it",
+     "generic_it"),
+    ("complaint", "Jullie klantenservice is een ramp, niemand reageert en ik wacht al weken", "negative_nl",
+     "generic_nl"),
+])
+def test_an_upset_customer_is_answered_with_an_apology_in_their_language(shipped, intent, text, upset, calm):
+    """The language's replies rank first, so an upset German customer used to get the cheerful "Danke für die
+    Bestellnummer!" where an English one gets "I'm really sorry FB-20431 is taking this long"; the same message read
+    as neutral still gets the language's usual reply."""
+    from bot.playbooks import ReplyContext
+
+    entities = [ORDER_20431] if "FB-20431" in text else []
+    for sentiment, first in (("negative", upset), ("neutral", calm)):
+        offered = Suggester(shipped).suggest(analysis(intent, sentiment=sentiment, entities=entities),
+                                             ReplyContext(text=text))
+        assert offered[0].reply_id == first, (sentiment, [s.reply_id for s in offered])
+
+
+@pytest.mark.parametrize("replied_at, first", [(None, "negative_unanswered_de"),
+                                               ("2026-10-03T10:00:00+00:00", "negative_still_open_de")])
+def test_an_upset_follow_up_in_another_language_is_answered_without_english_days(shipped, replied_at, first):
+    """{earlier_day} and {replied_day} are English ("yesterday"): the German replies leave the day out and are told
+    apart by whether we replied."""
+    from bot.playbooks import ReplyContext
+
+    earlier = {"id": 7, "text": "Wo bleibt meine Bestellung FB-20431?", "intent": "order_status",
+               "sent_at": "2026-10-02T09:00:00+00:00", "replied_at": replied_at,
+               "entities": [{"label": "ORDER_ID", "value": "FB-20431"}]}
+    offered = Suggester(shipped).suggest(
+        analysis("follow_up", sentiment="negative"),
+        ReplyContext(text="Hallo?! Ich warte immer noch auf eine Antwort, das ist echt ärgerlich",
+                     sent_at="2026-10-05T09:00:00+00:00"), earlier=earlier)
+    assert offered[0].reply_id == first
+    assert not any(day in offered[0].text for day in ("Friday", "Saturday", "October"))
+
 def test_the_model_for_other_languages_is_trained_only_when_a_message_needs_it(tmp_path):
     """Most inboxes are English: a process that reads no German never trains (or loads) the German model."""
     app = small_app(tmp_path, "taught", True)

@@ -67,7 +67,8 @@ def test_conditions_match_sentiment_source_and_tags(shipped):
             if "sentiment" in reply.when:
                 ok = ReplyContext(sentiment=reply.when["sentiment"][0], source=(reply.when.get("source") or ["slack"])[0],
                                   tags=frozenset(reply.when.get("tags", ())),
-                                  text=reply.when.get("says", ("",))[0].replace("*", "x"))  # "refund*": "refundx"
+                                  text=reply.when.get("says", ("",))[0].replace("*", "x"),  # "refund*": "refundx"
+                                  language=(reply.when.get("language") or [None])[0])  # as a Telegram app says
                 assert reply.matches(ok)
                 bad = [s for s in ("negative", "neutral", "positive") if s not in reply.when["sentiment"]]
                 if bad:
