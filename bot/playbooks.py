@@ -560,6 +560,8 @@ def _conditions(value: Any, path: Path, node: Any, i: int, rid: str,
             continue
         if isinstance(allowed, str):
             allowed = [allowed]
+        if key in ("says", "not_says") and isinstance(allowed, list):  # lists joined: [*expired, *code]
+            allowed = [w for a in allowed for w in (a if isinstance(a, list) else [a])]
         if not isinstance(allowed, list) or not allowed or not all(isinstance(a, str) and a for a in allowed):
             errors.append(PlaybookError(p, kline, f"reply {rid!r}: condition {key!r} must be a list of values"))
             continue

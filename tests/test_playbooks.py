@@ -369,3 +369,31 @@ def test_says_and_not_says_choose_replies_by_what_the_message_says(tmp_path):
     assert fits("I sent it back two weeks ago") == ["waiting"]
     assert fits("Still no refund!!") == ["waiting"]
     assert fits("can I return the kettle?") == ["asking"]
+
+
+def test_word_lists_can_be_joined_in_says_and_not_says(tmp_path):
+    write(tmp_path, "r.yml", """\
+        intent: login
+        description: x
+        examples: [a, b, c]
+        replies:
+          - id: code
+            when: {says: &code [code, sms]}
+            text: The code is late?
+          - id: expired
+            when: {says: &expired [expired]}
+            text: Expired?
+          - id: link
+            when: {says: [never arrives], not_says: [*expired, *code, spam]}
+            text: The link is late?
+        """)
+    good_folder(tmp_path)
+    pb = load_playbooks(tmp_path).get("login")
+    assert next(r for r in pb.replies if r.id == "link").when["not_says"] == ("expired", "code", "sms", "spam")
+
+    def fits(text):
+        return [r.id for r in pb.replies if r.matches(ReplyContext(text=text))]
+
+    assert fits("the sign-in link never arrives") == ["link"]
+    assert fits("the SMS never arrives") == ["code"]
+    assert fits("it never arrives, or has expired") == ["expired"]

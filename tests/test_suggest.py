@@ -92,6 +92,18 @@ def test_only_the_best_guess_and_only_a_reply_marked_for_it_is_offered_when_unsu
     assert lost[0].reply_id == "with_place_event" and lost[0].intent == "unknown"
 
 
+@pytest.mark.parametrize("text, first", [
+    ("My 2FA code never arrives by SMS, I can't log in", "code_not_arriving"),
+    ("the sign-in link never arrives, I checked spam", "link_not_arriving"),
+    ("Der SMS-Code zum Einloggen kommt nicht an", "generic_de"),  # not "der Anmeldelink kommt nicht an"
+    ("Der Anmeldelink kommt bei mir einfach nicht an", "link_not_arriving_de"),
+])
+def test_a_code_that_does_not_come_is_not_answered_as_a_sign_in_link(shipped, text, first):
+    """"My 2FA code never arrives" was answered "Sorry the sign-in link isn't reaching you ... send you a new link"."""
+    out = Suggester(shipped).suggest(analysis("account_login"), ReplyContext(text=text))
+    assert out[0].reply_id == first
+
+
 def test_a_clarifying_question_starts_from_what_the_message_named(shipped):
     scale = Entity("PRODUCT", "scale", 0, 5, "Fern Scale")
     out = Suggester(shipped).suggest(analysis("unknown", 0.4, best="pricing", entities=[scale]), ReplyContext())
