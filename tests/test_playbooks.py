@@ -347,6 +347,11 @@ def test_says_finds_whole_words_and_phrases(text, phrases, found):
     assert said(text, phrases) == found
 
 
+def fitting(pb):
+    """The ids of ``pb``'s replies whose conditions a message's text meets, as a function of the text."""
+    return lambda text: [r.id for r in pb.replies if r.matches(ReplyContext(text=text))]
+
+
 def test_says_and_not_says_choose_replies_by_what_the_message_says(tmp_path):
     write(tmp_path, "r.yml", """\
         intent: refund
@@ -361,11 +366,7 @@ def test_says_and_not_says_choose_replies_by_what_the_message_says(tmp_path):
             text: Is the item still with you?
         """)
     good_folder(tmp_path)
-    pb = load_playbooks(tmp_path).get("refund")
-
-    def fits(text):
-        return [r.id for r in pb.replies if r.matches(ReplyContext(text=text))]
-
+    fits = fitting(load_playbooks(tmp_path).get("refund"))
     assert fits("I sent it back two weeks ago") == ["waiting"]
     assert fits("Still no refund!!") == ["waiting"]
     assert fits("can I return the kettle?") == ["asking"]
@@ -390,10 +391,7 @@ def test_word_lists_can_be_joined_in_says_and_not_says(tmp_path):
     good_folder(tmp_path)
     pb = load_playbooks(tmp_path).get("login")
     assert next(r for r in pb.replies if r.id == "link").when["not_says"] == ("expired", "code", "sms", "spam")
-
-    def fits(text):
-        return [r.id for r in pb.replies if r.matches(ReplyContext(text=text))]
-
+    fits = fitting(pb)
     assert fits("the sign-in link never arrives") == ["link"]
     assert fits("the SMS never arrives") == ["code"]
     assert fits("it never arrives, or has expired") == ["expired"]
