@@ -477,6 +477,53 @@ def test_a_price_change_a_refund_under_way_and_a_missing_or_expired_sign_in_link
     assert offered[0].reply_id == first
 
 
+@pytest.mark.parametrize("text, sentiment, first", [
+    ("Why has my Bean Club subscription suddenly gone up? Nobody told me the price would change.", "negative",
+     "price_change_negative"),
+    ("Hi, I noticed my Bean Club went up this month. What are my options if I want to keep it cheaper?", "neutral",
+     "price_change"),
+    # the email given: still the price change before "I'll look up the subscription on lena@example.org"
+    ("My Bean Club subscription is more expensive since this month (it's under lena@example.org). Can I go down to "
+     "one bag?", "neutral", "price_change"),
+    ("Warum ist mein Bean Club Abo auf einmal teurer geworden? Ich habe keine Ankündigung bekommen.", "negative",
+     "price_change_de"),
+    ("Hola, ¿por qué ha subido el precio de mi suscripción al Bean Club? Nadie me avisó.", "negative",
+     "price_change_es"),
+    ("Mi suscripción al Bean Club está más cara desde este mes y nadie me avisó", "negative", "price_change_es"),
+    ("Bonjour, pourquoi mon abonnement Bean Club a-t-il augmenté sans prévenir ? Je n'ai reçu aucun e-mail.",
+     "negative", "price_change_fr"),
+    ("Olá, a minha assinatura do Bean Club ficou mais cara e ninguém me avisou. Não acho isso justo.", "negative",
+     "price_change_pt"),
+    ("Ciao, perché il mio abbonamento al Bean Club è aumentato senza nessun preavviso?", "negative",
+     "price_change_it"),
+    ("Waarom is mijn Bean Club abonnement ineens duurder geworden? Ik heb geen bericht gehad.", "negative",
+     "price_change_nl"),
+    # a subscription request that is no price change: the language's usual reply stays first
+    ("Ich möchte mein Abo pausieren", "neutral", "generic_de"),
+    ("Comment changer l'adresse de livraison de mon abonnement Bean Club ?", "neutral", "generic_fr"),
+    ("Ik wil het bezorgadres van mijn Bean Club abonnement wijzigen, ik ga verhuizen", "neutral", "generic_nl"),
+    ("Vorrei mettere in pausa il mio abbonamento al Bean Club per un mese", "neutral", "generic_it"),
+    ("Quero pausar minha assinatura do Bean Club por dois meses", "neutral", "generic_pt"),
+    ("please pause my subscription while I'm moving house", "neutral", "generic"),
+    # more coffee is an increase too, but not of the price
+    ("Can I increase my Bean Club subscription to 3 bags?", "neutral", "generic"),
+    ("Kann ich mein Bean Club Abo ab nächstem Monat auf drei Tüten erhöhen?", "neutral", "generic_de"),
+    ("Quiero aumentar mi suscripción al Bean Club a dos bolsas", "neutral", "generic_es"),
+])
+def test_a_members_subscription_price_change_is_answered_in_their_language(shipped, text, sentiment, first):
+    """A member who writes that their Bean Club got dearer is read as subscription (its words pull it there), whose
+    replies used to explain how to pause or cancel and say nothing of the price: the subscription playbook answers
+    the price change too, in every language, with pricing's words and situation."""
+    from bot.playbooks import ReplyContext
+
+    entities = [EMAIL_LENA] if EMAIL_LENA.value in text else []
+    offered = Suggester(shipped).suggest(analysis("subscription", sentiment=sentiment, entities=entities),
+                                         ReplyContext(text=text))
+    assert offered[0].reply_id == first, [s.reply_id for s in offered]
+    situation = {r.id: r.situation for r in shipped.get("subscription").replies}[first]
+    assert situation == ("price_change" if first.startswith("price_change") else "")  # one thread with pricing's
+
+
 def test_every_reply_written_in_german_is_also_written_in_italian_and_dutch(shipped):
     """An Italian or Dutch customer gets the reply a German one gets, in their language: for the same messages (the
     same conditions but the language and the words it `says`, also for an unsure message), with the same variables,
