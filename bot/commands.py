@@ -26,6 +26,11 @@ class CommandReply:
     text: str
     blocks: list[dict] = field(default_factory=list)
 
+    @classmethod
+    def section(cls, text: str) -> "CommandReply":
+        """``text`` as the answer and as one Block Kit section (mrkdwn, cut to what a section holds)."""
+        return cls(text, [{"type": "section", "text": review.mrkdwn(review.cut(text, 2900))}])
+
 
 Handler = Callable[[object, str, str], CommandReply]
 
@@ -53,13 +58,13 @@ class Commands:
         try:
             return handler(app, args.strip(), user)
         except ResonateError as exc:  # bad input ("themes 7x", a campaign that does not exist): say what, not fail
-            return CommandReply(str(exc), [{"type": "section", "text": review.mrkdwn(review.cut(str(exc), 2900))}])
+            return CommandReply.section(str(exc))
 
     def help(self, unknown: str | None = None) -> CommandReply:
         lines = [f"`{self.name} {usage}`" for _, usage in sorted(self.usage.items())]
         intro = f"I don't know the command “{review.mrkdwn_literal(unknown, 100)}”. " if unknown else ""
         text = intro + "What I can do:\n" + "\n".join(lines)
-        return CommandReply(text, [{"type": "section", "text": review.mrkdwn(text)}])
+        return CommandReply.section(text)
 
 
 COMMANDS = Commands()
@@ -98,7 +103,7 @@ def _themes(app, args: str, user: str) -> CommandReply:
              f"(was {t.previous})" + (f", written in {name(t.language)}" if t.language else "") for t in report.themes]
     text = (f"Themes of the last {args or '7d'} ({report.messages} messages):\n" + "\n".join(lines)) if lines else \
         f"No recurring theme in the last {args or '7d'} ({report.messages} messages)."
-    return CommandReply(text, [{"type": "section", "text": review.mrkdwn(review.cut(text, 2900))}])
+    return CommandReply.section(text)
 
 
 @COMMANDS.command("digest", "digest now: build this week's digest and post it to the digest channel")
@@ -129,7 +134,7 @@ def _campaigns(app, args: str, user: str) -> CommandReply:
     lines = [f"#{c['id']} *{review.mrkdwn_literal(c['card']['title'], 150)}* ({c['state']}"
              + (f", review {c['review_at'][:10]}" if c["review_at"] else "") + ")" for c in rows]
     text = "Campaigns:\n" + "\n".join(lines)
-    return CommandReply(text, [{"type": "section", "text": review.mrkdwn(review.cut(text, 2900))}])
+    return CommandReply.section(text)
 
 
 def _people(data: dict) -> CommandReply:
@@ -150,4 +155,4 @@ def _people(data: dict) -> CommandReply:
     gone = f" ({data['opted_out_since']} opted out since, left out)" if data["opted_out_since"] else ""
     text = (f"#{c['id']} *{review.mrkdwn_literal(c['title'], 150)}*: {plural(len(lines), 'person', 'people')} to "
             f"write to{gone}\n" + "\n".join(lines))
-    return CommandReply(text, [{"type": "section", "text": review.mrkdwn(review.cut(text, 2900))}])
+    return CommandReply.section(text)
