@@ -94,13 +94,13 @@ STOP_WORDS_IN = {lang: frozenset(words.split()) for lang, words in {
              c' un' nell' dell' all' sull' dall' nei negli nelle sui sulle agli alle ai col senza dopo prima ogni
              sempre mai poi ora adesso solo proprio davvero tutto tutti tutte niente nulla nessuno qualcuno qualche
              questo questa questi quello quella cosa fare fatto stato stata essere avere sto sta stanno siete avete
-             hai buona buon cordiali saluti scusate scusa mille allora quindi però invece comunque purtroppo""",
+             buona buon cordiali saluti scusate scusa mille allora quindi però invece comunque purtroppo""",
     "nl": """de het een en of maar dat die dit deze als wat wie waar wanneer waarom hoe ik je jij u hij zij ze wij
              we jullie mij me mijn jouw uw zijn haar ons onze hun is ben bent was waren heb hebt heeft hebben had
              kan kunnen kun wil wilt zou zal niet geen nog al ook erg heel zeer wel hier daar er van voor met op
-             in aan bij naar uit over door om tot hallo hoi bedankt dank graag alstublieft te zo ja nee al nu
+             in aan bij naar uit over door om tot hallo hoi bedankt dank graag alstublieft te zo ja nee nu
              weer even toch gewoon echt steeds sinds na geleden tegen zonder blijft blijven komt komen gaat gaan doet
-             doen staat zit ligt krijg krijgt krijgen word wordt werd moet moeten kunt zal mag wilde iets niets niks
+             doen staat zit ligt krijg krijgt krijgen word wordt werd moet moeten kunt mag wilde iets niets niks
              nooit altijd meer veel dus nou eens alweer goedemorgen goedemiddag goedenavond groeten groetjes
              vriendelijke mvg dankjewel dankje""",
 }.items()}
