@@ -30,15 +30,17 @@ from bot.config import Config  # noqa: E402
 from bot.playbooks import default_playbooks_dir  # noqa: E402
 from nlp.closings import bodies  # noqa: E402
 
-# Bitext intent -> the playbook intent it means (the others have none in the shipped set: invoices, payment
-# methods, delivery options, newsletter sign-up, ...)
+# Bitext intent -> the playbook intent it means (the others have none in the shipped set: delivery options,
+# newsletter sign-up, ...)
 MAPPED = {"track_order": "order_status", "delivery_period": "order_status",
           "get_refund": "refund_return", "track_refund": "refund_return", "check_refund_policy": "refund_return",
           "cancel_order": "refund_return",
           "recover_password": "account_login", "edit_account": "account_login",
           "registration_problems": "account_login",
           "delete_account": "privacy_request",
-          "complaint": "complaint", "contact_human_agent": "human_handoff", "contact_customer_service": "human_handoff"}
+          "complaint": "complaint", "contact_human_agent": "human_handoff", "contact_customer_service": "human_handoff",
+          "get_invoice": "billing", "check_invoice": "billing", "payment_issue": "billing",
+          "check_payment_methods": "billing"}
 
 
 def evaluate(playbooks: Path, texts: list[str], labels: list[str], vectors, cache: Path) -> dict:

@@ -33,6 +33,9 @@ def test_packaged_model_loads_offline_and_embeds(real_app):
     ("Can I skip the Bean Club box in January? I'm travelling", "subscription"),
     ("Hello? I wrote to you last week and still no answer", "follow_up"),
     ("That did the trick, all working again. Thanks a lot!", "thanks"),
+    ("Could you email me a receipt for FB-20431? I need it for my expenses", "billing"),
+    ("my card was declined twice at checkout", "billing"),
+    ("Do you accept Google Pay?", "billing"),
 ])
 def test_clear_messages_get_the_right_intent(real_app, text, intent):
     a = real_app.analyzer.analyze(text)

@@ -14,7 +14,7 @@ from bot.playbooks import (FILLED_VARIABLES, UNKNOWN_INTENT, Reply, ReplyContext
 
 REQUIRED_INTENTS = {"greeting", "product_question", "pricing", "order_status", "refund_return", "technical_problem",
                     "account_login", "feature_request", "complaint", "praise", "partnership", "event_question",
-                    "unsubscribe", "human_handoff", "privacy_request", "subscription"}
+                    "unsubscribe", "human_handoff", "privacy_request", "subscription", "billing"}
 
 
 def test_shipped_set_covers_the_required_intents(shipped):
