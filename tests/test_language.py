@@ -524,6 +524,42 @@ def test_a_members_subscription_price_change_is_answered_in_their_language(shipp
     assert situation == ("price_change" if first.startswith("price_change") else "")  # one thread with pricing's
 
 
+@pytest.mark.parametrize("text, sentiment, first", [
+    ("Ich brauche die Rechnung für FB-20344 mit unserer Firmenadresse", "neutral", "invoice_with_order_id_de"),
+    ("Wo finde ich die Quittung für meinen Einkauf von gestern?", "neutral", "invoice_de"),
+    ("Kann ich bei euch auch auf Rechnung bestellen?", "neutral", "payment_methods_de"),  # a way to pay
+    ("Die Zahlung für FB-20344 ist fehlgeschlagen, was ist da los?", "neutral", "payment_failed_with_order_id_de"),
+    ("Meine Karte wird an der Kasse immer abgelehnt, obwohl sie gedeckt ist", "negative", "payment_failed_de"),
+    ("Ich bin echt sauer, ihr macht es einem wirklich schwer mit eurer Kasse", "negative", "negative_de"),
+    ("Ich habe eine Frage zu meiner Zahlung", "neutral", "generic_de"),
+    ("¿Me podéis mandar la factura del pedido FB-20344, por favor?", "neutral", "invoice_with_order_id_es"),
+    ("Me rechaza la tarjeta cada vez que intento pagar el pedido, ¿qué puedo hacer?", "neutral", "payment_failed_es"),
+    ("Hola, ¿se puede pagar con Bizum o solo con tarjeta?", "neutral", "payment_methods_es"),
+    ("Bonjour, pourriez-vous m'envoyer la facture de ma commande ?", "neutral", "invoice_fr"),
+    ("Je n'ai pas reçu le colis et mon paiement a été refusé", "neutral", "payment_failed_fr"),  # reçu: no receipt
+    ("Est-ce que vous acceptez les paiements en plusieurs fois ?", "neutral", "payment_methods_fr"),
+    ("Olá, preciso da fatura do pedido FB-20344 com o meu NIF", "neutral", "invoice_with_order_id_pt"),
+    ("O meu cartão foi recusado quando tentei pagar a encomenda", "neutral", "payment_failed_pt"),
+    ("Olá, posso pagar com MB Way ou só com cartão?", "neutral", "payment_methods_pt"),
+    ("Mi serve la fattura dell'ordine FB-20344 intestata alla mia azienda", "neutral", "invoice_with_order_id_it"),
+    ("La carta viene rifiutata ogni volta che provo a pagare l'ordine", "neutral", "payment_failed_it"),
+    ("Posso pagare con fattura a 30 giorni per la mia azienda?", "neutral", "payment_methods_it"),
+    ("Graag een factuur met btw-nummer voor bestelling FB-20344", "neutral", "invoice_with_order_id_nl"),
+    ("Mijn betaling is mislukt, de kaart werd geweigerd bij het afrekenen", "neutral", "payment_failed_nl"),
+    ("Kan ik achteraf betalen met een factuur?", "neutral", "payment_methods_nl"),
+])
+def test_an_invoice_a_failed_payment_and_a_way_to_pay_are_answered_in_the_customers_language(
+        shipped, text, sentiment, first):
+    """Billing's replies were English only, chosen by English words ("invoice", "declined", "pay with"): each
+    language has them with its own words, and paying by invoice ("auf Rechnung") is asked as a way to pay."""
+    from bot.playbooks import ReplyContext
+
+    entities = [ORDER_20344] if ORDER_20344.value in text else []
+    offered = Suggester(shipped).suggest(analysis("billing", sentiment=sentiment, entities=entities),
+                                         ReplyContext(text=text))
+    assert offered[0].reply_id == first, [s.reply_id for s in offered]
+
+
 def test_every_reply_written_in_german_is_also_written_in_italian_and_dutch(shipped):
     """An Italian or Dutch customer gets the reply a German one gets, in their language: for the same messages (the
     same conditions but the language and the words it `says`, also for an unsure message), with the same variables,
