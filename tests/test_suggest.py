@@ -254,3 +254,33 @@ def test_says_reads_what_the_customer_wrote_not_the_mail_they_quote(shipped):
             " wrote:\n> Thanks! Once you have sent it back, the refund takes 5 days.")
     out = Suggester(shipped, limit=10).suggest(analysis("refund_return", entities=[ORDER]), ReplyContext(text=mail))
     assert not any(x.reply_id.startswith("refund_underway") for x in out)
+
+
+@pytest.mark.parametrize("intent, text, entities, first", [
+    # arrived damaged or wrong: a photo and a replacement, not the return policy or troubleshooting
+    ("refund_return", "package arrived damaged, the carafe is cracked", [], "damaged"),
+    ("refund_return", "FB-12345 came today and the scale's glass is shattered", [ORDER], "damaged_with_order_id"),
+    ("refund_return", "you sent me the wrong roast with FB-12345", [ORDER], "wrong_item_with_order_id"),
+    ("technical_problem", "The Fern Kettle I got today has a cracked lid", [KETTLE], "damaged_with_product"),
+    # an order to cancel is stopped, not offered "money back or an exchange?"
+    ("refund_return", "I'd like to cancel my order FB-12345 before it ships", [ORDER], "cancel_with_order_id"),
+    ("refund_return", "please cancel the order I placed this morning", [], "cancel"),
+    # a new delivery address is taken, not "is the address on the order still correct?"
+    ("order_status", "Can I change the delivery address for FB-12345? I moved last week.", [ORDER],
+     "change_address_with_order_id"),
+    # billing: what they asked for, not a menu
+    ("billing", "Where can I download the invoice for FB-12345?", [ORDER], "invoice_with_order_id"),
+    ("billing", "my card keeps getting declined at checkout", [], "payment_failed"),
+    ("billing", "do you take PayPal?", [], "payment_methods"),
+])
+def test_what_a_message_says_picks_the_reply_for_its_situation(shipped, intent, text, entities, first):
+    out = Suggester(shipped, limit=10).suggest(analysis(intent, entities=entities), ReplyContext(text=text))
+    assert out[0].reply_id == first, [x.reply_id for x in out]
+
+
+@pytest.mark.parametrize("text", ["cancel my bean club sub and refund the last box pls",
+                                  "I sent the cracked kettle back last week and still no refund, FB-12345"])
+def test_a_membership_or_a_refund_underway_is_not_answered_as_an_order_to_cancel_or_replace(shipped, text):
+    out = Suggester(shipped, limit=10).suggest(analysis("refund_return", entities=[ORDER] if "FB" in text else []),
+                                               ReplyContext(text=text))
+    assert not any(x.reply_id.startswith(("cancel", "damaged", "wrong_item")) for x in out), [x.reply_id for x in out]
