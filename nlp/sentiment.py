@@ -66,6 +66,8 @@ SERVICE_LEXICON = {
     "smooth": 1.2, "consistent": 0.9, "flawless": 2.6, "lifesaver": 2.2, "legend": 1.6,
     "obsessed": 1.6, "gamechanger": 2.2, "game-changer": 2.2, "spot-on": 1.8, "delicious": 2.4,
     "unsubscribe": -0.4, "spam": -1.6,
+    # words of buying, not of feeling, in a shop's inbox: "can I pay with Apple Pay?", "pay by credit card"
+    "pay": 0.0, "credit": 0.0,
 }
 
 # Customers' words of feeling in German, Spanish, French, Portuguese, Italian and Dutch, on VADER's scale: the embedding
@@ -156,6 +158,13 @@ PROBLEM_PHRASES = [
                 r" (?:\d+|two|three|four|five|several|multiple|many) times\b"
                 r"|\bstill (?:get|getting|receive|receiving|being charged|charged)\b", re.I), -0.35),
     (re.compile(r"\b(?:flat|empty|dead|drained) (?:every|each) (?:single )?(?:morning|day|night|time)\b", re.I), -0.35),
+    # an escalation letter thanks and hopes around the problem: "at the end of my patience", "written four emails",
+    # "waited 40 minutes on the phone", "someone who can actually make a decision"
+    (re.compile(r"\b(?:end of my (?:patience|tether|rope)|(?:lost|losing|running out of) (?:my |all )?patience)\b"
+                r"|\bsomeone who can actually\b", re.I), -0.5),
+    (re.compile(r"\b(?:written|sent|wrote|emailed) (?:you )?(?:\d+|two|three|four|five|six|several|multiple|many)"
+                r" (?:e-?mails|messages|letters)\b|\bwaited (?:for )?(?:over |almost |nearly )?(?:\d+|an?|two|three|"
+                r"forty|thirty) (?:minutes|hours) on (?:the )?(?:phone|hold)\b", re.I), -0.35),
     # a device that sounds or smells wrong: "makes a scraping noise", "a burning smell"
     (re.compile(r"\b(?:weird|strange|loud|grinding|scraping|squeaking|squeaky|clicking|rattling|buzzing|humming|"
                 r"whining|horrible|awful|funny|odd|burning) (?:noises?|sounds?|smell)\b", re.I), -0.35),
