@@ -205,6 +205,29 @@ def test_a_price_message_is_not_asked_which_product_or_price_it_named(shipped, t
     assert not any("Which product or plan is the" in x.text for x in out)
 
 
+@pytest.mark.parametrize("language, text", [
+    ("de", "Der Fern Kettle ist auf einmal teurer geworden, ohne Begründung. Das ärgert mich wirklich."),
+    ("es", "Habéis subido el precio del Fern Kettle sin avisar, me parece fatal."),
+    ("fr", "Le prix du Fern Kettle a augmenté sans prévenir, c'est vraiment décevant."),
+    ("pt", "O preço da Fern Kettle subiu sem aviso nenhum, estou muito chateada com vocês."),
+    ("it", "Il prezzo del Fern Kettle è aumentato senza preavviso, sono molto deluso."),
+    ("nl", "De Fern Kettle is ineens duurder geworden, zonder enige uitleg. Ik ben echt teleurgesteld."),
+])
+def test_an_upset_price_complaint_in_another_language_is_also_offered_the_reply_that_hears_it(
+        shipped, language, text):
+    """An English one is offered price_change, then price_change_heard ("You're right that a price change deserves
+    notice and a reason"); the other languages had only their price_change_xx. It comes second there too, and a
+    customer who is not upset is not told they are right to be."""
+    upset = Suggester(shipped).suggest(analysis("pricing", sentiment="negative", entities=[KETTLE]),
+                                       ReplyContext(text=text, language=language))
+    assert [x.reply_id for x in upset[:2]] == [f"price_change_{language}", f"price_change_heard_{language}"]
+    assert upset[1].intent == "pricing" and "written for negative messages" in upset[1].reason
+    calm = Suggester(shipped, limit=10).suggest(analysis("pricing", entities=[KETTLE]),
+                                                ReplyContext(text=text, language=language))
+    assert calm[0].reply_id == f"price_change_{language}"
+    assert not any(x.reply_id.startswith("price_change_heard") for x in calm)
+
+
 def test_a_known_issue_is_answered_as_one(shipped):
     """People describing the known battery drain are told it is known, not asked what they are seeing."""
     scale = Entity("PRODUCT", "scale", 0, 5, "Fern Scale")
