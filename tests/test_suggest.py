@@ -240,6 +240,7 @@ def test_a_price_message_is_not_asked_which_product_or_price_it_named(shipped, t
 
 @pytest.mark.parametrize("language, text", [
     ("de", "Der Fern Kettle ist auf einmal teurer geworden, ohne Begründung. Das ärgert mich wirklich."),
+    ("de", "Warum ist der Fern Kettle plötzlich so viel teurer? Ohne jede Ankündigung, echt enttäuschend"),
     ("es", "Habéis subido el precio del Fern Kettle sin avisar, me parece fatal."),
     ("fr", "Le prix du Fern Kettle a augmenté sans prévenir, c'est vraiment décevant."),
     ("pt", "O preço da Fern Kettle subiu sem aviso nenhum, estou muito chateada com vocês."),
