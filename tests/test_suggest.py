@@ -341,3 +341,9 @@ def test_a_membership_or_a_refund_underway_is_not_answered_as_an_order_to_cancel
     out = Suggester(shipped, limit=10).suggest(analysis("refund_return", entities=[ORDER] if "FB" in text else []),
                                                ReplyContext(text=text))
     assert not any(x.reply_id.startswith(("cancel", "damaged", "wrong_item")) for x in out), [x.reply_id for x in out]
+
+
+def test_tracking_that_has_not_moved_is_no_new_address(shipped):
+    out = Suggester(shipped, limit=10).suggest(analysis("order_status", sentiment="negative"),
+                                               ReplyContext(text="Where is the October box?? Tracking hasn't moved"))
+    assert not any(x.reply_id.startswith("change_address") for x in out), [x.reply_id for x in out]
