@@ -40,11 +40,11 @@ _WORDS = {
              fehlt zeigt warte warten""",
     "es": """el los las del que qué para por pero con una uno hola gracias cuándo cuando dónde está están es mis
              nuestro vuestro vuestra quiero puedo muy también esto este esta pedido todavía ir amigos encanta mi hay
-             hace tengo tiene puede podéis sigue nada ya buenas buenos días cómo sí lo y más desde favor mucho nunca
+             hace tengo tiene puede podéis sigue nada buenas buenos días cómo sí lo y más desde favor mucho nunca
              nadie algún alguna ningún han hemos cuánto cuesta envío llegado llega suscripción cuenta contraseña
-             hablar persona datos noche llegó batería báscula molinillo hervidor semana ayer hoy compré pedí recibí
-             envié devolver factura correo ahora tarde nos mas ser entrega porque dos usted ustedes vosotros nosotros
-             él ellos tus mío mía nuestra vuestros estos eso ese esa alguien ninguna ninguno ningun otro otra mismo
+             hablar datos noche llegó batería báscula molinillo hervidor semana ayer hoy compré pedí recibí envié
+             devolver factura correo ahora tarde nos mas ser entrega porque dos usted ustedes vosotros nosotros él
+             ellos tus mío mía nuestra vuestros estos eso ese esa alguien ninguna ninguno ningun otro otra mismo
              muchas muchos hasta hacia según pues aunque sino entonces además ademas tambien todavia aún luego
              después despues siempre ahí donde cuanto cuál cual quién quien buen saludos saludo atentamente adiós
              adios perdón perdon disculpa disculpen oye porfa estoy estaba estuvo fue sido había habia tienen tenía
@@ -55,20 +55,20 @@ _WORDS = {
              atencion ayuda ayudáis ayudais respuesta bascula tetera tapa año mañana lunes martes miércoles miercoles
              jueves viernes tiempo veces bueno buena nuevo nueva mejor peor olvidé olvide cobraron tarda olvidó
              olvido""",
-    "fr": """le les des une sont je vous nous mon mes pour avec dans sur pas mais bonjour merci quand où comment
-             pourquoi très aussi cette ce commande toujours j'ai c'est n'est est et du au aux votre vos notre rien
-             tout tous bien ça ai suis êtes fait peux pouvez voudrais veux svp s'il plaît coucou salut livraison
-             compte données encore déjà qui quoi chez ne ma beaucoup bouilloire livré reçu semaine aujourd'hui
-             remboursement facture connexion elle ils elles toi moi leur leurs ses cet ces qu'il qu'on j'en n'ai n'a
-             m'a l'ai d'une c'était j'avais s'allume qu'est avez sommes était été serait avait peut pourriez pourrais
-             faut dois doit devez sais savoir vais reçue recu livrée envoyé envoyer renvoyé retourné remboursé
-             annuler annulé résilier abonné colis paquet commandé commandée commandes livreur transporteur suivi
-             numéro passe mdp connecter appli moulin batterie chargeur écran cassé abîmé abimé fêlée endommagé
-             fonctionne marche allume panne arrivé arrivée cafetière prix tarif gratuit frais payé paiement depuis
-             lundi mardi mercredi jeudi vendredi samedi dimanche semaines jours jour mois demain matin soir
-             maintenant bientôt jamais après apres avant vraiment quelqu'un oui parce donc alors puis comme trop peu
-             monsieur cordialement bonne journée bonsoir remercie désolé désolée plait stp j'aimerais j'attends
-             n'arrive personne combien coûte coûtent oublié dernier aucun manque idée""",
+    "fr": """le les des une sont je vous nous mon mes avec dans sur pas mais bonjour merci quand où pourquoi très
+             aussi cette ce commande toujours j'ai c'est n'est est et du au aux votre vos notre rien tout tous bien
+             ça suis êtes fait peux pouvez voudrais veux svp s'il plaît coucou salut livraison compte données encore
+             déjà qui quoi chez ne ma beaucoup bouilloire livré reçu semaine aujourd'hui remboursement facture
+             connexion elle ils elles toi moi leur leurs ses cet ces qu'il qu'on j'en n'ai n'a m'a l'ai d'une c'était
+             j'avais s'allume qu'est avez sommes était été serait avait peut pourriez pourrais faut dois doit devez
+             sais savoir vais reçue recu livrée envoyé envoyer renvoyé retourné remboursé annuler annulé résilier
+             abonné colis paquet commandé commandée commandes livreur transporteur suivi numéro passe mdp connecter
+             appli moulin batterie chargeur écran cassé abîmé abimé fêlée endommagé fonctionne marche allume panne
+             arrivé arrivée cafetière prix tarif gratuit frais payé paiement depuis lundi mardi mercredi jeudi
+             vendredi samedi dimanche semaines jours jour mois demain matin soir maintenant bientôt jamais après
+             apres avant vraiment quelqu'un oui parce donc alors puis comme trop peu monsieur cordialement bonne
+             journée bonsoir remercie désolé désolée plait stp j'aimerais j'attends n'arrive personne combien coûte
+             coûtent oublié dernier aucun manque idée faire réponse adresse voir ici là mettre""",
     "pt": """olá obrigado obrigada não você vocês meu minha para com uma são está estão quando onde porque também
              muito pedido ainda nós tenho tem todos quero na nos ao às pra faço fazer tudo bem oi já estou é vai vou
              ser ter posso pode podem mais mas assinatura encomenda conta dados seria gostaria bom boa tarde ótimo
