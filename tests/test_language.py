@@ -44,6 +44,20 @@ from tests.test_suggest import analysis
     ("Wanneer is de Fern Grinder weer leverbaar?", "nl"),
     ("de waterkoker gaat niet meer aan", "nl"),
     ("bedankt, werkt weer!", "nl"),
+    # German, Spanish, French and Portuguese: their words about orders, devices and days too, with or without accents
+    ("Wo bleibt mein Paket?", "de"),
+    ("Paket nie angekommen, Sendungsverfolgung zeigt nichts", "de"),
+    ("Necesito cambiar la direccion de envio", "es"),
+    ("Se me olvido la contrasena", "es"),
+    ("Moulin en panne depuis lundi", "fr"),
+    ("Mot de passe oublié, je n'arrive plus à me connecter", "fr"),
+    ("Obrigado pela ajuda", "pt"),
+    ("Nao recebi o codigo de rastreio", "pt"),
+    ("Voces tambem entregam em Portugal?", "pt"),
+    # Spanish and Portuguese share "por", "que", "nada", "desde", "semana": they tell neither language
+    ("Por que a minha assinatura do Bean Club ficou mais cara?", "pt"),
+    ("Ainda nao chegou nada desde a semana passada", "pt"),
+    ("Is there a pour over workshop on Mon?", "en"),  # "pour", "comment", "ya" are English words too
     ("we met at the Brew Jam, non-members pay per cup", "en"),  # "met", "per": English words are in no list
     ("he said ha ha, the kettle is y'all's now", "en"),  # short Spanish / Portuguese words left out: "he", "ha"
     ("Al and Em were at the Dem meetup", "en"),
