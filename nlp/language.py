@@ -11,6 +11,7 @@ lists.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from nlp.closings import body
 
@@ -83,6 +84,7 @@ _LETTERS = {"es": "ñ¿¡", "de": "ßäöü", "pt": "ãõ", "fr": "œ"}
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
+@lru_cache(maxsize=4096)  # an import embeds a batch (which glosses it) before analysing it: told once
 def detect(text: str) -> str | None:
     """The language code of ``text`` (see :data:`NAMES`), or None when the evidence is thin."""
     words = _WORD.findall(str(text).lower().replace("’", "'"))

@@ -165,6 +165,10 @@ PROBLEM_PHRASES = [
     (re.compile(r"\b(?:written|sent|wrote|emailed) (?:you )?(?:\d+|two|three|four|five|six|several|multiple|many)"
                 r" (?:e-?mails|messages|letters)\b|\bwaited (?:for )?(?:over |almost |nearly )?(?:\d+|an?|two|three|"
                 r"forty|thirty) (?:minutes|hours) on (?:the )?(?:phone|hold)\b", re.I), -0.35),
+    # "the second week I'm waiting", "third time I'm asking", "I expect it on time"
+    (re.compile(r"\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th) (?:week|time|email|message|reminder)"
+                r" (?:I'?m|I am|I'?ve|I have|that I|in a row|now)\b|\bI expect(?:ed)? (?:it|them|this|my \w+) "
+                r"(?:on time|by now)\b", re.I), -0.35),
     # a device that sounds or smells wrong: "makes a scraping noise", "a burning smell"
     (re.compile(r"\b(?:weird|strange|loud|grinding|scraping|squeaking|squeaky|clicking|rattling|buzzing|humming|"
                 r"whining|horrible|awful|funny|odd|burning) (?:noises?|sounds?|smell)\b", re.I), -0.35),

@@ -141,6 +141,8 @@ def test_analyze_and_suggest_commands(tmp_path):
      "love these products and recommended them to two friends. Kind regards, Ava", "negative"),
     ("I have written three emails and waited 40 minutes on the phone. I'd really appreciate a quick answer, thanks!",
      "negative"),
+    ("Hi team, this is the second week I'm waiting for the October box. I pay €18 every month, I expect it on time. "
+     "Thank you! Oliver", "negative"),
 ])
 def test_shipped_sentiment_reads_customer_service_language(real_app, text, label):
     assert real_app.sentiment.name.startswith("minilm-head")

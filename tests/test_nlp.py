@@ -423,3 +423,28 @@ def test_a_sentiment_head_that_does_not_fit_the_embedder_is_refused_with_its_pat
     with pytest.raises(ValueError, match=message) as err:
         EmbeddingSentiment(path)
     assert str(path) in str(err.value)
+
+
+def test_a_message_in_another_language_is_embedded_through_its_english_gloss(fake_app):
+    """The embedding model is English: a German message is embedded with the words its glossary knows in English;
+    an English one as written. What is shown, stored as text and read for sentiment stays the customer's words."""
+    from nlp.gloss import gloss
+
+    german, english = "Wo bleibt meine Bestellung? Immer noch nicht da.", "where is my order? still not here."
+    assert gloss(german, "de") != german and "order" in gloss(german, "de")
+    embedder = fake_app.embedder
+    de, en = fake_app.analyzer.analyze_many([german, english])
+    np.testing.assert_allclose(de.embedding, embedder.encode([gloss(german, "de")])[0], atol=1e-6)
+    assert not np.allclose(de.embedding, embedder.encode([german])[0])
+    np.testing.assert_allclose(en.embedding, embedder.encode([english])[0], atol=1e-6)
+    assert de.language == "de" and de.sentiment == "negative"  # "immer noch nicht": the German lexicon read it
+    vectors, _ = fake_app.analyzer.encode([german])  # what an import stores
+    np.testing.assert_allclose(vectors[0], de.embedding, atol=1e-6)
+
+
+def test_the_intent_models_are_trained_again_when_a_glossary_changes(fake_app, monkeypatch):
+    from bot.bootstrap import train_intents
+
+    _, key = train_intents(fake_app.embedder, fake_app.playbooks, fake_app.config)
+    monkeypatch.setattr("nlp.gloss.version", lambda: "another glossary")
+    assert train_intents(fake_app.embedder, fake_app.playbooks, fake_app.config)[1] != key

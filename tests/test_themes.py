@@ -318,9 +318,11 @@ GERMAN_BATTERY = ["Akku der Fern Scale jeden Morgen leer", "Fern Scale Akku jede
                   "jeden Morgen ist der Akku der Fern Scale leer"]
 
 
-def test_reports_of_a_known_issue_in_another_language_join_its_theme_and_campaign(inbox):
-    """The embedding model is English: German reports of the battery issue are near each other, not near the English
-    ones. The playbooks answer both with the known issue's reply (its situation), so they are one theme."""
+def test_reports_of_a_known_issue_in_another_language_join_its_theme_and_campaign(inbox, monkeypatch):
+    """The embedding model is English: reports of the battery issue in a language it has no gloss for are near each
+    other, not near the English ones. The playbooks answer both with the known issue's reply (its situation), so they
+    are one theme."""
+    monkeypatch.setattr("nlp.gloss.glossary", lambda code: {})  # German as a language without a glossary
     late = msg("Batterie leer seit Update", "g9", T0 + timedelta(days=12))
     inbox.pipeline.ingest([msg(text, f"g{i}", T0 + timedelta(days=11, hours=i)) for i, text in
                            enumerate(GERMAN_BATTERY)] + [late])
@@ -345,6 +347,17 @@ def test_reports_of_a_known_issue_in_another_language_join_its_theme_and_campaig
     assert {t.situation for t in apart.themes} == {None}
     card = card_for(battery, load_rules().rule_for(battery), report.window)
     assert card["kind"] == "known issue" and "German 4" in card["why"] and card["segment"]["size"] == 9  # b5 opted out
+
+
+def test_reports_in_another_language_join_the_english_theme_through_their_gloss(inbox):
+    """A German report is embedded through its English gloss ("battery the Fern Scale every morning empty"), so it
+    lands with the English reports of the same thing, whatever it was answered with."""
+    inbox.pipeline.ingest([msg(text, f"g{i}", T0 + timedelta(days=11, hours=i)) for i, text in
+                           enumerate(GERMAN_BATTERY)])
+    report = ThemeFinder(inbox.store, engine()).find(timedelta(days=7), T0 + timedelta(days=14))
+    battery = max(report.themes, key=lambda t: t.size)
+    assert battery.size == 9 and battery.languages == {"de": 3}
+    assert sorted(t.size for t in report.themes) == [4, 9]
 
 
 def test_a_window_of_another_length_has_threads_of_its_own(inbox):
