@@ -260,7 +260,9 @@ def test_the_shipped_playbooks_read_messages_in_other_languages_the_english_mode
     """bench/languages.jsonl: messages in other languages written apart from the playbooks' examples_in
     (bench/languages.py reports the figures), those in the languages the playbooks teach: of those with no close
     example, the English model alone read 18 of 144 right in German, Spanish, French, Portuguese, Italian and Dutch,
-    the model for other languages 88."""
+    the model for other languages 88. Since each message is embedded through its language's glossary
+    (nlp/gloss.py), the English model alone reads 108 of them right and the model for other languages 122: the
+    glossaries do most of the work now, the examples in other languages still add to it."""
     import json
     import re
     from pathlib import Path
@@ -274,13 +276,14 @@ def test_the_shipped_playbooks_read_messages_in_other_languages_the_english_mode
     words = lambda text: set(re.findall(r"\w+", text.lower()))  # noqa: E731
     unseen = [r for r in rows if all(len(words(r["text"]) & words(e)) / len(words(r["text"]) | words(e)) < 0.4
                                      for e in examples)]
-    assert len(unseen) >= 80
+    n = len(unseen)  # a number, so that a failure does not print the held-out messages
+    assert n >= 80
     texts = [r["text"] for r in unseen]
     analyses = real_app.analyzer.analyze_many(texts)
     english = real_app.intents.predict([a.embedding for a in analyses], bodies(texts))
     right = sum(a.intent == r["label"] for a, r in zip(analyses, unseen))
     right_in_english = sum(p.intent == r["label"] for p, r in zip(english, unseen))
-    assert right >= 0.45 * len(unseen) and right >= 3 * right_in_english, (right, right_in_english, len(unseen))
+    assert right >= 0.75 * n and right > right_in_english >= 0.6 * n, (right, right_in_english, n)
 
 
 ITALIAN_AND_DUTCH = [
@@ -318,7 +321,8 @@ ITALIAN_AND_DUTCH = [
 def test_the_shipped_playbooks_read_italian_and_dutch_messages_the_english_model_could_not(real_app):
     """Italian and Dutch messages unlike any of the playbooks' examples (no example shares 40% of their words):
     the English model alone read 4 of these 24 right, the model for other languages 16 once the playbooks had
-    Italian and Dutch examples and the detector knew those languages' words."""
+    Italian and Dutch examples and the detector knew those languages' words. Embedded through the Italian and
+    Dutch glossaries (nlp/gloss.py), the English model alone reads 21 right, the model for other languages 22."""
     import re
 
     from nlp.closings import bodies
@@ -333,7 +337,7 @@ def test_the_shipped_playbooks_read_italian_and_dutch_messages_the_english_model
     english = real_app.intents.predict([a.embedding for a in analyses], bodies(texts))
     right = sum(a.intent == label for a, (_, label) in zip(analyses, ITALIAN_AND_DUTCH))
     right_in_english = sum(p.intent == label for p, (_, label) in zip(english, ITALIAN_AND_DUTCH))
-    assert right >= 0.55 * len(texts) and right >= 3 * right_in_english, (right, right_in_english)
+    assert right >= 0.75 * len(texts) and right >= right_in_english >= 0.6 * len(texts), (right, right_in_english)
 
 
 def test_the_inbox_lists_and_the_digest_counts_messages_by_the_language_they_are_written_in(fake_app, tmp_path):
