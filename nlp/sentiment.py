@@ -360,26 +360,29 @@ class EmbeddingSentiment:
     def score(self, texts: Sequence[str], vectors: np.ndarray | None = None,
               tone: np.ndarray | None = None, languages: Sequence[str | None] | None = None
               ) -> list[SentimentResult]:
-        """``languages``: of each text, as :func:`nlp.language.detect` tells it (told here when not given). A text
-        in another language than English is read by the lexicon model alone: the head learned English tweets, and on
-        German, Spanish, French or Portuguese messages it read most complaints and praise as neutral."""
+        """``languages``: of each text, as :func:`nlp.language.detect` tells it (told here when not given). The
+        head learned English tweets: a text in a language with a glossary is read by it too, through the vectors of
+        its English gloss (:mod:`nlp.gloss`, as the analysis embeds it); a text in another language by the lexicon
+        model alone, as the head read most complaints and praise in a language it does not know as neutral."""
         if vectors is None or len(texts) == 0:
             return self.lexicon.score(texts)
         if languages is None:
             from nlp.language import detect
 
             languages = [detect(t) for t in texts]
-        english = [i for i, language in enumerate(languages) if language in (None, "en")]
-        if len(english) == len(texts):
+        from nlp.gloss import glossary
+
+        read = [i for i, language in enumerate(languages) if language in (None, "en") or glossary(language)]
+        if len(read) == len(texts):
             return self._head(texts, vectors, tone)
-        # each text is read once: by the head when English, else by the lexicon
-        foreign = sorted(set(range(len(texts))) - set(english))
+        # each text is read once: by the head when English or glossed, else by the lexicon
+        foreign = sorted(set(range(len(texts))) - set(read))
         out: list[SentimentResult | None] = [None] * len(texts)
         for i, feeling in zip(foreign, self.lexicon.score([texts[i] for i in foreign])):
             out[i] = feeling
-        if english:
-            rows = np.asarray(english)
-            for i, feeling in zip(english, self._head([texts[i] for i in english], vectors[rows],
+        if read:
+            rows = np.asarray(read)
+            for i, feeling in zip(read, self._head([texts[i] for i in read], vectors[rows],
                                                      None if tone is None else tone[rows])):
                 out[i] = feeling
         return out
