@@ -3,13 +3,14 @@
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from slack_sdk import WebClient
 
 from bot import digest
-from bot.campaigns import METRICS, CampaignDesk, card_for, load_rules, metric_text
+from bot.campaigns import METRICS, CampaignDesk, card_for, ideas_for, load_rules, metric_text
 from bot.errors import PlaybookError
 from bot.message import OUTBOUND, Message, iso
 from bot.themes import Theme, ThemeFinder, Window, trend_of
@@ -469,7 +470,7 @@ def test_every_card_names_the_theme_once_whatever_its_label_says(label, intent):
     from nlp.themes import same_word
 
     rules = load_rules()
-    for rule in rules.rules:
+    for rule in (r for r in rules.rules if r.template is not None):
         sentiment = {"negative": 9} if "negative" in rule.when.get("sentiment", ()) else {"neutral": 9}
         t = theme(label=label, intents=[{"intent": (rule.when.get("intent") or (intent,))[0], "count": 9}],
                   sentiment=sentiment)
@@ -506,6 +507,18 @@ def test_a_one_word_label_says_what_people_do_without_repeating_itself():
     assert named_by_intent("Others", "praise") == "Others praise" and named_by_intent("News", "") == "News messages"
 
 
+@pytest.mark.parametrize("intent", ["greeting", "thanks"])
+def test_small_talk_recurs_but_gets_no_campaign(intent):
+    """"Hello from Austin", "Olá a todos!" (hello to all, through its gloss) and "happy Friday y'all" are one theme
+    of four people; it asks for nothing, so it is not offered an FAQ to write."""
+    rules = load_rules()
+    t = theme(label="Happy greetings", intents=[{"intent": intent, "count": 4}], sentiment={"positive": 3})
+    assert rules.rule_for(t).template is None
+    assert ideas_for(SimpleNamespace(window=WINDOW, themes=[t]), rules) == []
+    other = theme(intents=[{"intent": "product_question", "count": 9}], sentiment={"neutral": 9})
+    assert [card["kind"] for _, _, card in ideas_for(SimpleNamespace(window=WINDOW, themes=[t, other]), rules)] == ["faq"]
+
+
 def test_broken_campaign_rules_name_file_and_line(tmp_path):
     path = tmp_path / "campaigns.yml"
     path.write_text("rules:\n  - id: x\n    when: {trend: [rising]}\n    template: {}\n")
@@ -515,6 +528,9 @@ def test_broken_campaign_rules_name_file_and_line(tmp_path):
     path.write_text("rules:\n  - id: x\n    template:\n      title: t\n      channel: email\n      days: 7\n"
                     "      actions: [a, b]\n      metric: theme_volume\n")
     with pytest.raises(PlaybookError, match=r"campaigns.yml:7: rule x: 'actions' must be a list of 3 to 5"):
+        load_rules(path)
+    path.write_text("rules:\n  - id: x\n    when: {intent: [greeting]}\n    campaign: later\n")
+    with pytest.raises(PlaybookError, match=r"campaigns.yml:4: rule x: 'campaign: false' .* without a template"):
         load_rules(path)
 
 
