@@ -67,13 +67,12 @@ def read(playbooks: Path, texts: list[str], tmp: Path, cache: Path) -> list[str]
 
 def sentiment(tmp: Path, cache: Path) -> dict:
     from nlp.closings import bodies
-    from nlp.sentiment import encode_for
 
     rows = [json.loads(line) for line in FEELINGS.read_text(encoding="utf-8").splitlines() if line.strip()]
     app = App(Config.load(env={}, db=tmp / "feelings.db", cache_dir=cache))
     try:
         said = bodies([r["text"] for r in rows])
-        vectors, tone = encode_for(app.sentiment, app.embedder, said)
+        vectors, tone = app.analyzer.encode(said)  # as the analysis embeds them (through their English gloss)
         out = {"messages": len(rows)}
         for name, languages in (("shipped", None), ("head_only", ["en"] * len(rows))):
             labels = [f.label for f in app.sentiment.score(said, vectors, tone, languages=languages)]

@@ -29,6 +29,7 @@ from bot.bootstrap import App  # noqa: E402
 from bot.config import Config  # noqa: E402
 from bot.playbooks import default_playbooks_dir  # noqa: E402
 from nlp.closings import bodies  # noqa: E402
+from nlp.gloss import embedding_texts  # noqa: E402
 
 # Bitext intent -> the playbook intent it means (the others have none in the shipped set: delivery options,
 # newsletter sign-up, ...)
@@ -72,7 +73,7 @@ def main() -> None:
     texts, labels = bodies([r["text"] for r in rows]), [r["label"] for r in rows]
     with tempfile.TemporaryDirectory() as tmp:
         embedder = App(Config(cache_dir=Path(tmp))).embedder
-        vectors = embedder.encode(texts)
+        vectors = embedder.encode(embedding_texts(texts))  # as the analysis embeds them
         results = [evaluate(p, texts, labels, vectors, Path(tmp)) for p in args.playbooks]
     if args.json:
         print(json.dumps(results, indent=2))

@@ -252,12 +252,13 @@ def train_intents(embedder, playbook_set: PlaybookSet, config: Config, ts=None):
     Returns the classifier and its content key.
     """
     from bot.learning import training_set
+    from nlp import gloss
     from nlp.cache import atomic_write_bytes, cache_dir, content_hash
     from nlp.intent import IntentClassifier
 
     ts = ts or training_set(playbook_set)
     key = content_hash(INTENT_CACHE_VERSION, getattr(embedder, "fingerprint", embedder.name), ts.key_parts(),
-                       config.min_confidence, config.min_similarity)
+                       config.min_confidence, config.min_similarity, gloss.version())
     path = (config.cache_dir or cache_dir()) / f"intents-{key}.npz"
     clf = None
     if path.is_file():
@@ -267,7 +268,8 @@ def train_intents(embedder, playbook_set: PlaybookSet, config: Config, ts=None):
             pass  # a damaged cache file is rebuilt below
     if clf is None:
         clf = IntentClassifier(min_confidence=config.min_confidence, min_similarity=config.min_similarity)
-        clf.fit(embedder.encode(ts.texts), ts.labels, ts.texts, weights=ts.weights, encode=embedder.encode)
+        clf.fit(embedder.encode(gloss.embedding_texts(ts.texts)), ts.labels, ts.texts, weights=ts.weights,
+                encode=embedder.encode)
         try:
             atomic_write_bytes(path, clf.to_bytes())
         except OSError:

@@ -41,7 +41,7 @@ class Rule:
     id: str
     kind: str
     when: dict[str, tuple[str, ...]]
-    template: dict[str, Any]
+    template: dict[str, Any] | None  # None: the themes this rule takes get no campaign (``campaign: false``)
     line: int = 0
 
     def matches(self, theme) -> bool:
@@ -102,10 +102,10 @@ def load_rules(path: str | Path | None = None) -> CampaignRules:
         at = ("rules", i)
         if not isinstance(raw, dict):
             raise fail("a rule must be a mapping with id, kind, when, template", *at)
-        extra = set(raw) - {"id", "kind", "when", "template"}
+        extra = set(raw) - {"id", "kind", "when", "template", "campaign"}
         if extra:
             key = sorted(extra)[0]
-            raise fail(f"unknown key {key!r} in a rule (allowed: id, kind, when, template)", *at, key)
+            raise fail(f"unknown key {key!r} in a rule (allowed: id, kind, when, template, campaign)", *at, key)
         rid = raw.get("id")
         if not isinstance(rid, str) or not rid.strip():
             raise fail("a rule needs an 'id'", *at)
@@ -128,6 +128,12 @@ def load_rules(path: str | Path | None = None) -> CampaignRules:
             if bad:
                 raise fail(f"rule {rid}: {key} {bad[0]!r} is not one of {', '.join(allowed)}", *at, "when", key)
             when[key] = tuple(values)
+        if "campaign" in raw:
+            if raw["campaign"] is not False or "template" in raw:
+                raise fail(f"rule {rid}: 'campaign: false' (the themes it takes get no campaign) goes without a "
+                           "template", *at, "campaign")
+            rules.append(Rule(rid, str(kind), when, None, _line(node, *at)))
+            continue
         template = raw.get("template")
         if not isinstance(template, dict):
             raise fail(f"rule {rid}: needs a 'template' mapping ({', '.join(TEMPLATE_KEYS)})", *at)
@@ -234,7 +240,7 @@ def ideas_for(report, rules: CampaignRules) -> list[tuple[Any, Rule, dict]]:
         if theme.contacts < rules.min_contacts:
             continue
         rule = rules.rule_for(theme)
-        if rule is not None:
+        if rule is not None and rule.template is not None:
             out.append((theme, rule, card_for(theme, rule, report.window)))
     return out
 

@@ -274,7 +274,9 @@ def train(app, as_json):
 
     ts = app.training_set()
     app.train_intents(publish=True)
-    vectors = app.embedder.encode(ts.texts)
+    from nlp.gloss import embedding_texts
+
+    vectors = app.embedder.encode(embedding_texts(ts.texts))
     change = cross_validated_change(vectors, ts, lambda: IntentClassifier(
         min_confidence=app.config.min_confidence, min_similarity=app.config.min_similarity))
     learned = {o: ts.origins.count(o) for o in ("correction", "sent", "edited")}
@@ -385,12 +387,13 @@ def eval_themes_cmd(app, test_file, as_json):
     """Cluster the texts of --test with the theme engine and score the themes against the labels."""
     import time
 
-    from nlp.evaluate import eval_themes
     from nlp.closings import bodies
+    from nlp.evaluate import eval_themes
+    from nlp.gloss import embedding_texts
 
     texts, labels = _labelled(test_file)
     start = time.perf_counter()
-    vectors = app.embedder.encode(bodies(texts))  # as the analysis stores a message's embedding
+    vectors = app.embedder.encode(embedding_texts(bodies(texts)))  # as the analysis stores a message's embedding
     embed_seconds = time.perf_counter() - start
     result = eval_themes(app.theme_engine, vectors, texts, labels)
     result.update({"test": str(test_file), "embedder": getattr(app.embedder, "name", ""),

@@ -10,6 +10,7 @@ import numpy as np
 from nlp.closings import bodies
 from nlp.embeddings import Embedder
 from nlp.entities import Entity, EntityExtractor
+from nlp.gloss import embedding_texts
 from nlp.intent import IntentClassifier, IntentPrediction, TrainedOnFirstUse
 from nlp.language import detect
 from nlp.sentiment import SentimentResult, SentimentScorer, encode_for
@@ -73,9 +74,9 @@ class Analyzer:
         return self.analyze_many([text])[0]
 
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        """The embeddings of the bodies of ``texts``, and their tone vectors when the sentiment model reads them
-        (else None)."""
-        return encode_for(self.sentiment, self.embedder, bodies(texts))
+        """The embeddings of the bodies of ``texts`` (of their English gloss when written in another language: see
+        :mod:`nlp.gloss`), and their tone vectors when the sentiment model reads them (else None)."""
+        return encode_for(self.sentiment, self.embedder, embedding_texts(bodies(texts)))
 
     def analyze_many(self, texts: Sequence[str], vectors: np.ndarray | None = None,
                      tone: np.ndarray | None = None) -> list[Analysis]:
@@ -85,11 +86,11 @@ class Analyzer:
         if not texts:
             return []
         said = bodies(texts)
-        if vectors is None:
-            vectors, tone = encode_for(self.sentiment, self.embedder, said)
-        elif tone is None and getattr(self.sentiment, "needs_tone", False):
-            tone = self.embedder.encode_with_tone(said)[1]
         languages = [detect(text) for text in said]
+        if vectors is None:
+            vectors, tone = encode_for(self.sentiment, self.embedder, embedding_texts(said, languages))
+        elif tone is None and getattr(self.sentiment, "needs_tone", False):
+            tone = self.embedder.encode_with_tone(embedding_texts(said, languages))[1]
         predictions = self.predict_intents(vectors, said, languages)
         feelings: list[SentimentResult] = self.sentiment.score(said, vectors, tone, languages=languages)
         found = self.entities.extract(texts)  # a signature's phone number or email is still the contact's

@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from nlp.closings import bodies
+from nlp.gloss import embedding_texts
 from nlp.intent import UNKNOWN, IntentClassifier
 from nlp.sentiment import encode_for
 
@@ -80,12 +81,12 @@ def eval_intents(embedder, train: tuple[list[str], list[str]], test: tuple[list[
     test_texts, test_labels = bodies(test[0]), test[1]
     clf = classifier or IntentClassifier()
     start = time.perf_counter()
-    train_vectors = embedder.encode(train_texts)
+    train_vectors = embedder.encode(embedding_texts(train_texts))
     embed_seconds = time.perf_counter() - start
     clf.fit(train_vectors, train_labels, train_texts, encode=embedder.encode)
     train_seconds = time.perf_counter() - start - embed_seconds
     start = time.perf_counter()
-    predictions = clf.predict(embedder.encode(test_texts), test_texts)
+    predictions = clf.predict(embedder.encode(embedding_texts(test_texts)), test_texts)
     predict_seconds = time.perf_counter() - start
     known = set(train_labels)
     oos_mode = OOS in set(test_labels) and OOS not in known

@@ -66,6 +66,8 @@ SERVICE_LEXICON = {
     "smooth": 1.2, "consistent": 0.9, "flawless": 2.6, "lifesaver": 2.2, "legend": 1.6,
     "obsessed": 1.6, "gamechanger": 2.2, "game-changer": 2.2, "spot-on": 1.8, "delicious": 2.4,
     "unsubscribe": -0.4, "spam": -1.6,
+    # words of buying, not of feeling, in a shop's inbox: "can I pay with Apple Pay?", "pay by credit card"
+    "pay": 0.0, "credit": 0.0,
 }
 
 # Customers' words of feeling in German, Spanish, French, Portuguese, Italian and Dutch, on VADER's scale: the embedding
@@ -156,6 +158,17 @@ PROBLEM_PHRASES = [
                 r" (?:\d+|two|three|four|five|several|multiple|many) times\b"
                 r"|\bstill (?:get|getting|receive|receiving|being charged|charged)\b", re.I), -0.35),
     (re.compile(r"\b(?:flat|empty|dead|drained) (?:every|each) (?:single )?(?:morning|day|night|time)\b", re.I), -0.35),
+    # an escalation letter thanks and hopes around the problem: "at the end of my patience", "written four emails",
+    # "waited 40 minutes on the phone", "someone who can actually make a decision"
+    (re.compile(r"\b(?:end of my (?:patience|tether|rope)|(?:lost|losing|running out of) (?:my |all )?patience)\b"
+                r"|\bsomeone who can actually\b", re.I), -0.5),
+    (re.compile(r"\b(?:written|sent|wrote|emailed) (?:you )?(?:\d+|two|three|four|five|six|several|multiple|many)"
+                r" (?:e-?mails|messages|letters)\b|\bwaited (?:for )?(?:over |almost |nearly )?(?:\d+|an?|two|three|"
+                r"forty|thirty) (?:minutes|hours) on (?:the )?(?:phone|hold)\b", re.I), -0.35),
+    # "the second week I'm waiting", "third time I'm asking", "I expect it on time"
+    (re.compile(r"\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th) (?:week|time|email|message|reminder)"
+                r" (?:I'?m|I am|I'?ve|I have|that I|in a row|now)\b|\bI expect(?:ed)? (?:it|them|this|my \w+) "
+                r"(?:on time|by now)\b", re.I), -0.35),
     # a device that sounds or smells wrong: "makes a scraping noise", "a burning smell"
     (re.compile(r"\b(?:weird|strange|loud|grinding|scraping|squeaking|squeaky|clicking|rattling|buzzing|humming|"
                 r"whining|horrible|awful|funny|odd|burning) (?:noises?|sounds?|smell)\b", re.I), -0.35),
@@ -347,26 +360,29 @@ class EmbeddingSentiment:
     def score(self, texts: Sequence[str], vectors: np.ndarray | None = None,
               tone: np.ndarray | None = None, languages: Sequence[str | None] | None = None
               ) -> list[SentimentResult]:
-        """``languages``: of each text, as :func:`nlp.language.detect` tells it (told here when not given). A text
-        in another language than English is read by the lexicon model alone: the head learned English tweets, and on
-        German, Spanish, French or Portuguese messages it read most complaints and praise as neutral."""
+        """``languages``: of each text, as :func:`nlp.language.detect` tells it (told here when not given). The
+        head learned English tweets: a text in a language with a glossary is read by it too, through the vectors of
+        its English gloss (:mod:`nlp.gloss`, as the analysis embeds it); a text in another language by the lexicon
+        model alone, as the head read most complaints and praise in a language it does not know as neutral."""
         if vectors is None or len(texts) == 0:
             return self.lexicon.score(texts)
         if languages is None:
             from nlp.language import detect
 
             languages = [detect(t) for t in texts]
-        english = [i for i, language in enumerate(languages) if language in (None, "en")]
-        if len(english) == len(texts):
+        from nlp.gloss import glossary
+
+        read = [i for i, language in enumerate(languages) if language in (None, "en") or glossary(language)]
+        if len(read) == len(texts):
             return self._head(texts, vectors, tone)
-        # each text is read once: by the head when English, else by the lexicon
-        foreign = sorted(set(range(len(texts))) - set(english))
+        # each text is read once: by the head when English or glossed, else by the lexicon
+        foreign = sorted(set(range(len(texts))) - set(read))
         out: list[SentimentResult | None] = [None] * len(texts)
         for i, feeling in zip(foreign, self.lexicon.score([texts[i] for i in foreign])):
             out[i] = feeling
-        if english:
-            rows = np.asarray(english)
-            for i, feeling in zip(english, self._head([texts[i] for i in english], vectors[rows],
+        if read:
+            rows = np.asarray(read)
+            for i, feeling in zip(read, self._head([texts[i] for i in read], vectors[rows],
                                                      None if tone is None else tone[rows])):
                 out[i] = feeling
         return out

@@ -334,3 +334,17 @@ def test_dockerignore_keeps_what_the_build_copies(path):
     parts = path.split("/")
     prefixes = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
     assert not any(p.fullmatch(prefix) for p in dockerignore_patterns() for prefix in prefixes), path
+
+
+def test_every_data_file_the_code_reads_is_in_the_installed_package():
+    """`pip install .` copies only what package-data names: a glossary or model file left out works in a checkout
+    and is silently missing on a customer's server."""
+    root = Path(__file__).resolve().parent.parent
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for package in ("bot", "nlp"):
+        data = root / package / "data"
+        files = [p for p in data.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        assert files
+        for path in files:
+            relative = PurePosixPath(path.relative_to(root / package).as_posix())
+            assert any(relative.match(glob) for glob in patterns[package]), f"{package}/{relative} is not shipped"

@@ -227,3 +227,16 @@ if __name__ == "__main__":
     TABLES_PATH.write_text(json.dumps(spacy_tables(), ensure_ascii=False, separators=(",", ":")) + "\n",
                            encoding="utf-8")
     print("wrote", TABLES_PATH)
+
+
+@pytest.mark.parametrize("text, product", [
+    ("Dopo l'aggiornamento la batteria della bilancia si scarica ogni notte", "Fern Scale"),
+    ("Sinds de update is de batterij van mijn weegschaal elke ochtend leeg", "Fern Scale"),
+    ("Die Mühle macht seit gestern komische Geräusche", "Fern Grinder"),
+    ("La bouilloire ne chauffe plus", "Fern Kettle"),
+])
+def test_the_shipped_products_are_found_by_their_names_in_other_languages(shipped, text, product):
+    """The known-issue reply names the product ("reports of {product} draining overnight"): a report that called it
+    "bilancia" got the generic reply."""
+    extractor = EntityExtractor(shipped.products, aliases=shipped.aliases)
+    assert [e.value for e in extractor.extract([text])[0] if e.label == "PRODUCT"] == [product]

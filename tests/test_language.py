@@ -44,6 +44,20 @@ from tests.test_suggest import analysis
     ("Wanneer is de Fern Grinder weer leverbaar?", "nl"),
     ("de waterkoker gaat niet meer aan", "nl"),
     ("bedankt, werkt weer!", "nl"),
+    # German, Spanish, French and Portuguese: their words about orders, devices and days too, with or without accents
+    ("Wo bleibt mein Paket?", "de"),
+    ("Paket nie angekommen, Sendungsverfolgung zeigt nichts", "de"),
+    ("Necesito cambiar la direccion de envio", "es"),
+    ("Se me olvido la contrasena", "es"),
+    ("Moulin en panne depuis lundi", "fr"),
+    ("Mot de passe oublié, je n'arrive plus à me connecter", "fr"),
+    ("Obrigado pela ajuda", "pt"),
+    ("Nao recebi o codigo de rastreio", "pt"),
+    ("Voces tambem entregam em Portugal?", "pt"),
+    # Spanish and Portuguese share "por", "que", "nada", "desde", "semana": they tell neither language
+    ("Por que a minha assinatura do Bean Club ficou mais cara?", "pt"),
+    ("Ainda nao chegou nada desde a semana passada", "pt"),
+    ("Is there a pour over workshop on Mon?", "en"),  # "pour", "comment", "ya" are English words too
     ("we met at the Brew Jam, non-members pay per cup", "en"),  # "met", "per": English words are in no list
     ("he said ha ha, the kettle is y'all's now", "en"),  # short Spanish / Portuguese words left out: "he", "ha"
     ("Al and Em were at the Dem meetup", "en"),
@@ -246,7 +260,9 @@ def test_the_shipped_playbooks_read_messages_in_other_languages_the_english_mode
     """bench/languages.jsonl: messages in other languages written apart from the playbooks' examples_in
     (bench/languages.py reports the figures), those in the languages the playbooks teach: of those with no close
     example, the English model alone read 18 of 144 right in German, Spanish, French, Portuguese, Italian and Dutch,
-    the model for other languages 88."""
+    the model for other languages 88. Since each message is embedded through its language's glossary
+    (nlp/gloss.py), the English model alone reads 108 of them right and the model for other languages 122: the
+    glossaries do most of the work now, the examples in other languages still add to it."""
     import json
     import re
     from pathlib import Path
@@ -260,13 +276,14 @@ def test_the_shipped_playbooks_read_messages_in_other_languages_the_english_mode
     words = lambda text: set(re.findall(r"\w+", text.lower()))  # noqa: E731
     unseen = [r for r in rows if all(len(words(r["text"]) & words(e)) / len(words(r["text"]) | words(e)) < 0.4
                                      for e in examples)]
-    assert len(unseen) >= 80
+    n = len(unseen)  # a number, so that a failure does not print the held-out messages
+    assert n >= 80
     texts = [r["text"] for r in unseen]
     analyses = real_app.analyzer.analyze_many(texts)
     english = real_app.intents.predict([a.embedding for a in analyses], bodies(texts))
     right = sum(a.intent == r["label"] for a, r in zip(analyses, unseen))
     right_in_english = sum(p.intent == r["label"] for p, r in zip(english, unseen))
-    assert right >= 0.45 * len(unseen) and right >= 3 * right_in_english, (right, right_in_english, len(unseen))
+    assert right >= 0.75 * n and right > right_in_english >= 0.6 * n, (right, right_in_english, n)
 
 
 ITALIAN_AND_DUTCH = [
@@ -304,7 +321,8 @@ ITALIAN_AND_DUTCH = [
 def test_the_shipped_playbooks_read_italian_and_dutch_messages_the_english_model_could_not(real_app):
     """Italian and Dutch messages unlike any of the playbooks' examples (no example shares 40% of their words):
     the English model alone read 4 of these 24 right, the model for other languages 16 once the playbooks had
-    Italian and Dutch examples and the detector knew those languages' words."""
+    Italian and Dutch examples and the detector knew those languages' words. Embedded through the Italian and
+    Dutch glossaries (nlp/gloss.py), the English model alone reads 21 right, the model for other languages 22."""
     import re
 
     from nlp.closings import bodies
@@ -319,7 +337,7 @@ def test_the_shipped_playbooks_read_italian_and_dutch_messages_the_english_model
     english = real_app.intents.predict([a.embedding for a in analyses], bodies(texts))
     right = sum(a.intent == label for a, (_, label) in zip(analyses, ITALIAN_AND_DUTCH))
     right_in_english = sum(p.intent == label for p, (_, label) in zip(english, ITALIAN_AND_DUTCH))
-    assert right >= 0.55 * len(texts) and right >= 3 * right_in_english, (right, right_in_english)
+    assert right >= 0.75 * len(texts) and right >= right_in_english >= 0.6 * len(texts), (right, right_in_english)
 
 
 @pytest.mark.model
@@ -636,6 +654,109 @@ def test_every_reply_for_an_upset_customer_is_also_written_in_the_six_languages(
                 assert [v for v in links if v in other.text] == [v for v in links if v in english.text], other.id
             checked += 1
     assert checked >= 15
+
+
+SAID_ABOUT_AN_ORDER = ("refund_return", "technical_problem", "order_status")
+
+
+def test_every_reply_chosen_by_what_a_message_says_about_an_order_is_also_written_in_the_six_languages(shipped):
+    """A German, Spanish, French, Portuguese, Italian or Dutch customer whose parcel came damaged, who got the wrong
+    item, wants to cancel or has a new address gets the reply an English one gets, in their language, rather than
+    the generic one (the English `says` do not know their words). A reply for a situation (damaged_item) is answered
+    in each language by a reply of that situation that asks for and uses the same things; one for no situation (a
+    cancellation) by its own version, for the same messages (the same conditions but the language and its words)."""
+    checked = 0
+    for intent in SAID_ABOUT_AN_ORDER:
+        pb = shipped.get(intent)
+        replies = {r.id: r for r in pb.replies}
+        chosen = [r for r in pb.replies if "says" in r.when and not {"language", "tags"} & set(r.when)]
+        for english in chosen:
+            for code in LANGUAGES:
+                if english.situation:
+                    assert any(r.situation == english.situation and r.when.get("language") == (code,)
+                               and set(r.when) - {"language"} == set(english.when)
+                               and set(r.when.get("missing", ())) == set(english.when.get("missing", ()))
+                               and sorted(r.variables) == sorted(english.variables) for r in pb.replies), \
+                        f"{pb.path}: {english.id} ({english.situation}) has no {code} reply like it"
+                    continue
+                other = replies.get(f"{english.id}_{code}")
+                assert other is not None, f"{pb.path}: {english.id} has no {code} version"
+                assert other.when["language"] == (code,), other.id
+                assert set(other.when) - {"language"} == set(english.when), other.id
+                assert {k: v for k, v in other.when.items() if k not in ("language", "says", "not_says")} == \
+                    {k: v for k, v in english.when.items() if k not in ("says", "not_says")}, other.id
+                assert sorted(other.variables) == sorted(english.variables), other.id
+            checked += 1
+    assert checked >= 16
+
+
+SCALE = Entity("PRODUCT", "Fern Scale", 0, 10, "Fern Scale")
+
+
+@pytest.mark.parametrize("intent, text, first", [
+    # damaged on arrival: a photo and a replacement
+    ("refund_return", "Meine Bestellung FB-20344 kam beschädigt an, die Karaffe hat einen Sprung",
+     "damaged_with_order_id_de"),
+    ("refund_return", "La báscula llegó rota, tiene una grieta en el cristal", "damaged_es"),
+    ("refund_return", "Bonjour, la bouilloire est arrivée cabossée et le couvercle est fêlé", "damaged_fr"),
+    ("refund_return", "Olá, a chaleira chegou amassada e a tampa está rachada", "damaged_pt"),
+    ("refund_return", "Ciao, la bilancia è arrivata danneggiata, il vetro è crepato", "damaged_it"),
+    ("refund_return", "Hoi, de waterkoker is beschadigd aangekomen, er zit een deuk in", "damaged_nl"),
+    ("refund_return", "Il macinino si è rotto dopo un mese, posso restituirlo?", "generic_it"),  # broke, not damaged
+    # not what they ordered: the right one and a free return label
+    ("refund_return", "Ich habe die falsche Farbe bekommen, bestellt hatte ich Schwarz", "wrong_item_de"),
+    ("refund_return", "Me llegó el color equivocado, yo pedí el negro", "wrong_item_es"),
+    ("refund_return", "Ce n'est pas ce que j'ai commandé, la commande FB-20344 contenait un moulin",
+     "wrong_item_with_order_id_fr"),
+    ("refund_return", "Olá, vocês mandaram outro moinho, não é o que eu pedi", "wrong_item_pt"),
+    ("refund_return", "Mi è arrivato il colore sbagliato, avevo ordinato quella nera", "wrong_item_it"),
+    ("refund_return", "Ik heb de verkeerde kleur gekregen, ik had zwart besteld", "wrong_item_nl"),
+    # an order cancelled before it ships; a Bean Club membership is no order
+    ("refund_return", "Kann ich meine Bestellung noch stornieren? Ich habe mich vertan", "cancel_de"),
+    ("refund_return", "Quiero cancelar el pedido FB-20344, ya no lo necesito", "cancel_with_order_id_es"),
+    ("refund_return", "Je voudrais annuler ma commande passée ce matin", "cancel_fr"),
+    ("refund_return", "Olá, ainda dá para cancelar a minha encomenda?", "cancel_pt"),
+    ("refund_return", "Vorrei annullare l'ordine che ho fatto stamattina", "cancel_it"),
+    ("refund_return", "Kunnen jullie mijn bestelling van vanochtend annuleren?", "cancel_nl"),
+    ("refund_return", "Ich möchte mein Bean Club Abo stornieren", "generic_de"),
+    ("refund_return", "Quiero cancelar mi suscripción al Bean Club", "generic_es"),
+    ("refund_return", "Je voudrais annuler mon abonnement Bean Club", "generic_fr"),
+    ("refund_return", "Quero cancelar minha assinatura do Bean Club", "generic_pt"),
+    ("refund_return", "Vorrei annullare l'abbonamento al Bean Club", "generic_it"),
+    ("refund_return", "Ik wil mijn Bean Club abonnement annuleren", "generic_nl"),
+    # damage reported as a technical problem: no troubleshooting
+    ("technical_problem", "Meine Fern Scale hat einen Sprung im Display", "damaged_with_product_de"),
+    ("technical_problem", "Die Waage aus FB-20344 ist verbeult angekommen", "damaged_with_order_id_de"),
+    ("technical_problem", "Mi Fern Scale llegó con una grieta en la pantalla", "damaged_with_product_es"),
+    ("technical_problem", "l'écran est arrivé cassé, il est tout fissuré", "damaged_fr"),
+    ("technical_problem", "A minha Fern Scale veio com o ecrã rachado", "damaged_with_product_pt"),
+    ("technical_problem", "La mia Fern Scale ha il display incrinato", "damaged_with_product_it"),
+    ("technical_problem", "Mijn Fern Scale heeft een barst in het scherm", "damaged_with_product_nl"),
+    ("technical_problem", "Das Ding ist kaputt, geht nicht mehr an", "generic_de"),  # a fault, not damage
+    # a new delivery address: changed, not 'is the address still correct?'
+    ("order_status", "Kann ich die Lieferadresse meiner Bestellung noch ändern?", "change_address_de"),
+    ("order_status", "Hola, me he mudado y necesito cambiar la dirección de mi pedido", "change_address_es"),
+    ("order_status", "Bonjour, je voudrais modifier l'adresse de livraison de la commande FB-20344",
+     "change_address_with_order_id_fr"),
+    ("order_status", "Olá, posso alterar o endereço de entrega do pedido FB-20344?",
+     "change_address_with_order_id_pt"),
+    ("order_status", "Mi sono trasferita, vorrei cambiare l'indirizzo di spedizione del mio ordine",
+     "change_address_it"),
+    ("order_status", "Ik ga verhuizen, kan ik het adres van mijn bestelling nog aanpassen?", "change_address_nl"),
+    ("order_status", "Wo bleibt meine Bestellung FB-20344? Die Adresse stimmt", "with_order_id_de"),
+])
+def test_damage_a_wrong_item_a_cancellation_and_a_new_address_are_answered_in_their_language(shipped, intent, text,
+                                                                                             first):
+    """These messages used to get their language's generic or order-number reply (the return policy, 'money back or
+    an exchange?', 'is the delivery address still correct?') where an English one gets the reply for what it says;
+    the reply in their language answers the same situation as the English one, so the themes count both as one."""
+    from bot.playbooks import ReplyContext
+
+    entities = [e for e in (ORDER_20344, SCALE) if e.value in text]
+    offered = Suggester(shipped).suggest(analysis(intent, entities=entities), ReplyContext(text=text))
+    assert offered[0].reply_id == first, [s.reply_id for s in offered]
+    situations = {r.id: r.situation for r in shipped.get(intent).replies}
+    assert situations[first] == situations[first[:-3]]
 
 
 ORDER_20431 = Entity("ORDER_ID", "FB-20431", 0, 8, "FB-20431")

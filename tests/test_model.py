@@ -133,6 +133,16 @@ def test_analyze_and_suggest_commands(tmp_path):
     ("The grinder is 10/10", "positive"),  # a score is the customer's own verdict
     ("Ordered on 10/10, what is the status?", "neutral"),  # the same digits as a date are not
     ("2/10, the app logs me out every day", "negative"),
+    ("can I pay with apple pay?", "neutral"),  # paying is buying here, not "you'll pay for this"
+    ("Do you take credit cards?", "neutral"),
+    # an escalation letter: its thanks and hopes surround the problem
+    ("Hi Fernbrew team, I'm honestly at the end of my patience and I'd like this to reach someone who can actually "
+     "make a decision. The kettle arrived with a cracked lid and I was promised a replacement. I really wanted to "
+     "love these products and recommended them to two friends. Kind regards, Ava", "negative"),
+    ("I have written three emails and waited 40 minutes on the phone. I'd really appreciate a quick answer, thanks!",
+     "negative"),
+    ("Hi team, this is the second week I'm waiting for the October box. I pay €18 every month, I expect it on time. "
+     "Thank you! Oliver", "negative"),
 ])
 def test_shipped_sentiment_reads_customer_service_language(real_app, text, label):
     assert real_app.sentiment.name.startswith("minilm-head")

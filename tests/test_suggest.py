@@ -59,6 +59,39 @@ def test_unknown_intent_gets_a_clarifying_question_not_a_guess(shipped):
     assert "best guess pricing" in out[0].reason
 
 
+@pytest.mark.parametrize("language, text", [
+    ("en", "honestly this is a joke, I expected better"),
+    ("de", "Das ist eine Frechheit, so geht das wirklich nicht"),
+    ("es", "Esto es una vergüenza, estoy muy enfadado"),
+    ("fr", "C'est vraiment n'importe quoi, je suis très déçu"),
+    ("pt", "Isso é um absurdo, estou muito chateado"),
+    ("it", "Sono davvero arrabbiato, è una vergogna"),
+    ("nl", "Dit is echt belachelijk, ik ben er helemaal klaar mee"),
+])
+def test_an_upset_customer_whose_message_we_cannot_place_is_apologised_to_before_being_asked(shipped, language, text):
+    """An upset message no intent is likely enough for used to get the cheerful "Thanks for reaching out!" question
+    (in their language: "Danke für deine Nachricht!"); a calm one still does."""
+    own = "" if language == "en" else f"_{language}"
+    upset = Suggester(shipped).suggest(analysis("unknown", 0.3, sentiment="negative", best="complaint"),
+                                       ReplyContext(text=text))
+    assert upset[0].reply_id == f"negative{own}" and upset[0].intent == "unknown"
+    assert upset[0].text.endswith("?") and "written for negative messages" in upset[0].reason
+    calm = Suggester(shipped).suggest(analysis("unknown", 0.3, best="complaint"), ReplyContext(text=text))
+    assert calm[0].reply_id == f"generic{own}"
+
+
+def test_an_upset_unclear_message_is_still_asked_first_about_the_order_it_named(shipped):
+    """"Is it about an order or delivery ...?" would ask what FB-12345 already says: the order's question comes
+    first and the apology second. A name or a chat source does not put the apology after the cheerful question."""
+    unsure = analysis("unknown", 0.3, sentiment="negative", best="complaint")
+    named = Suggester(shipped).suggest(analysis("unknown", 0.3, sentiment="negative", best="complaint",
+                                                entities=[ORDER]), ReplyContext(text="FB-12345?? unbelievable"))
+    assert [x.reply_id for x in named[:2]] == ["with_order_id", "negative"]
+    for ctx in (ReplyContext(text="unbelievable", values={"first_name": "Anna"}),
+                ReplyContext(text="unbelievable", source="telegram")):
+        assert Suggester(shipped).suggest(unsure, ctx)[0].reply_id == "negative"
+
+
 SCALE = Entity("PRODUCT", "scale", 0, 5, "Fern Scale")
 
 
@@ -205,6 +238,30 @@ def test_a_price_message_is_not_asked_which_product_or_price_it_named(shipped, t
     assert not any("Which product or plan is the" in x.text for x in out)
 
 
+@pytest.mark.parametrize("language, text", [
+    ("de", "Der Fern Kettle ist auf einmal teurer geworden, ohne Begründung. Das ärgert mich wirklich."),
+    ("de", "Warum ist der Fern Kettle plötzlich so viel teurer? Ohne jede Ankündigung, echt enttäuschend"),
+    ("es", "Habéis subido el precio del Fern Kettle sin avisar, me parece fatal."),
+    ("fr", "Le prix du Fern Kettle a augmenté sans prévenir, c'est vraiment décevant."),
+    ("pt", "O preço da Fern Kettle subiu sem aviso nenhum, estou muito chateada com vocês."),
+    ("it", "Il prezzo del Fern Kettle è aumentato senza preavviso, sono molto deluso."),
+    ("nl", "De Fern Kettle is ineens duurder geworden, zonder enige uitleg. Ik ben echt teleurgesteld."),
+])
+def test_an_upset_price_complaint_in_another_language_is_also_offered_the_reply_that_hears_it(
+        shipped, language, text):
+    """An English one is offered price_change_heard ("You're right that a price change deserves notice and a
+    reason") too; the other languages had only their price_change_xx, which is written for any feeling and comes
+    second. A customer who is not upset is not told they are right to be."""
+    upset = Suggester(shipped).suggest(analysis("pricing", sentiment="negative", entities=[KETTLE]),
+                                       ReplyContext(text=text, language=language))
+    assert [x.reply_id for x in upset[:2]] == [f"price_change_heard_{language}", f"price_change_{language}"]
+    assert upset[0].intent == "pricing" and "written for negative messages" in upset[0].reason
+    calm = Suggester(shipped, limit=10).suggest(analysis("pricing", entities=[KETTLE]),
+                                                ReplyContext(text=text, language=language))
+    assert calm[0].reply_id == f"price_change_{language}"
+    assert not any(x.reply_id.startswith("price_change_heard") for x in calm)
+
+
 def test_a_known_issue_is_answered_as_one(shipped):
     """People describing the known battery drain are told it is known, not asked what they are seeing."""
     scale = Entity("PRODUCT", "scale", 0, 5, "Fern Scale")
@@ -254,3 +311,39 @@ def test_says_reads_what_the_customer_wrote_not_the_mail_they_quote(shipped):
             " wrote:\n> Thanks! Once you have sent it back, the refund takes 5 days.")
     out = Suggester(shipped, limit=10).suggest(analysis("refund_return", entities=[ORDER]), ReplyContext(text=mail))
     assert not any(x.reply_id.startswith("refund_underway") for x in out)
+
+
+@pytest.mark.parametrize("intent, text, entities, first", [
+    # arrived damaged or wrong: a photo and a replacement, not the return policy or troubleshooting
+    ("refund_return", "package arrived damaged, the carafe is cracked", [], "damaged"),
+    ("refund_return", "FB-12345 came today and the scale's glass is shattered", [ORDER], "damaged_with_order_id"),
+    ("refund_return", "you sent me the wrong roast with FB-12345", [ORDER], "wrong_item_with_order_id"),
+    ("technical_problem", "The Fern Kettle I got today has a cracked lid", [KETTLE], "damaged_with_product"),
+    # an order to cancel is stopped, not offered "money back or an exchange?"
+    ("refund_return", "I'd like to cancel my order FB-12345 before it ships", [ORDER], "cancel_with_order_id"),
+    ("refund_return", "please cancel the order I placed this morning", [], "cancel"),
+    # a new delivery address is taken, not "is the address on the order still correct?"
+    ("order_status", "Can I change the delivery address for FB-12345? I moved last week.", [ORDER],
+     "change_address_with_order_id"),
+    # billing: what they asked for, not a menu
+    ("billing", "Where can I download the invoice for FB-12345?", [ORDER], "invoice_with_order_id"),
+    ("billing", "my card keeps getting declined at checkout", [], "payment_failed"),
+    ("billing", "do you take PayPal?", [], "payment_methods"),
+])
+def test_what_a_message_says_picks_the_reply_for_its_situation(shipped, intent, text, entities, first):
+    out = Suggester(shipped, limit=10).suggest(analysis(intent, entities=entities), ReplyContext(text=text))
+    assert out[0].reply_id == first, [x.reply_id for x in out]
+
+
+@pytest.mark.parametrize("text", ["cancel my bean club sub and refund the last box pls",
+                                  "I sent the cracked kettle back last week and still no refund, FB-12345"])
+def test_a_membership_or_a_refund_underway_is_not_answered_as_an_order_to_cancel_or_replace(shipped, text):
+    out = Suggester(shipped, limit=10).suggest(analysis("refund_return", entities=[ORDER] if "FB" in text else []),
+                                               ReplyContext(text=text))
+    assert not any(x.reply_id.startswith(("cancel", "damaged", "wrong_item")) for x in out), [x.reply_id for x in out]
+
+
+def test_tracking_that_has_not_moved_is_no_new_address(shipped):
+    out = Suggester(shipped, limit=10).suggest(analysis("order_status", sentiment="negative"),
+                                               ReplyContext(text="Where is the October box?? Tracking hasn't moved"))
+    assert not any(x.reply_id.startswith("change_address") for x in out), [x.reply_id for x in out]

@@ -3,13 +3,14 @@
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from slack_sdk import WebClient
 
 from bot import digest
-from bot.campaigns import METRICS, CampaignDesk, card_for, load_rules, metric_text
+from bot.campaigns import METRICS, CampaignDesk, card_for, ideas_for, load_rules, metric_text
 from bot.errors import PlaybookError
 from bot.message import OUTBOUND, Message, iso
 from bot.themes import Theme, ThemeFinder, Window, trend_of
@@ -318,9 +319,11 @@ GERMAN_BATTERY = ["Akku der Fern Scale jeden Morgen leer", "Fern Scale Akku jede
                   "jeden Morgen ist der Akku der Fern Scale leer"]
 
 
-def test_reports_of_a_known_issue_in_another_language_join_its_theme_and_campaign(inbox):
-    """The embedding model is English: German reports of the battery issue are near each other, not near the English
-    ones. The playbooks answer both with the known issue's reply (its situation), so they are one theme."""
+def test_reports_of_a_known_issue_in_another_language_join_its_theme_and_campaign(inbox, monkeypatch):
+    """The embedding model is English: reports of the battery issue in a language it has no gloss for are near each
+    other, not near the English ones. The playbooks answer both with the known issue's reply (its situation), so they
+    are one theme."""
+    monkeypatch.setattr("nlp.gloss.glossary", lambda code: {})  # German as a language without a glossary
     late = msg("Batterie leer seit Update", "g9", T0 + timedelta(days=12))
     inbox.pipeline.ingest([msg(text, f"g{i}", T0 + timedelta(days=11, hours=i)) for i, text in
                            enumerate(GERMAN_BATTERY)] + [late])
@@ -345,6 +348,17 @@ def test_reports_of_a_known_issue_in_another_language_join_its_theme_and_campaig
     assert {t.situation for t in apart.themes} == {None}
     card = card_for(battery, load_rules().rule_for(battery), report.window)
     assert card["kind"] == "known issue" and "German 4" in card["why"] and card["segment"]["size"] == 9  # b5 opted out
+
+
+def test_reports_in_another_language_join_the_english_theme_through_their_gloss(inbox):
+    """A German report is embedded through its English gloss ("battery the Fern Scale every morning empty"), so it
+    lands with the English reports of the same thing, whatever it was answered with."""
+    inbox.pipeline.ingest([msg(text, f"g{i}", T0 + timedelta(days=11, hours=i)) for i, text in
+                           enumerate(GERMAN_BATTERY)])
+    report = ThemeFinder(inbox.store, engine()).find(timedelta(days=7), T0 + timedelta(days=14))
+    battery = max(report.themes, key=lambda t: t.size)
+    assert battery.size == 9 and battery.languages == {"de": 3}
+    assert sorted(t.size for t in report.themes) == [4, 9]
 
 
 def test_a_window_of_another_length_has_threads_of_its_own(inbox):
@@ -456,7 +470,7 @@ def test_every_card_names_the_theme_once_whatever_its_label_says(label, intent):
     from nlp.themes import same_word
 
     rules = load_rules()
-    for rule in rules.rules:
+    for rule in (r for r in rules.rules if r.template is not None):
         sentiment = {"negative": 9} if "negative" in rule.when.get("sentiment", ()) else {"neutral": 9}
         t = theme(label=label, intents=[{"intent": (rule.when.get("intent") or (intent,))[0], "count": 9}],
                   sentiment=sentiment)
@@ -493,6 +507,18 @@ def test_a_one_word_label_says_what_people_do_without_repeating_itself():
     assert named_by_intent("Others", "praise") == "Others praise" and named_by_intent("News", "") == "News messages"
 
 
+@pytest.mark.parametrize("intent", ["greeting", "thanks"])
+def test_small_talk_recurs_but_gets_no_campaign(intent):
+    """"Hello from Austin", "Olá a todos!" (hello to all, through its gloss) and "happy Friday y'all" are one theme
+    of four people; it asks for nothing, so it is not offered an FAQ to write."""
+    rules = load_rules()
+    t = theme(label="Happy greetings", intents=[{"intent": intent, "count": 4}], sentiment={"positive": 3})
+    assert rules.rule_for(t).template is None
+    assert ideas_for(SimpleNamespace(window=WINDOW, themes=[t]), rules) == []
+    other = theme(intents=[{"intent": "product_question", "count": 9}], sentiment={"neutral": 9})
+    assert [card["kind"] for _, _, card in ideas_for(SimpleNamespace(window=WINDOW, themes=[t, other]), rules)] == ["faq"]
+
+
 def test_broken_campaign_rules_name_file_and_line(tmp_path):
     path = tmp_path / "campaigns.yml"
     path.write_text("rules:\n  - id: x\n    when: {trend: [rising]}\n    template: {}\n")
@@ -502,6 +528,9 @@ def test_broken_campaign_rules_name_file_and_line(tmp_path):
     path.write_text("rules:\n  - id: x\n    template:\n      title: t\n      channel: email\n      days: 7\n"
                     "      actions: [a, b]\n      metric: theme_volume\n")
     with pytest.raises(PlaybookError, match=r"campaigns.yml:7: rule x: 'actions' must be a list of 3 to 5"):
+        load_rules(path)
+    path.write_text("rules:\n  - id: x\n    when: {intent: [greeting]}\n    campaign: later\n")
+    with pytest.raises(PlaybookError, match=r"campaigns.yml:4: rule x: 'campaign: false' .* without a template"):
         load_rules(path)
 
 
