@@ -254,7 +254,7 @@ def test_a_broken_product_list_says_what_and_where(tmp_path, products, needle, l
 
 
 @pytest.mark.parametrize("broken, problem", [
-    (lambda brand: brand.replace("- Fern Scale: [scale]", "- Fern Scale: scale"), "must be a list of names"),
+    (lambda brand: re.sub(r"- Fern Scale: \[[^]]*\]", "- Fern Scale: scale", brand), "must be a list of names"),
     (lambda brand: "brand: [\n" + brand, "invalid YAML"),  # its constants unknown: not reported once per reply
 ])
 def test_a_broken_brand_file_is_the_one_problem_reported(tmp_path, broken, problem):
