@@ -335,10 +335,16 @@ class EmbeddingSentiment:
         return self.tone_layer is not None
 
     @staticmethod
-    def lexicon_features(lexicon: LexiconSentiment, texts: Sequence[str]) -> np.ndarray:
+    def lexicon_features(lexicon: LexiconSentiment, texts: Sequence[str],
+                         languages: Sequence[str | None] | None = None) -> np.ndarray:
+        """VADER's scores and the problem phrases' adjustment of each text. VADER reads a text in another language
+        through its English gloss (``languages``: of each text): German "die" is an article, not VADER's "die", and
+        "nicht zufrieden" is "not satisfied"; the problem phrases read it as written."""
+        from nlp.gloss import gloss
+
         rows = []
-        for t, adjust in zip(texts, problem_adjustments(texts)):
-            scores = lexicon.vader(without_closing(t))
+        for i, (t, adjust) in enumerate(zip(texts, problem_adjustments(texts))):
+            scores = lexicon.vader(without_closing(gloss(t, languages[i]) if languages else t))
             rows.append([scores["compound"], scores["pos"], scores["neg"], adjust])
         return 2.0 * np.asarray(rows, dtype=np.float64).reshape(-1, 4)  # float64: exact when halved back
 
@@ -374,7 +380,7 @@ class EmbeddingSentiment:
 
         read = [i for i, language in enumerate(languages) if language in (None, "en") or glossary(language)]
         if len(read) == len(texts):
-            return self._head(texts, vectors, tone)
+            return self._head(texts, vectors, tone, languages)
         # each text is read once: by the head when English or glossed, else by the lexicon
         foreign = sorted(set(range(len(texts))) - set(read))
         out: list[SentimentResult | None] = [None] * len(texts)
@@ -382,13 +388,15 @@ class EmbeddingSentiment:
             out[i] = feeling
         if read:
             rows = np.asarray(read)
-            for i, feeling in zip(read, self._head([texts[i] for i in read], vectors[rows],
-                                                     None if tone is None else tone[rows])):
+            feelings = self._head([texts[i] for i in read], vectors[rows], None if tone is None else tone[rows],
+                                  [languages[i] for i in read])
+            for i, feeling in zip(read, feelings):
                 out[i] = feeling
         return out
 
-    def _head(self, texts: Sequence[str], vectors: np.ndarray, tone: np.ndarray | None) -> list[SentimentResult]:
-        features = self.lexicon_features(self.lexicon, texts)
+    def _head(self, texts: Sequence[str], vectors: np.ndarray, tone: np.ndarray | None,
+              languages: Sequence[str | None] | None = None) -> list[SentimentResult]:
+        features = self.lexicon_features(self.lexicon, texts, languages)
         probs = self.probabilities(texts, vectors, tone, features)
         neg, pos = self.labels.index(NEGATIVE), self.labels.index(POSITIVE)
         out = []

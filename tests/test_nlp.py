@@ -114,7 +114,9 @@ def test_the_head_reads_a_language_with_a_glossary_and_leaves_one_without_to_the
     without = head.score(texts, vectors, tone, languages=["sv", None])  # a language with no glossary
     assert without[0] == lexicon.score_one(texts[0]) and without[0].label == "negative"
     assert without[1] == english_only[1]  # an English message: the head, as before
-    assert head.score(texts, vectors, tone, languages=["de", None]) == english_only == head.score(texts, vectors, tone)
+    german = head.score(texts, vectors, tone, languages=["de", None])  # German has a glossary: the head reads it
+    assert german == head.score(texts, vectors, tone) and german[1] == english_only[1]
+    assert german[0] == head._head(texts[:1], vectors[:1], tone[:1], ["de"])[0]
 
 
 def test_an_emoji_with_its_presentation_selector_counts():
@@ -451,3 +453,14 @@ def test_the_intent_models_are_trained_again_when_a_glossary_changes(fake_app, m
     _, key = train_intents(fake_app.embedder, fake_app.playbooks, fake_app.config)
     monkeypatch.setattr("nlp.gloss.version", lambda: "another glossary")
     assert train_intents(fake_app.embedder, fake_app.playbooks, fake_app.config)[1] != key
+
+
+def test_vader_reads_a_message_in_another_language_through_its_gloss():
+    """German "die" is an article, not VADER's "die" (-2.9): an invoice question was read as negative."""
+    from nlp.sentiment import EmbeddingSentiment
+
+    lexicon, text = LexiconSentiment(), "Wo finde ich die Rechnung für FB-21000?"
+    as_written, glossed = EmbeddingSentiment.lexicon_features(lexicon, [text, text], ["en", "de"])
+    assert as_written[0] < -0.5 and glossed[0] == 0.0  # compound, doubled
+    kaputt = EmbeddingSentiment.lexicon_features(lexicon, ["Die Waage ist kaputt angekommen"], ["de"])[0]
+    assert kaputt[0] < -0.5  # a word of feeling still counts, through its gloss or the German lexicon
