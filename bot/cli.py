@@ -269,13 +269,12 @@ def train(app, as_json):
     `resonate run` picks up the new model without a restart.
     """
     from bot.learning import cross_validated_change
+    from nlp.gloss import embedding_texts
     from nlp.intent import IntentClassifier
     from nlp.language import name as language_name
 
     ts = app.training_set()
     app.train_intents(publish=True)
-    from nlp.gloss import embedding_texts
-
     vectors = app.embedder.encode(embedding_texts(ts.texts))
     change = cross_validated_change(vectors, ts, lambda: IntentClassifier(
         min_confidence=app.config.min_confidence, min_similarity=app.config.min_similarity))
