@@ -4,9 +4,9 @@ The embedding model (all-MiniLM-L6-v2) is English: a German "Wo bleibt meine Bes
 my order?", so the intents and themes of messages in other languages rested on a few examples per language. A
 message told to be in German, Spanish, French, Portuguese, Italian or Dutch (:func:`nlp.language.detect`) is
 embedded with each word that its language's glossary knows replaced by English ("where is my order?" from the
-German above), the rest as written. Only what is embedded changes: intents' word features, sentiment, entities,
-theme names and everything shown or stored as the message keep its own words. English messages, and messages too
-short to tell, are embedded as written.
+German above), the rest as written; VADER reads the gloss too (``nlp.sentiment``). The intents' word features, the
+problem phrases, entities, theme names and everything shown or stored as the message keep its own words. English
+messages, and messages too short to tell, are embedded as written.
 
 Glossaries: ``nlp/data/gloss/<code>.txt``, one ``word = english`` a line (lower case; an empty English drops the
 word, e.g. a separable verb's particle), ``#`` starts a comment.
