@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from bot.outbox import BY_HAND, SENDABLE_SOURCES
+from nlp.closings import body
+from nlp.gloss import gloss
 from nlp.language import language_of
 from nlp.language import name as language_name
 
@@ -122,6 +124,11 @@ def header_blocks(data: CardData) -> list[dict]:
         {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn_literal(str(m.get("text") or " ")),
                                      "verbatim": True}},
     ]
+    said = body(str(m.get("text") or ""))
+    glossed = gloss(said, language)
+    if glossed != said:  # a rough reading for a team that does not read the language: the words the model reads
+        blocks.append({"type": "context", "elements": [mrkdwn(
+            f"🔤 Word for word: “{mrkdwn_literal(' '.join(glossed.split()), 300)}”")]})
     if data.follows_up:
         earlier = data.follows_up
         blocks.append({"type": "context", "elements": [mrkdwn(

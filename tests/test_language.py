@@ -176,6 +176,10 @@ def test_the_card_says_which_language_the_message_is_in(fake_app):
     desk = ReviewDesk(fake_app.store, lambda: fake_app.suggester, lambda: fake_app.playbooks, NoBoard())
     assert "written in German" in str(review.header_blocks(desk.card_data(german.message_id)))
     assert "written in" not in str(review.header_blocks(desk.card_data(english.message_id)))
+    # a rough reading for a team that does not read German: the words the model reads
+    card = str(review.header_blocks(desk.card_data(german.message_id)))
+    assert "Word for word: “" in card and "thanks for the great service, the kettle is great!”" in card
+    assert "Word for word" not in str(review.header_blocks(desk.card_data(english.message_id)))
 
 
 # -- intents of messages in other languages: a playbook's `examples_in` ---------------------------------------------
