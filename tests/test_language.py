@@ -362,9 +362,9 @@ def test_an_invoice_asked_for_in_german_or_french_with_an_order_number_is_answer
 
     analysis = real_app.analyzer.analyze(text)
     assert analysis.intent == "billing", analysis.prediction.ranking[:3]
-    offered = real_app.suggester.suggest(analysis, ReplyContext(text=text))
-    assert offered[0].reply_id == first, [s.reply_id for s in offered]
-    assert "FB-20344" in offered[0].text
+    out = real_app.suggester.suggest(analysis, ReplyContext(text=text))
+    assert out[0].reply_id == first, [s.reply_id for s in out]
+    assert "FB-20344" in out[0].text
 
 
 def test_the_inbox_lists_and_the_digest_counts_messages_by_the_language_they_are_written_in(fake_app, tmp_path):
@@ -418,16 +418,22 @@ def test_the_inbox_lists_and_the_digest_counts_messages_by_the_language_they_are
     ("Het scherm van mijn Fern Scale blijft leeg na het aanzetten", "with_product_nl", "nl"),
 ])
 def test_the_known_battery_issue_is_answered_in_the_customers_language(shipped, text, first, language):
-    from bot.playbooks import ReplyContext
-
-    scale = Entity("PRODUCT", "Fern Scale", 0, 10, "Fern Scale")
-    offered = Suggester(shipped).suggest(analysis("technical_problem", entities=[scale]),
-                                         ReplyContext(text=text, language=language))
-    assert offered[0].reply_id == first
+    assert offered(shipped, "technical_problem", text, [SCALE], language=language)[0] == first
 
 
 ORDER_20344 = Entity("ORDER_ID", "FB-20344", 0, 8, "FB-20344")
 EMAIL_LENA = Entity("EMAIL", "lena@example.org", 0, 16, "lena@example.org")
+SCALE = Entity("PRODUCT", "Fern Scale", 0, 10, "Fern Scale")
+
+
+def offered(shipped, intent, text, named, sentiment="neutral", language=None) -> list[str]:
+    """The ids of the replies the shipped playbooks offer ``text`` read as ``intent``, with those of the entities
+    ``named`` that it names."""
+    from bot.playbooks import ReplyContext
+
+    entities = [e for e in named if e.value in text]
+    return [s.reply_id for s in Suggester(shipped).suggest(analysis(intent, sentiment=sentiment, entities=entities),
+                                                           ReplyContext(text=text, language=language))]
 
 
 @pytest.mark.parametrize("intent, text, first, language", [(intent, text, first, None) for intent, text, first in [
@@ -514,12 +520,7 @@ def test_a_price_change_a_refund_under_way_and_a_missing_or_expired_sign_in_link
     """German, Spanish, French, Portuguese, Italian and Dutch messages used to get the intent's generic reply in their
     language (or, in Italian and Dutch, an English one) where an English one gets the reply for what it says (the
     English `says` do not know their words)."""
-    from bot.playbooks import ReplyContext
-
-    entities = [e for e in (ORDER_20344, EMAIL_LENA) if e.value in text]
-    offered = Suggester(shipped).suggest(analysis(intent, entities=entities),
-                                         ReplyContext(text=text, language=language))
-    assert offered[0].reply_id == first
+    assert offered(shipped, intent, text, [ORDER_20344, EMAIL_LENA], language=language)[0] == first
 
 
 @pytest.mark.parametrize("text, sentiment, first", [
@@ -559,12 +560,8 @@ def test_a_members_subscription_price_change_is_answered_in_their_language(shipp
     """A member who writes that their Bean Club got dearer is read as subscription (its words pull it there), whose
     replies used to explain how to pause or cancel and say nothing of the price: the subscription playbook answers
     the price change too, in every language, with pricing's words and situation."""
-    from bot.playbooks import ReplyContext
-
-    entities = [EMAIL_LENA] if EMAIL_LENA.value in text else []
-    offered = Suggester(shipped).suggest(analysis("subscription", sentiment=sentiment, entities=entities),
-                                         ReplyContext(text=text))
-    assert offered[0].reply_id == first, [s.reply_id for s in offered]
+    replies = offered(shipped, "subscription", text, [EMAIL_LENA], sentiment)
+    assert replies[0] == first, replies
     situation = {r.id: r.situation for r in shipped.get("subscription").replies}[first]
     assert situation == ("price_change" if first.startswith("price_change") else "")  # one thread with pricing's
 
@@ -597,12 +594,8 @@ def test_an_invoice_a_failed_payment_and_a_way_to_pay_are_answered_in_the_custom
         shipped, text, sentiment, first):
     """Billing's replies were English only, chosen by English words ("invoice", "declined", "pay with"): each
     language has them with its own words, and paying by invoice ("auf Rechnung") is asked as a way to pay."""
-    from bot.playbooks import ReplyContext
-
-    entities = [ORDER_20344] if ORDER_20344.value in text else []
-    offered = Suggester(shipped).suggest(analysis("billing", sentiment=sentiment, entities=entities),
-                                         ReplyContext(text=text))
-    assert offered[0].reply_id == first, [s.reply_id for s in offered]
+    replies = offered(shipped, "billing", text, [ORDER_20344], sentiment)
+    assert replies[0] == first, replies
 
 
 def test_every_reply_written_in_german_is_also_written_in_italian_and_dutch(shipped):
@@ -696,9 +689,6 @@ def test_every_reply_chosen_by_what_a_message_says_about_an_order_is_also_writte
     assert checked >= 16
 
 
-SCALE = Entity("PRODUCT", "Fern Scale", 0, 10, "Fern Scale")
-
-
 @pytest.mark.parametrize("intent, text, first", [
     # damaged on arrival: a photo and a replacement
     ("refund_return", "Meine Bestellung FB-20344 kam beschädigt an, die Karaffe hat einen Sprung",
@@ -756,11 +746,8 @@ def test_damage_a_wrong_item_a_cancellation_and_a_new_address_are_answered_in_th
     """These messages used to get their language's generic or order-number reply (the return policy, 'money back or
     an exchange?', 'is the delivery address still correct?') where an English one gets the reply for what it says;
     the reply in their language answers the same situation as the English one, so the themes count both as one."""
-    from bot.playbooks import ReplyContext
-
-    entities = [e for e in (ORDER_20344, SCALE) if e.value in text]
-    offered = Suggester(shipped).suggest(analysis(intent, entities=entities), ReplyContext(text=text))
-    assert offered[0].reply_id == first, [s.reply_id for s in offered]
+    replies = offered(shipped, intent, text, [ORDER_20344, SCALE])
+    assert replies[0] == first, replies
     situations = {r.id: r.situation for r in shipped.get(intent).replies}
     assert situations[first] == situations[first[:-3]]
 
@@ -819,13 +806,9 @@ def test_an_upset_customer_is_answered_with_an_apology_in_their_language(shipped
     """The language's replies rank first, so an upset German customer used to get the cheerful "Danke für die
     Bestellnummer!" where an English one gets "I'm really sorry FB-20431 is taking this long"; the same message read
     as neutral still gets the language's usual reply."""
-    from bot.playbooks import ReplyContext
-
-    entities = [ORDER_20431] if "FB-20431" in text else []
     for sentiment, first in (("negative", upset), ("neutral", calm)):
-        offered = Suggester(shipped).suggest(analysis(intent, sentiment=sentiment, entities=entities),
-                                             ReplyContext(text=text))
-        assert offered[0].reply_id == first, (sentiment, [s.reply_id for s in offered])
+        replies = offered(shipped, intent, text, [ORDER_20431], sentiment)
+        assert replies[0] == first, (sentiment, replies)
 
 
 @pytest.mark.parametrize("replied_at, first", [(None, "negative_unanswered_de"),
@@ -838,12 +821,12 @@ def test_an_upset_follow_up_in_another_language_is_answered_without_english_days
     earlier = {"id": 7, "text": "Wo bleibt meine Bestellung FB-20431?", "intent": "order_status",
                "sent_at": "2026-10-02T09:00:00+00:00", "replied_at": replied_at,
                "entities": [{"label": "ORDER_ID", "value": "FB-20431"}]}
-    offered = Suggester(shipped).suggest(
+    out = Suggester(shipped).suggest(
         analysis("follow_up", sentiment="negative"),
         ReplyContext(text="Hallo?! Ich warte immer noch auf eine Antwort, das ist echt ärgerlich",
                      sent_at="2026-10-05T09:00:00+00:00"), earlier=earlier)
-    assert offered[0].reply_id == first
-    assert not any(day in offered[0].text for day in ("Friday", "Saturday", "October"))
+    assert out[0].reply_id == first
+    assert not any(day in out[0].text for day in ("Friday", "Saturday", "October"))
 
 def test_the_model_for_other_languages_is_trained_only_when_a_message_needs_it(tmp_path):
     """Most inboxes are English: a process that reads no German never trains (or loads) the German model."""
