@@ -34,14 +34,13 @@ def analysis(text: str, a, language: str | None = None) -> None:
         ents = ", ".join(f"{e.label.lower()}={escape(e.value)}" for e in a.entities)
         console.print(f"  entities:  {ents}")
     if language and language != "en":
-        from nlp.closings import body
-        from nlp.gloss import gloss
+        from nlp.gloss import word_for_word
         from nlp.language import name
 
         console.print(f"  language:  {escape(name(language))} ({escape(language)})")
-        glossed = gloss(body(text), language)
-        if glossed != body(text):
-            console.print(f"  word for word: [dim]{escape(' '.join(glossed.split()))}[/]")
+        glossed = word_for_word(text, language)
+        if glossed:
+            console.print(f"  word for word: [dim]{escape(glossed)}[/]")
 
 
 def suggestions(items) -> None:

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from bot.outbox import BY_HAND, SENDABLE_SOURCES
-from nlp.closings import body
-from nlp.gloss import gloss
+from nlp.gloss import word_for_word
 from nlp.language import language_of
 from nlp.language import name as language_name
 
@@ -124,11 +123,10 @@ def header_blocks(data: CardData) -> list[dict]:
         {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn_literal(str(m.get("text") or " ")),
                                      "verbatim": True}},
     ]
-    said = body(str(m.get("text") or ""))
-    glossed = gloss(said, language)
-    if glossed != said:  # a rough reading for a team that does not read the language: the words the model reads
-        blocks.append({"type": "context", "elements": [mrkdwn(
-            f"🔤 Word for word: “{mrkdwn_literal(' '.join(glossed.split()), 300)}”")]})
+    glossed = word_for_word(str(m.get("text") or ""), language)
+    if glossed:  # a rough reading for a team that does not read the language
+        blocks.append({"type": "context",
+                       "elements": [mrkdwn(f"🔤 Word for word: “{mrkdwn_literal(glossed, 300)}”")]})
     if data.follows_up:
         earlier = data.follows_up
         blocks.append({"type": "context", "elements": [mrkdwn(

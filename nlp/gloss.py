@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+from nlp.closings import body
 from nlp.language import detect
 
 GLOSS_DIR = Path(__file__).resolve().parent / "data" / "gloss"
@@ -61,6 +62,14 @@ def gloss(text: str, language: str | None) -> str:
         return text
     out = [words.get(part.lower(), part) for part in _TOKEN.findall(text)]
     return re.sub(r"\s{2,}", " ", "".join(out)).strip()
+
+
+def word_for_word(text: str, language: str | None) -> str | None:
+    """The gloss of what ``text`` says (without a greeting or closing) on one line, for a person who does not read
+    ``language``: a rough reading, the words the model reads; None when nothing in it was glossed."""
+    said = body(text)
+    glossed = gloss(said, language)
+    return " ".join(glossed.split()) if glossed != said else None
 
 
 def embedding_texts(texts: Sequence[str], languages: Sequence[str | None] | None = None) -> list[str]:
