@@ -42,9 +42,8 @@ def main() -> None:
 
     from bot.bootstrap import App
     from bot.config import Config
+    from nlp.analyzer import embedded_texts
     from nlp.embeddings import default_model_path
-    from nlp.closings import bodies
-    from nlp.gloss import embedding_texts
     from nlp.language import detect
 
     torch.set_num_threads(args.threads)
@@ -60,7 +59,7 @@ def main() -> None:
     # the texts the analysis embeds: a letter's salutation and closing are left out, and a message in another
     # language is embedded through its English gloss (README, "How it works"); the analysis pays for both, the
     # reference does not
-    said = embedding_texts(bodies(texts))
+    said = embedded_texts(texts)
     ref_times, our_times = [], []
     ref_vectors = analyses = None
     for _ in range(args.rounds):

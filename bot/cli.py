@@ -386,13 +386,12 @@ def eval_themes_cmd(app, test_file, as_json):
     """Cluster the texts of --test with the theme engine and score the themes against the labels."""
     import time
 
-    from nlp.closings import bodies
+    from nlp.analyzer import embedded_texts
     from nlp.evaluate import eval_themes
-    from nlp.gloss import embedding_texts
 
     texts, labels = _labelled(test_file)
     start = time.perf_counter()
-    vectors = app.embedder.encode(embedding_texts(bodies(texts)))  # as the analysis stores a message's embedding
+    vectors = app.embedder.encode(embedded_texts(texts))  # as the analysis stores a message's embedding
     embed_seconds = time.perf_counter() - start
     result = eval_themes(app.theme_engine, vectors, texts, labels)
     result.update({"test": str(test_file), "embedder": getattr(app.embedder, "name", ""),

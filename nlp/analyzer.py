@@ -52,6 +52,13 @@ class Analysis:
         }
 
 
+def embedded_texts(texts: Sequence[str]) -> list[str]:
+    """What the analysis embeds of each text: its body (no greeting, closing or quoted mail), through its English
+    gloss when it is written in another language (:mod:`nlp.gloss`). Whatever compares with the analysis's
+    embeddings (``resonate eval themes``, the benchmarks' reference) embeds this."""
+    return embedding_texts(bodies(texts))
+
+
 class Analyzer:
     """Composes the stages; every collaborator is passed in (see ``bot.bootstrap``)."""
 
@@ -76,7 +83,7 @@ class Analyzer:
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
         """The embeddings of the bodies of ``texts`` (of their English gloss when written in another language: see
         :mod:`nlp.gloss`), and their tone vectors when the sentiment model reads them (else None)."""
-        return encode_for(self.sentiment, self.embedder, embedding_texts(bodies(texts)))
+        return encode_for(self.sentiment, self.embedder, embedded_texts(texts))
 
     def analyze_many(self, texts: Sequence[str], vectors: np.ndarray | None = None,
                      tone: np.ndarray | None = None) -> list[Analysis]:
