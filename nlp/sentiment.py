@@ -25,6 +25,7 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from nlp.closings import without_closing
+from nlp.gloss import gloss, glossary
 from nlp.ratings import score_valence, scores
 
 NEGATIVE, NEUTRAL, POSITIVE = "negative", "neutral", "positive"
@@ -340,8 +341,6 @@ class EmbeddingSentiment:
         """VADER's scores and the problem phrases' adjustment of each text. VADER reads a text in another language
         through its English gloss (``languages``: of each text): German "die" is an article, not VADER's "die", and
         "nicht zufrieden" is "not satisfied"; the problem phrases read it as written."""
-        from nlp.gloss import gloss
-
         rows = []
         for i, (t, adjust) in enumerate(zip(texts, problem_adjustments(texts))):
             scores = lexicon.vader(without_closing(gloss(t, languages[i]) if languages else t))
@@ -376,8 +375,6 @@ class EmbeddingSentiment:
             from nlp.language import detect
 
             languages = [detect(t) for t in texts]
-        from nlp.gloss import glossary
-
         read = [i for i, language in enumerate(languages) if language in (None, "en") or glossary(language)]
         if len(read) == len(texts):
             return self._head(texts, vectors, tone, languages)
