@@ -212,15 +212,22 @@ def problem_adjustment(text: str) -> float:
 _ANY_PROBLEM_FROM = 32  # batch size from which compiling the one-pass search (~2 ms) pays
 
 
+def _lower_literals(pattern: str) -> str:
+    """``pattern`` with its letters lower-cased, its escapes (``\\W``, ``\\D``) kept as they are."""
+    return re.sub(r"\\.|[^\\]+", lambda m: m.group() if m.group().startswith("\\") else m.group().lower(), pattern)
+
+
 @functools.cache
 def _any_problem() -> Callable[[str], object]:
-    """One search for any problem phrase at all; case-insensitive, so it finds at least what the phrases find."""
-    return re.compile("|".join(f"(?:{p.pattern})" for p, _ in PROBLEM_PHRASES), re.I).search
+    """One search for any problem phrase at all, in a lower-cased text: it finds at least what the phrases find
+    (they ignore case), and a search that need not ignore case runs about 4x faster."""
+    search = re.compile("|".join(f"(?:{_lower_literals(p.pattern)})" for p, _ in PROBLEM_PHRASES)).search
+    return lambda text: search(text.lower())
 
 
 def problem_adjustments(texts: Sequence[str]) -> list[float]:
     """``problem_adjustment`` of each text. A batch first searches for any phrase at all, in one pass: most
-    messages report no problem, and that pass costs about half as much as the phrases one by one."""
+    messages report no problem, and that pass costs about a quarter of the phrases one by one."""
     if len(texts) < _ANY_PROBLEM_FROM:
         return [problem_adjustment(t) for t in texts]
     found = _any_problem()

@@ -136,7 +136,8 @@ def test_problem_adjustments_of_a_batch_are_those_of_each_text(sample_texts):
     from nlp.sentiment import problem_adjustment, problem_adjustments
 
     texts = list(sample_texts)
-    texts += ["STILL WAITING", "It Doesn't Connect", "never arrived", "Double-charged", "dead after 2 hours", ""]
+    texts += ["STILL WAITING", "It Doesn't Connect", "never arrived", "Double-charged", "dead after 2 hours", "",
+              "the second week I'm waiting", "I EXPECT IT ON TIME", "FUNKTIONIERT NICHT", "Todavía no llegó"]
     found = problem_adjustments(texts)
     assert found == [problem_adjustment(t) for t in texts] and sum(1 for v in found if v < 0) > 20
 
