@@ -239,6 +239,44 @@ def test_shared_neighbour_distances_are_the_blend_of_cosine_and_shared_neighbour
     assert np.allclose(clusterer.distances(x), squareform(np.clip(expected, 0, None), checks=False), atol=1e-9)
 
 
+def test_the_vote_gives_a_text_back_to_the_cluster_of_its_nearest_texts():
+    rng = np.random.default_rng(5)
+    a, b = np.eye(8)[0], np.eye(8)[1]
+    x = np.vstack([a + 0.1 * rng.normal(size=(8, 8)), b + 0.1 * rng.normal(size=(8, 8)),
+                   [0.9 * a + 0.2 * b], [0.5 * a + 0.5 * b]])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    labels = np.array([0] * 8 + [1] * 8 + [1, 1])  # text 16 is A's, but average linkage put it with B
+    voted = AgglomerativeClusterer(vote_neighbours=7).vote(x, labels)
+    assert voted[16] == 0  # its 7 nearest other texts are A's
+    assert list(voted[:16]) == list(labels[:16])  # the texts whose own cluster wins stay
+    assert voted[17] in (0, 1)
+    # a text does not vote for itself (its cosine 1 would outweigh its one nearest neighbour's)
+    alone = labels.copy()
+    alone[3] = 2
+    assert AgglomerativeClusterer(vote_neighbours=1).vote(x, alone)[3] == 0
+    # with 8 copies of a text, the last copy's 8 nearest are the others: still 7 other texts vote
+    copies = np.vstack([x, np.repeat(x[:1], 8, axis=0)])
+    again = AgglomerativeClusterer(vote_neighbours=7).vote(copies, np.append(labels, [0] * 8))
+    assert list(again[18:]) == [0] * 8 and again[16] == 0
+
+
+def test_a_large_input_is_voted_on_after_the_cut_and_a_small_one_is_not():
+    rng = np.random.default_rng(7)
+    centres = np.eye(16)[:4]
+    x = np.vstack([c + 0.35 * rng.normal(size=(110, 16)) for c in centres])  # 440 texts: at least smooth_from
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    calls = []
+
+    class Counting(AgglomerativeClusterer):
+        def vote(self, vectors, labels, nearest=None):
+            calls.append(len(vectors))
+            return super().vote(vectors, labels, nearest)
+
+    Counting().fit_predict(x)
+    Counting().fit_predict(x[:300])
+    assert calls == [440]
+
+
 def test_a_member_with_no_close_fellow_member_is_left_out():
     class OneGroup:
         def fit_predict(self, vectors):
