@@ -39,7 +39,6 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -168,28 +167,28 @@ class _Text:
 
     def batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The combined matrix of the texts in CSR form: (row pointers, columns, values). A row is its word
-        columns, then its character columns, each block's in order of first appearance.
+        columns, then its character columns, each block's in column order.
 
         The numbers are those of one text at a time: the element-wise steps are the same over the whole batch,
-        and each block of each row is normalised by the same dot product over the same values (a test checks).
+        and each block of each row is normalised by a sum over the same values in the same order (a test checks).
+        The terms are counted for the whole batch at once, as (block of a row, column) keys.
         """
         cols: list[int] = []
-        counts: list[int] = []
-        sizes: list[int] = []  # per row: the word block's length, then the character block's
+        sizes: list[int] = []  # per row: the number of its word terms, then of its character terms
         for text in texts:
             for block in (self.word, self.char):
-                found = Counter(block.columns(text))  # insertion order: first appearance
+                found = block.columns(text)
                 cols += found
-                counts += found.values()
                 sizes.append(len(found))
-        columns = np.array(cols, dtype=np.int64)
-        values = (np.log(np.array(counts, dtype=np.float64)) + 1.0) * self._idf[columns]
-        lengths = np.array(sizes, dtype=np.int64)
-        ends = np.cumsum(lengths)
-        squares = np.array([values[a:b] @ values[a:b] for a, b in zip((ends - lengths).tolist(), ends.tolist())
-                            if b > a], dtype=np.float64)
-        values /= np.repeat(np.sqrt(squares), lengths[lengths > 0])
-        indptr = np.concatenate([[0], ends[1::2]])
+        n, width = len(texts), self.width
+        part = np.repeat(np.arange(2 * n, dtype=np.int64), sizes)  # the block of a row (2 i, 2 i + 1) of each term
+        keys, counts = np.unique(part * width + np.array(cols, dtype=np.int64), return_counts=True)
+        part = keys // width
+        columns = keys - part * width
+        values = (np.log(counts.astype(np.float64)) + 1.0) * self._idf[columns]
+        squares = np.bincount(part, weights=values * values, minlength=2 * n)
+        values /= np.sqrt(squares)[part]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(part // 2, minlength=n))])
         return indptr, columns, values * (1.0 / np.sqrt(2))
 
     def transform(self, texts: Sequence[str]):
