@@ -367,6 +367,28 @@ def test_an_invoice_asked_for_in_german_or_french_with_an_order_number_is_answer
     assert "FB-20344" in out[0].text
 
 
+@pytest.mark.model
+@pytest.mark.parametrize("text, language", [
+    ("Hallo, das Paket kam beschädigt an, die Mühle hat eine Delle. FB-20991", "de"),
+    ("Hola, el molinillo llegó dañado, tiene una grieta en la tapa. Pedido FB-20991", "es"),
+    ("Bonjour, ma bouilloire est arrivée cassée, le couvercle est fendu. Commande FB-20991", "fr"),
+    ("Olá, o moinho chegou partido, a tampa está rachada. Encomenda FB-20991", "pt"),
+    ("Ciao, il bollitore è arrivato ammaccato. Ordine FB-20991", "it"),
+    ("Hoi, de weegschaal is kapot aangekomen, het glas is gebarsten. FB-20991", "nl"),
+])
+def test_an_item_that_arrived_damaged_is_read_as_a_return_in_six_languages(real_app, text, language):
+    """The German, Portuguese and Italian ones were read as order_status (0.70-0.90) and answered "sorry it's taking
+    so long, is the address still right?"; the French one as no intent. The return's examples in each language now
+    include damage on arrival, and the glossaries know the words of damage that the damaged-item replies listen for
+    ("Delle" is "dent", "rachada" is "cracked", "ammaccato" is "dented")."""
+    from bot.playbooks import ReplyContext
+
+    analysis = real_app.analyzer.analyze(text)
+    assert analysis.language == language and analysis.intent == "refund_return", analysis.prediction.ranking[:3]
+    out = real_app.suggester.suggest(analysis, ReplyContext(text=text))
+    assert out[0].reply_id == f"damaged_with_order_id_{language}", [s.reply_id for s in out]
+
+
 def test_the_inbox_lists_and_the_digest_counts_messages_by_the_language_they_are_written_in(fake_app, tmp_path):
     from datetime import timedelta
 
