@@ -19,7 +19,7 @@ asked.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from bot.message import parse_time
 from bot.playbooks import UNKNOWN_INTENT, Playbook, PlaybookSet, Reply, ReplyContext, said
@@ -57,11 +57,11 @@ class Suggester:
         values = {**analysis.variables(), **{k: v for k, v in ctx.values.items() if v}}
         pb = self.playbooks.get(analysis.intent) if analysis.intent != UNKNOWN_INTENT else None
         chased = earlier if pb is not None and pb.follows_up else None
+        days: dict[str, str] = {}  # a follow-up's days: when the chased message was sent, when we last replied to it
         if chased:
+            days = {"earlier_day": chased["sent_at"], "replied_day": chased.get("replied_at") or ""}
             values = {**{e["label"].lower(): e["value"] for e in reversed(chased.get("entities") or [])},
-                      "earlier_day": earlier_day(chased["sent_at"], ctx.sent_at),
-                      "replied_day": earlier_day(chased["replied_at"], ctx.sent_at) if chased.get("replied_at")
-                      else "", **values}
+                      **{k: earlier_day(at, ctx.sent_at) if at else "" for k, at in days.items()}, **values}
         # what they wrote, not the earlier mails their reply quotes; what they said before counts too: "you received
         # the return on Sep 30" is not asked whether it was sent back
         text = f"{body(chased['text'])}\n{body(ctx.text)}" if chased else body(ctx.text)
@@ -96,7 +96,7 @@ class Suggester:
         out: list[Suggestion] = []
         seen_texts: set[str] = set()
         for pb, reply, why, answers in candidates:
-            text = reply.render(ctx.values)
+            text = reply.render(_days_in_its_language(reply, ctx.values, days, ctx.sent_at))
             if text in seen_texts:
                 continue
             seen_texts.add(text)
@@ -130,18 +130,63 @@ class Suggester:
         return sorted(usable, key=lambda r: ("language" not in r.when, -_specificity(r)))
 
 
-def earlier_day(earlier_at: str, at: str | None) -> str:
-    """When an earlier message was sent, as "your message from ..." ends: "earlier today", "yesterday", "Monday"
-    (within the week before ``at``), else "2 October" (UTC days)."""
+def earlier_day(earlier_at: str, at: str | None, language: str | None = None) -> str:
+    """When an earlier message was sent (UTC days). In English as "your message from ..." ends: "earlier today",
+    "yesterday", "Monday" (within the week before ``at``), else "2 October". In a language of ``DAYS_IN`` as a
+    sentence of it says when something was sent ("die du uns gestern geschickt hast", "am Montag", "el 2 de
+    octubre"); in any other language as in English."""
     then = parse_time(earlier_at)
     days = (parse_time(at).date() - then.date()).days if at else 7
+    today, yesterday, weekdays, on_date = DAYS_IN.get(language or "", _ENGLISH)
     if days <= 0:
-        return "earlier today"
+        return today
     if days == 1:
-        return "yesterday"
+        return yesterday
     if days < 7:
-        return f"{then:%A}"
-    return f"{then.day} {then:%B}"
+        return weekdays.split(",")[then.weekday()]
+    return on_date(then.day, then.month)
+
+
+def _months(names: str) -> Callable[[int], str]:
+    return lambda month: names.split()[month - 1]
+
+
+_DE, _ES, _FR = (_months("Januar Februar März April Mai Juni Juli August September Oktober November Dezember"),
+                 _months("enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"),
+                 _months("janvier février mars avril mai juin juillet août septembre octobre novembre décembre"))
+_PT, _IT, _NL = (_months("janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro"),
+                 _months("gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre "
+                         "dicembre"),
+                 _months("januari februari maart april mei juni juli augustus september oktober november december"))
+_IT_ARTICLE = {1: "il 1º", 8: "l'8", 11: "l'11"}
+_EN = _months("January February March April May June July August September October November December")
+_ENGLISH = ("earlier today", "yesterday", "Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday",
+            lambda day, month: f"{day} {_EN(month)}")
+# today, yesterday, on each weekday (Monday first), on a date: as a sentence says when something was sent
+DAYS_IN: dict[str, tuple[str, str, str, Callable[[int, int], str]]] = {
+    "de": ("heute", "gestern", "am Montag,am Dienstag,am Mittwoch,am Donnerstag,am Freitag,am Samstag,am Sonntag",
+           lambda day, month: f"am {day}. {_DE(month)}"),
+    "es": ("hoy", "ayer", "el lunes,el martes,el miércoles,el jueves,el viernes,el sábado,el domingo",
+           lambda day, month: f"el {day} de {_ES(month)}"),
+    "fr": ("aujourd'hui", "hier", "lundi,mardi,mercredi,jeudi,vendredi,samedi,dimanche",
+           lambda day, month: f"le {'1er' if day == 1 else day} {_FR(month)}"),
+    "pt": ("hoje", "ontem", "na segunda-feira,na terça-feira,na quarta-feira,na quinta-feira,na sexta-feira,no sábado,"
+           "no domingo", lambda day, month: f"no dia {day} de {_PT(month)}"),
+    "it": ("oggi", "ieri", "lunedì,martedì,mercoledì,giovedì,venerdì,sabato,domenica",
+           lambda day, month: f"{_IT_ARTICLE.get(day, f'il {day}')} {_IT(month)}"),
+    "nl": ("vandaag", "gisteren", "maandag,dinsdag,woensdag,donderdag,vrijdag,zaterdag,zondag",
+           lambda day, month: f"op {day} {_NL(month)}"),
+}
+
+
+def _days_in_its_language(reply: Reply, values: dict[str, str], days: dict[str, str], at: str | None
+                          ) -> dict[str, str]:
+    """``values`` with a follow-up's days (``days``: their times) said in the language a reply is written for (the
+    one language of its ``language`` condition): a German reply says "gestern", not "yesterday"."""
+    languages = reply.when.get("language", ())
+    if len(languages) != 1 or languages[0] not in DAYS_IN:
+        return values
+    return {**values, **{k: earlier_day(when, at, languages[0]) for k, when in days.items() if when and values.get(k)}}
 
 
 def _specificity(reply: Reply) -> int:

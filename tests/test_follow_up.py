@@ -174,6 +174,22 @@ def test_earlier_day_says_when_as_a_reply_would(hours, said):
     assert earlier_day(T0.isoformat(), (T0 + timedelta(hours=hours)).isoformat()) == said
 
 
+@pytest.mark.parametrize("language, said", [
+    ("de", ["heute", "gestern", "am Montag", "am 5. Oktober", "am 1. November"]),
+    ("es", ["hoy", "ayer", "el lunes", "el 5 de octubre", "el 1 de noviembre"]),
+    ("fr", ["aujourd'hui", "hier", "lundi", "le 5 octobre", "le 1er novembre"]),
+    ("pt", ["hoje", "ontem", "na segunda-feira", "no dia 5 de outubro", "no dia 1 de novembro"]),
+    ("it", ["oggi", "ieri", "lunedì", "il 5 ottobre", "il 1º novembre"]),
+    ("nl", ["vandaag", "gisteren", "maandag", "op 5 oktober", "op 1 november"]),
+    ("ko", ["earlier today", "yesterday", "Monday", "5 October", "1 November"]),  # no words for it: English
+])
+def test_earlier_day_says_when_as_a_sentence_of_the_replys_language_would(language, said):
+    at = [(T0 + timedelta(hours=h)).isoformat() for h in (3, 20, 24 * 3, 24 * 9)]
+    assert [earlier_day(T0.isoformat(), a, language) for a in at] + \
+        [earlier_day("2026-11-01T09:00:00+00:00", "2026-11-20T09:00:00+00:00", language)] == said
+    assert earlier_day("2026-10-08T09:00:00+00:00", "2026-10-30T09:00:00+00:00", "it") == "l'8 ottobre"
+
+
 class Board:
     """Records the cards posted and updated, as Slack would show them."""
 
