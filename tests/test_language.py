@@ -389,6 +389,14 @@ def test_an_item_that_arrived_damaged_is_read_as_a_return_in_six_languages(real_
     assert out[0].reply_id == f"damaged_with_order_id_{language}", [s.reply_id for s in out]
 
 
+@pytest.mark.model
+def test_an_annoyed_chaser_in_german_is_read_as_a_follow_up_not_as_thanks(real_app):
+    """"ärgerlich" (annoying) was not in the German glossary: the message was embedded as "... on a answer, the is
+    really ärgerlich", read as thanks (0.47) and answered "Schön, dass es geholfen hat" (glad it helped)."""
+    analysis = real_app.analyzer.analyze("Hallo?? Ich warte immer noch auf eine Antwort, das ist echt ärgerlich.")
+    assert (analysis.intent, analysis.sentiment) == ("follow_up", "negative"), analysis.prediction.ranking[:3]
+
+
 def test_the_inbox_lists_and_the_digest_counts_messages_by_the_language_they_are_written_in(fake_app, tmp_path):
     from datetime import timedelta
 
