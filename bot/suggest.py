@@ -96,11 +96,12 @@ class Suggester:
         out: list[Suggestion] = []
         seen_texts: set[str] = set()
         for pb, reply, why, answers in candidates:
-            text = reply.render(_days_in_its_language(reply, ctx.values, days, ctx.sent_at))
+            values = _days_in_its_language(reply, ctx.values, days, ctx.sent_at)
+            text = reply.render(values)
             if text in seen_texts:
                 continue
             seen_texts.add(text)
-            reason = why + _condition_note(reply, ctx)
+            reason = why + _condition_note(reply, ctx, values)
             out.append(Suggestion(len(out) + 1, pb.intent, reply.id, text, reason, pb.auto_reply, answers))
             if len(out) == self.limit:
                 break
@@ -195,7 +196,8 @@ def _specificity(reply: Reply) -> int:
     return 3 * len(entity_vars) + 2 * conditions + (len(reply.variables) - len(entity_vars))
 
 
-def _condition_note(reply: Reply, ctx: ReplyContext) -> str:
+def _condition_note(reply: Reply, ctx: ReplyContext, values: dict[str, str]) -> str:
+    """Why ``reply`` fits: its conditions, and the ``values`` it uses as it uses them ("am Freitag")."""
     notes = []
     if "sentiment" in reply.when:
         notes.append(f"written for {ctx.sentiment} messages")
@@ -211,7 +213,7 @@ def _condition_note(reply: Reply, ctx: ReplyContext) -> str:
         notes.append(f"for a message that says “{said(ctx.text, reply.when['says'])}”")
     entity_vars = [v for v in reply.variables if v not in ("first_name", "name")]
     if entity_vars:
-        notes.append("uses " + ", ".join(f"{v} {ctx.values[v]}" for v in entity_vars))
+        notes.append("uses " + ", ".join(f"{v} {values[v]}" for v in entity_vars))
     if "first_name" in reply.variables or "name" in reply.variables:
         notes.append("personal greeting")
     return ("; " + "; ".join(notes)) if notes else ""

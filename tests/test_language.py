@@ -864,6 +864,7 @@ def test_a_follow_up_in_another_language_says_the_day_in_that_language(shipped, 
         assert out[0].reply_id == f"{first}_{language}", [x.reply_id for x in out]
         assert f" {day}" in out[0].text, out[0].text
         assert not any(english in out[0].text for english in ("Friday", "Saturday", "October")), out[0].text
+        assert out[0].reason.endswith(f"{'earlier' if day == sent else 'replied'}_day {day}"), out[0].reason  # the card
 
 
 def test_the_model_for_other_languages_is_trained_only_when_a_message_needs_it(tmp_path):
