@@ -26,7 +26,8 @@ UNKNOWN_INTENT = "unknown"
 CONTACT_VARIABLES = ("first_name", "name")
 ENTITY_VARIABLES = ("order_id", "product", "place", "email", "phone", "url", "money", "date")
 # Filled from the conversation of a follow-up: the day of the earlier message it chases ("yesterday", "Monday",
-# "2 October"), and of our last reply to that message, when there was one
+# "2 October"; in a reply for one of bot.suggest.DAYS_IN's languages, as it says it: "am Montag"), and of our last
+# reply to that message, when there was one
 CONVERSATION_VARIABLES = ("earlier_day", "replied_day")
 FILLED_VARIABLES = CONTACT_VARIABLES + ENTITY_VARIABLES + CONVERSATION_VARIABLES  # filled per message, not constants
 SENTIMENTS = ("negative", "neutral", "positive")

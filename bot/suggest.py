@@ -138,45 +138,40 @@ def earlier_day(earlier_at: str, at: str | None, language: str | None = None) ->
     octubre"); in any other language as in English."""
     then = parse_time(earlier_at)
     days = (parse_time(at).date() - then.date()).days if at else 7
-    today, yesterday, weekdays, on_date = DAYS_IN.get(language or "", _ENGLISH)
+    today, yesterday, weekdays, months, on_date = DAYS_IN.get(language or "", _ENGLISH)
     if days <= 0:
         return today
     if days == 1:
         return yesterday
     if days < 7:
         return weekdays.split(",")[then.weekday()]
-    return on_date(then.day, then.month)
+    return on_date(then.day, months.split()[then.month - 1])
 
 
-def _months(names: str) -> Callable[[int], str]:
-    return lambda month: names.split()[month - 1]
-
-
-_DE, _ES, _FR = (_months("Januar Februar März April Mai Juni Juli August September Oktober November Dezember"),
-                 _months("enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"),
-                 _months("janvier février mars avril mai juin juillet août septembre octobre novembre décembre"))
-_PT, _IT, _NL = (_months("janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro"),
-                 _months("gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre "
-                         "dicembre"),
-                 _months("januari februari maart april mei juni juli augustus september oktober november december"))
 _IT_ARTICLE = {1: "il 1º", 8: "l'8", 11: "l'11"}
-_EN = _months("January February March April May June July August September October November December")
 _ENGLISH = ("earlier today", "yesterday", "Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday",
-            lambda day, month: f"{day} {_EN(month)}")
-# today, yesterday, on each weekday (Monday first), on a date: as a sentence says when something was sent
-DAYS_IN: dict[str, tuple[str, str, str, Callable[[int, int], str]]] = {
+            "January February March April May June July August September October November December",
+            lambda day, month: f"{day} {month}")
+# today, yesterday, on each weekday (Monday first), the months, on a date: as a sentence says when something was sent
+DAYS_IN: dict[str, tuple[str, str, str, str, Callable[[int, str], str]]] = {
     "de": ("heute", "gestern", "am Montag,am Dienstag,am Mittwoch,am Donnerstag,am Freitag,am Samstag,am Sonntag",
-           lambda day, month: f"am {day}. {_DE(month)}"),
+           "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
+           lambda day, month: f"am {day}. {month}"),
     "es": ("hoy", "ayer", "el lunes,el martes,el miércoles,el jueves,el viernes,el sábado,el domingo",
-           lambda day, month: f"el {day} de {_ES(month)}"),
+           "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre",
+           lambda day, month: f"el {day} de {month}"),
     "fr": ("aujourd'hui", "hier", "lundi,mardi,mercredi,jeudi,vendredi,samedi,dimanche",
-           lambda day, month: f"le {'1er' if day == 1 else day} {_FR(month)}"),
+           "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+           lambda day, month: f"le {'1er' if day == 1 else day} {month}"),
     "pt": ("hoje", "ontem", "na segunda-feira,na terça-feira,na quarta-feira,na quinta-feira,na sexta-feira,no sábado,"
-           "no domingo", lambda day, month: f"no dia {day} de {_PT(month)}"),
+           "no domingo", "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro",
+           lambda day, month: f"no dia {day} de {month}"),
     "it": ("oggi", "ieri", "lunedì,martedì,mercoledì,giovedì,venerdì,sabato,domenica",
-           lambda day, month: f"{_IT_ARTICLE.get(day, f'il {day}')} {_IT(month)}"),
+           "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre",
+           lambda day, month: f"{_IT_ARTICLE.get(day, f'il {day}')} {month}"),
     "nl": ("vandaag", "gisteren", "maandag,dinsdag,woensdag,donderdag,vrijdag,zaterdag,zondag",
-           lambda day, month: f"op {day} {_NL(month)}"),
+           "januari februari maart april mei juni juli augustus september oktober november december",
+           lambda day, month: f"op {day} {month}"),
 }
 
 
