@@ -317,6 +317,8 @@ def test_says_reads_what_the_customer_wrote_not_the_mail_they_quote(shipped):
     # arrived damaged or wrong: a photo and a replacement, not the return policy or troubleshooting
     ("refund_return", "package arrived damaged, the carafe is cracked", [], "damaged"),
     ("refund_return", "FB-12345 came today and the scale's glass is shattered", [ORDER], "damaged_with_order_id"),
+    ("refund_return", "the courier left it out in the rain, box arrived soaked. FB-12345", [ORDER],
+     "damaged_with_order_id"),
     ("refund_return", "you sent me the wrong roast with FB-12345", [ORDER], "wrong_item_with_order_id"),
     ("technical_problem", "The Fern Kettle I got today has a cracked lid", [KETTLE], "damaged_with_product"),
     # an order to cancel is stopped, not offered "money back or an exchange?"
