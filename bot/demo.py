@@ -23,23 +23,26 @@ def fresh_db(path: Path) -> Path:
 
 def pick_examples(store, n: int = 5) -> list[int]:
     """Messages worth showing: different intents, ones with entities first, one negative, one unknown, one
-    follow-up answered with the message it chases."""
+    follow-up answered with the message it chases. The unknown one is the one Resonate is least sure of (banter,
+    not a message that only just missed the threshold): it shows what abstaining is for."""
     rows = list(store.db.query(
         """SELECT m.id, a.intent, a.sentiment, a.entities, a.confidence,
                   EXISTS (SELECT 1 FROM suggestions s WHERE s.message_id = m.id AND s.answers_id IS NOT NULL)
                       AS chases
            FROM messages m JOIN analyses a ON a.message_id = m.id WHERE m.direction = 'in'
            ORDER BY (a.entities != '[]') DESC, a.confidence DESC, m.id"""))
+    least_sure_first = sorted(rows, key=lambda r: (r["entities"] == "[]", r["confidence"], r["id"]))
+    anything = (lambda r: True, rows)
+    wanted = [(lambda r: r["sentiment"] == "negative" and r["entities"] != "[]", rows),
+              (lambda r: r["intent"] == "unknown", least_sure_first),
+              (lambda r: r["sentiment"] == "positive", rows),
+              (lambda r: r["chases"], rows),
+              anything]
     chosen, intents = [], set()
-    wanted = [lambda r: r["sentiment"] == "negative" and r["entities"] != "[]",
-              lambda r: r["intent"] == "unknown",
-              lambda r: r["sentiment"] == "positive",
-              lambda r: r["chases"],
-              lambda r: True]
-    for want in wanted + [lambda r: True] * n:
+    for want, order in wanted + [anything] * n:
         if len(chosen) == n:
             break
-        for r in rows:
+        for r in order:
             if r["id"] not in chosen and r["intent"] not in intents and want(r):
                 chosen.append(r["id"])
                 intents.add(r["intent"])

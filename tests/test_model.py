@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
 
 from bot.channels.files import read_file
@@ -105,6 +106,12 @@ def test_demo_command(tmp_path):
     assert len({e["analysis"]["intent"] for e in out["examples"]}) == 5
     assert all(e["suggestions"] for e in out["examples"])
     assert "unknown" in out["summary"]["by_intent"]
+    # the message shown abstained on is the one Resonate is least sure of, not one that just missed the threshold
+    shown = [e["analysis"]["confidence"] for e in out["examples"] if e["analysis"]["intent"] == "unknown"]
+    least = sqlite_utils.Database(db).execute(
+        "SELECT min(a.confidence) FROM analyses a JOIN messages m ON m.id = a.message_id "
+        "WHERE m.direction = 'in' AND a.intent = 'unknown' AND a.entities != '[]'").fetchone()[0]
+    assert shown == [pytest.approx(least)] and least < 0.3
     text = CliRunner().invoke(cli, ["demo", "--db", str(db)])
     assert text.exit_code == 0 and str(db) in text.output and "Volume by intent" in text.output
 
