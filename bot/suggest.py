@@ -124,11 +124,14 @@ class Suggester:
         then file order.
 
         A reply written for the message's language (the ``language`` condition) ranks above every other: a German
-        customer is answered in German before anything else fits better. Then a reply that uses what the customer
-        told us (an order id, a product) ranks above one that fits only the mood, which ranks above a generic one.
+        customer is answered in German before anything else fits better, and the English reply it translates
+        (``with_name`` for ``with_name_de``) is not offered beside it. Then a reply that uses what the customer told
+        us (an order id, a product) ranks above one that fits only the mood, which ranks above a generic one.
         """
         usable = [r for r in pb.replies if r.matches(ctx) and not r.missing(ctx.values)]
-        return sorted(usable, key=lambda r: ("language" not in r.when, -_specificity(r)))
+        translated = {r.id.removesuffix(f"_{code}") for r in usable for code in r.when.get("language", ())}
+        return sorted((r for r in usable if "language" in r.when or r.id not in translated),
+                      key=lambda r: ("language" not in r.when, -_specificity(r)))
 
 
 def earlier_day(earlier_at: str, at: str | None, language: str | None = None) -> str:
