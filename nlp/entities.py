@@ -30,7 +30,11 @@ REGEXES = [
     ("ORDER_ID", re.compile(r"(?<![\w-])(?:[A-Z]{2,4}-\d{4,8}|#\d{4,8})(?![\w-])", re.I)),
     ("EMAIL", re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+(?<!\.)")),
     ("URL", re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]*[^\s<>\"')\].,;:!?]", re.I)),
-    ("PHONE", re.compile(r"(?<![\w+])\+\d{1,3}[\s.-]?(?:\(?\d{1,4}\)?[\s.-]?){2,5}\d{2,4}(?!\w)")),
+    # international ("+44 7700 900123") or national: 0, not 00, then 9 to 11 more digits ("07700 900123",
+    # "06 12 34 56 78", "0171 1234567"); a date or a shorter number is not one
+    ("PHONE", re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?(?:\(?\d{1,4}\)?[\s.-]?){2,5}\d{2,4}"
+                         r"|(?<!\d[\s.-])0(?=(?:[\s.-]?\d){9,11}(?![\s.-]?\d))[1-9]\d{0,4}(?:[\s.-]?\d{2,4}){1,4})"
+                         r"(?!\w)")),
     ("DATE", re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b")),
 ]
 
@@ -43,7 +47,7 @@ _NEEDS = {
     "ORDER_ID": lambda text: _DIGIT(text) is not None,
     "EMAIL": lambda text: "@" in text,
     "URL": lambda text: "://" in text or "www." in text.lower(),
-    "PHONE": lambda text: "+" in text,
+    "PHONE": lambda text: "+" in text or "0" in text,
     "DATE": lambda text: _DIGIT(text) is not None,
 }
 

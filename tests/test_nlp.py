@@ -18,6 +18,10 @@ def extractor():
     ("order #88123 please", "ORDER_ID", "#88123"),
     ("mail me at Anna.K@Example.com.", "EMAIL", "anna.k@example.com"),
     ("call +44 7700 900123 after 5", "PHONE", "+44 7700 900123"),
+    ("Can someone call me? 07700 900123", "PHONE", "07700 900123"),  # as written within the country
+    ("bel me op 06 12345678", "PHONE", "06 12345678"),
+    ("ruf mich an: 0171 1234567.", "PHONE", "0171 1234567"),
+    ("appelez-moi au 06 12 34 56 78", "PHONE", "06 12 34 56 78"),
     ("see https://fernbrew.example/x?y=1.", "URL", "https://fernbrew.example/x?y=1"),
     ("I paid $149 for it", "MONEY", "$149"),
     ("it was €22, now 25 EUR", "MONEY", "€22"),
@@ -36,6 +40,15 @@ def test_entities_keep_offsets(extractor):
     text = "Order FB-11111 for anna@example.com"
     for e in extractor.extract([text])[0]:
         assert text[e.start:e.end] == e.text
+
+
+@pytest.mark.parametrize("text", ["order 00004587345 status", "since 01.12.2026", "tracking 0034043416123456789",
+                                  "IBAN DE89 3704 0044 0532 0130 00",
+                                  "it was 0.50 more", "the code 012345 expired"])
+def test_numbers_that_are_no_phone_number(extractor, text):
+    """A number starting 00, a date, a tracking number, the middle of an IBAN and short codes are not phone
+    numbers."""
+    assert "PHONE" not in [e.label for e in extractor.extract([text])[0]]
 
 
 def test_no_entities_in_plain_text(extractor):
