@@ -697,27 +697,52 @@ def test_every_reply_for_an_upset_customer_is_also_written_in_the_six_languages(
     assert checked >= 15
 
 
-def test_every_reply_not_chosen_by_words_is_also_written_in_the_six_languages(shipped):
-    """A German, Spanish, French, Portuguese, Italian or Dutch customer's three drafts are all in their language:
-    each English reply that no words choose (by name, product, order number, e-mail, source or tags) has its version
-    in each language, for the same messages, with the same variables and links. Not yet: the replies chosen by words
-    that the languages' lists do not have (sign-in codes, an event at a place, a price asked about) and one that names
-    a date as the customer wrote it."""
+BERLIN = Entity("PLACE", "Berlin", 0, 6, "Berlin")
+PRICE_149 = Entity("MONEY", "149 €", 0, 5, "149 €")
+
+
+@pytest.mark.parametrize("intent, text, named, first", [
+    ("event_question", "Wann ist das nächste Brew Jam in Berlin? Gibt es noch Tickets?", [BERLIN], "with_place_de"),
+    ("event_question", "¿Qué cafeterías me recomiendan en Berlin?", [BERLIN], "with_place_other_es"),
+    ("account_login", "Je ne reçois pas le code SMS pour me connecter", [], "code_not_arriving_fr"),
+    ("pricing", "Quanto costa la Fern Scale? Ho visto 149 € da qualche parte", [SCALE, PRICE_149],
+     "with_money_and_product_it"),
+])
+def test_a_reply_chosen_by_what_a_message_says_is_chosen_by_that_languages_words(shipped, intent, text, named, first):
+    """"Gibt es noch Tickets?" is an event question in German as "any tickets left?" is in English: the English replies
+    chosen by words (an event at a place or not, a sign-in code, a price asked about) have versions chosen by each
+    language's words."""
+    assert offered(shipped, intent, text, named)[0] == first, offered(shipped, intent, text, named)
+
+
+NOT_YET_IN_OTHER_LANGUAGES = {("praise", "maybe_sarcastic"), ("event_question", "with_date")}
+
+
+def test_every_english_reply_is_also_written_in_the_six_languages(shipped):
+    """A German, Spanish, French, Portuguese, Italian or Dutch customer's drafts are all in their language: each
+    English reply has its version in each language, for the same messages (the same conditions but the language and
+    the words it says or does not say), with the same variables (a constant in that language: `{tracking_hint_de}`)
+    and links. Replies for a situation are checked by the tests above. Not yet: praise that may be sarcastic (it is
+    told by English words) and the event reply that names a date as the customer wrote it."""
     checked = 0
     for pb in shipped.playbooks.values():
         replies = {r.id: r for r in pb.replies}
         links = [v for v in pb.constants.values() if "://" in v or "@" in v]  # constants are in the text when loaded
-        plain = [r for r in pb.replies if not {"language", "says", "not_says"} & set(r.when) and not r.situation
-                 and "date" not in r.variables]
-        for english in plain:
+        for english in pb.replies:
+            if "language" in english.when or english.situation or (pb.intent, english.id) in NOT_YET_IN_OTHER_LANGUAGES:
+                continue
             for code in LANGUAGES:
                 other = replies.get(f"{english.id}_{code}")
                 assert other is not None, f"{pb.path}: {english.id} has no {code} version"
-                assert other.when == {"language": (code,), **english.when}, other.id
-                assert sorted(other.variables) == sorted(english.variables), other.id
+                assert ("says" in other.when) == ("says" in english.when), other.id  # chosen by words in both
+                assert {k: v for k, v in other.when.items() if k not in ("says", "not_says")} == \
+                    {"language": (code,), **{k: v for k, v in english.when.items() if k not in ("says", "not_says")}}, \
+                    other.id
+                assert sorted(v.removesuffix(f"_{code}") for v in other.variables) == sorted(english.variables), \
+                    other.id
                 assert [v for v in links if v in other.text] == [v for v in links if v in english.text], other.id
             checked += 1
-    assert checked >= 70
+    assert checked >= 84
 
 
 SAID_ABOUT_AN_ORDER = ("refund_return", "technical_problem", "order_status")

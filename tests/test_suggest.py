@@ -128,7 +128,7 @@ def test_only_the_best_guess_and_only_a_reply_marked_for_it_is_offered_when_unsu
 @pytest.mark.parametrize("text, first", [
     ("My 2FA code never arrives by SMS, I can't log in", "code_not_arriving"),
     ("the sign-in link never arrives, I checked spam", "link_not_arriving"),
-    ("Der SMS-Code zum Einloggen kommt nicht an", "generic_de"),  # not "der Anmeldelink kommt nicht an"
+    ("Der SMS-Code zum Einloggen kommt nicht an", "code_not_arriving_de"),  # not "der Anmeldelink kommt nicht an"
     ("Der Anmeldelink kommt bei mir einfach nicht an", "link_not_arriving_de"),
 ])
 def test_a_code_that_does_not_come_is_not_answered_as_a_sign_in_link(shipped, text, first):
