@@ -55,6 +55,7 @@ class Suggester:
         ``earlier``: the message a follow-up chases (:meth:`bot.store.Store.followed_up`), used when the intent's
         playbook says ``follows_up: true``."""
         values = {**analysis.variables(), **{k: v for k, v in ctx.values.items() if v}}
+        written = _places_as_written(analysis.entities, values)
         pb = self.playbooks.get(analysis.intent) if analysis.intent != UNKNOWN_INTENT else None
         chased = earlier if pb is not None and pb.follows_up else None
         days: dict[str, str] = {}  # a follow-up's days: when the chased message was sent, when we last replied to it
@@ -96,7 +97,7 @@ class Suggester:
         out: list[Suggestion] = []
         seen_texts: set[str] = set()
         for pb, reply, why, answers in candidates:
-            values = _days_in_its_language(reply, ctx.values, days, ctx.sent_at)
+            values = _in_its_language(reply, ctx.values, days, ctx.sent_at, written)
             text = reply.render(values)
             if text in seen_texts:
                 continue
@@ -178,14 +179,27 @@ DAYS_IN: dict[str, tuple[str, str, str, str, Callable[[int, str], str]]] = {
 }
 
 
-def _days_in_its_language(reply: Reply, values: dict[str, str], days: dict[str, str], at: str | None
-                          ) -> dict[str, str]:
-    """``values`` with a follow-up's days (``days``: their times) said in the language a reply is written for (the
-    one language of its ``language`` condition): a German reply says "gestern", not "yesterday"."""
+def _in_its_language(reply: Reply, values: dict[str, str], days: dict[str, str], at: str | None,
+                     written: dict[str, str]) -> dict[str, str]:
+    """``values`` as a reply written for one language (its ``language`` condition) says them: a follow-up's days
+    (``days``: their times) in that language ("gestern", not "yesterday"), and the place as the customer wrote it
+    (``written``: "Lisboa", not the brand's "Lisbon")."""
     languages = reply.when.get("language", ())
-    if len(languages) != 1 or languages[0] not in DAYS_IN:
+    if len(languages) != 1:
+        return values
+    values = {**values, **written}
+    if languages[0] not in DAYS_IN:
         return values
     return {**values, **{k: earlier_day(when, at, languages[0]) for k, when in days.items() if when and values.get(k)}}
+
+
+def _places_as_written(entities, values: dict[str, str]) -> dict[str, str]:
+    """``{"place": ...}`` as the message writes the place that fills ``{place}``, when it writes another name for it
+    ("Lisboa", "lissabon": "Lissabon"); empty when it writes the brand's name or the place came from elsewhere."""
+    for e in entities:
+        if e.variable == "place" and values.get("place") == e.value and e.text.lower() != e.value.lower():
+            return {"place": e.text[:1].upper() + e.text[1:] if e.text.islower() else e.text}
+    return {}
 
 
 def _specificity(reply: Reply) -> int:

@@ -715,6 +715,23 @@ def test_a_reply_chosen_by_what_a_message_says_is_chosen_by_that_languages_words
     assert offered(shipped, intent, text, named)[0] == first, offered(shipped, intent, text, named)
 
 
+def test_a_reply_in_the_customers_language_names_the_place_as_they_wrote_it(shipped):
+    """"¿Cuándo es el próximo Brew Jam en Lisboa?" was answered "Buena pregunta sobre el Brew Jam de Lisbon": the
+    brand's English name. A reply in their language says "Lisboa" (capitalised if they did not); an English reply
+    keeps the brand's name, and a place written as the brand writes it stays as it is."""
+    from bot.playbooks import ReplyContext
+
+    def first(text, written):
+        lisbon = Entity("PLACE", written, 0, len(written), "Lisbon")
+        return Suggester(shipped).suggest(analysis("event_question", entities=[lisbon]), ReplyContext(text=text))[0]
+
+    spanish = first("¿Cuándo es el próximo Brew Jam en lisboa? ¿Hay entradas?", "lisboa")
+    assert spanish.reply_id == "with_place_es" and "Brew Jam de Lisboa" in spanish.text, spanish.text
+    assert "Lisboa" in first("Wann ist das nächste Brew Jam in Lisboa?", "Lisboa").text
+    assert "the Lisbon Brew Jam" in first("When is the next Brew Jam in Lisboa?", "Lisboa").text
+    assert "Brew Jam de Lisbon" in first("¿Cuándo es el próximo Brew Jam en LISBON?", "LISBON").text
+
+
 NOT_YET_IN_OTHER_LANGUAGES = {("praise", "maybe_sarcastic"), ("event_question", "with_date")}
 
 
