@@ -258,6 +258,7 @@ def check_playbooks(directory: str | Path) -> tuple[PlaybookSet | None, list[Pla
 
 # libyaml's parser when PyYAML was built with it: the same safe loading, about ten times faster (start-up).
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_UNDEFINED_ALIAS = re.compile(r"\*([^\s,\]}]+)")
 
 
 def _read_yaml(path: Path) -> tuple[Any, Any]:
@@ -272,7 +273,12 @@ def _read_yaml(path: Path) -> tuple[Any, Any]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise PlaybookError(str(path), line, f"invalid YAML: {exc.problem or exc.context}") from exc
+        problem = exc.problem or exc.context
+        alias = _UNDEFINED_ALIAS.match(text.splitlines()[mark.line][mark.column:]) if (
+            mark and problem == "found undefined alias") else None  # libyaml does not say which
+        if alias:
+            problem += f" *{alias[1]}: no list above it in this file is named &{alias[1]}"
+        raise PlaybookError(str(path), line, f"invalid YAML: {problem}") from exc
     except yaml.YAMLError as exc:
         raise PlaybookError(str(path), None, f"invalid YAML: {exc}") from exc
     return data, node

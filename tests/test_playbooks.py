@@ -137,6 +137,24 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
     assert "invalid YAML" in errors[0].problem
 
 
+def test_a_word_list_named_but_not_defined_is_named_in_the_error(tmp_path):
+    """The shipped replies share word lists by YAML anchors (`says: &code_de [...]`, `not_says: *code_de`); libyaml
+    says only "found undefined alias" when one is missing, so the check names it."""
+    good_folder(tmp_path)
+    write(tmp_path, "broken.yml", """\
+        intent: gamma
+        description: x
+        examples: [a, b]
+        replies:
+          - id: one
+            when: {not_says: [*code_de, *expired]}
+            text: Hello
+        """)
+    _, errors = check_playbooks(tmp_path)
+    assert len(errors) == 1 and errors[0].line == 6
+    assert "*code_de: no list above it in this file is named &code_de" in errors[0].problem, errors[0].problem
+
+
 def test_unknown_variable_names_the_reply_line(tmp_path):
     good_folder(tmp_path)
     write(tmp_path, "c.yml", """\
