@@ -602,7 +602,9 @@ def said(text: str, phrases: tuple[str, ...]) -> str:
     return text[match.start():match.end()] if match else ""
 
 
-@functools.lru_cache(maxsize=256)
+# one compiled pattern per word list of the playbooks (the shipped ones have about 150, in seven languages): a cache
+# smaller than the lists in use would compile a pattern at every reply checked
+@functools.lru_cache(maxsize=2048)
 def _phrases(phrases: tuple[str, ...]) -> re.Pattern:
     def pattern(phrase: str) -> str:
         words = phrase.replace("\u2019", "'").split()

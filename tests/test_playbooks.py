@@ -137,6 +137,17 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
     assert "invalid YAML" in errors[0].problem
 
 
+def test_every_word_list_of_the_shipped_playbooks_keeps_its_compiled_pattern(shipped):
+    """`says` and `not_says` lists are compiled once each and kept; with more lists than the cache holds, every reply
+    checked would compile its pattern again (the shipped playbooks went from 120 lists to 149 this session, near
+    the 256 the cache held)."""
+    from bot.playbooks import _phrases
+
+    lists = {r.when[k] for pb in shipped.playbooks.values() for r in pb.replies for k in ("says", "not_says")
+             if k in r.when}
+    assert 100 < len(lists) <= _phrases.cache_info().maxsize / 4
+
+
 def test_a_word_list_named_but_not_defined_is_named_in_the_error(tmp_path):
     """The shipped replies share word lists by YAML anchors (`says: &code_de [...]`, `not_says: *code_de`); libyaml
     says only "found undefined alias" when one is missing, so the check names it."""
