@@ -58,12 +58,29 @@ def bench_texts(n: int = 2000) -> tuple[list[str], str]:
     return out, source
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), with AVX-512 noted when present. The benchmark runner is not
+    always the same machine: an Intel Xeon and an AMD EPYC (both 2 cores with AVX-512) have run these benchmarks,
+    and the forward pass runs at different speeds on them, so each figure says which one it came from."""
+    import platform
+
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in lines[:40])}
+    name = fields.get("model name") or platform.machine()
+    if "avx512f" in fields.get("flags", "").split():
+        name += " (AVX-512)"
+    return name
+
+
 def machine() -> dict:
     """Where and under what load a figure was measured (RESULTS.md records it with each figure)."""
     import platform
     import time
 
-    info = {"date": time.strftime("%Y-%m-%d %H:%M"), "python": platform.python_version(),
+    info = {"date": time.strftime("%Y-%m-%d %H:%M"), "python": platform.python_version(), "cpu": cpu_model(),
             "cores": os.cpu_count(), "load_1_5_15": [round(x, 2) for x in os.getloadavg()]}
     try:
         mem = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1]
