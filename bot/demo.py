@@ -121,12 +121,13 @@ def _print(result: dict) -> None:
                 f"{', ' + escape(ents) if ents else ''}[/]")
         if ex["follows_up"]:
             earlier = ex["follows_up"]
-            answering = " and ".join(str(sug["rank"]) for sug in ex["suggestions"] if sug["answers"])
+            # as `resonate inbox` shows it: the drafts that answer the earlier message are marked ↩
+            answering = any(sug["answers"] for sug in ex["suggestions"])
             c.print(f"  [dim]↩ follows up their message of {earlier['sent_at'][:16].replace('T', ' ')} "
                     f"({earlier['intent']}): “{escape(' '.join(earlier['text'].split()))}”"
-                    f"{f'; answered by {answering}' if answering else ''}[/]")
+                    f"{'  (drafts marked ↩ answer it)' if answering else ''}[/]")
         for sug in ex["suggestions"]:
-            c.print(f"  [cyan]{sug['rank']}.[/] {escape(sug['text'])}")
+            c.print(f"  [cyan]{sug['rank']}.[/] {'↩ ' if sug['answers'] else ''}{escape(sug['text'])}")
     c.print()
     t = result["themes"]
     c.print(f"[bold]Themes of the last week[/] ({t['window']['start'][:10]} to {t['window']['end'][:10]}), trend "

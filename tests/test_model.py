@@ -114,6 +114,10 @@ def test_demo_command(tmp_path):
     assert shown == [pytest.approx(least)] and least < 0.3
     text = CliRunner().invoke(cli, ["demo", "--db", str(db)])
     assert text.exit_code == 0 and str(db) in text.output and "Volume by intent" in text.output
+    # the drafts that answer the message a follow-up chases are marked as `resonate inbox` marks them
+    answering = [s["rank"] for e in out["examples"] if e["follows_up"] for s in e["suggestions"] if s["answers"]]
+    assert answering and "(drafts marked ↩ answer it)" in text.output
+    assert all(f"{rank}. ↩ " in text.output for rank in answering)
 
 
 def test_analyze_and_suggest_commands(tmp_path):
