@@ -35,21 +35,43 @@ REGEXES = [
     ("PHONE", re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?(?:\(?\d{1,4}\)?[\s.-]?){2,5}\d{2,4}"
                          r"|(?<!\d[\s.-])0(?=(?:[\s.-]?\d){9,11}(?![\s.-]?\d))[1-9]\d{0,4}(?:[\s.-]?\d{2,4}){1,4})"
                          r"(?!\w)")),
+    # a number without a leading 0 or + is a phone number only where the message says so just before it: Spanish,
+    # Italian and Portuguese numbers are written that way ("llámame al 612 345 678", "il mio cellulare è 347 123
+    # 4567", "meu celular é (11) 98765-4321"); only the number is the entity
+    ("PHONE", re.compile(
+        r"\b(?:call\s+me|text\s+me|whats\s?app\s+me|my\s+(?:phone|mobile|cell)(?:\s+number)?|phone(?:\s+number)?"
+        r"|mobile|tel|ll[aá]mame|mi\s+(?:n[uú]mero|m[oó]vil|tel[eé]fono)|tel[eé]fono|m[oó]vil|chiamami"
+        r"|(?:il\s+)?mio\s+(?:numero|cellulare)|cellulare|cell|liga-me|ligue(?:-me)?|me\s+liga"
+        r"|meu\s+(?:n[uú]mero|telem[oó]vel|celular|telefone)|telem[oó]vel|celular|telefone|whats\s?app"
+        r"|ruf\s+mich\s+an|meine\s+nummer|(?:meine\s+)?(?:handy|telefon)(?:nummer)?|appelez-moi|appelle-moi"
+        r"|mon\s+(?:num[eé]ro|portable)|t[eé]l[eé]phone|portable|bel\s+me|mijn\s+(?:telefoon)?nummer"
+        r"|telefoonnummer|mobiel)"
+        r"(?:\s+(?:is|es|è|é|ist|est|on|at|al|au|op|unter|para|no|sur|:))?[\s:.,-]*"
+        r"(?P<number>(?:\(\d{2,3}\)\s?)?(?<![\d+])[1-9](?=(?:[\s.-]?\d){8,10}(?![\s.-]?\d))\d{0,4}"
+        r"(?:[\s.-]?\d{2,5}){1,4})(?!\w)", re.I)),
     ("DATE", re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b")),
 ]
+
+def _span(match: re.Match) -> tuple[int, int]:
+    """Where the entity of a regex match is: its ``number`` group when the pattern has one (the words before it
+    only tell that it is a phone number), else the whole match."""
+    return match.span("number") if "number" in match.re.groupindex else match.span()
+
 
 # A DATE match that is a score ("10/10 customer service", "9/10 would recommend") is left out: see nlp.ratings.
 
 # What each regex cannot match without, as C-level checks: most messages have no digit, "@", "+" or URL, and
 # these cost a tenth of the searches.
 _DIGIT = re.compile(r"\d").search
-_NEEDS = {
-    "ORDER_ID": lambda text: _DIGIT(text) is not None,
-    "EMAIL": lambda text: "@" in text,
-    "URL": lambda text: "://" in text or "www." in text.lower(),
-    "PHONE": lambda text: "+" in text or "0" in text,
-    "DATE": lambda text: _DIGIT(text) is not None,
-}
+_NINE_DIGITS = re.compile(r"\d(?:[\s().-]{0,2}\d){8}").search
+_NEEDS = [  # in the order of REGEXES
+    lambda text: _DIGIT(text) is not None,  # ORDER_ID
+    lambda text: "@" in text,  # EMAIL
+    lambda text: "://" in text or "www." in text.lower(),  # URL
+    lambda text: "+" in text or "0" in text,  # PHONE
+    lambda text: _NINE_DIGITS(text) is not None,  # PHONE, said to be one
+    lambda text: _DIGIT(text) is not None,  # DATE
+]
 
 _MONTHS = ["jan", "january", "feb", "february", "mar", "march", "apr", "april", "may", "jun", "june", "jul",
            "july", "aug", "august", "sep", "sept", "september", "oct", "october", "nov", "november", "dec",
@@ -275,17 +297,18 @@ class EntityExtractor:
         tokens = tokenize(text)
         spans = self._ruler_spans(tokens)
         starts = [t.idx for t in tokens]
-        for label, pattern in REGEXES:
-            if not _NEEDS[label](text):
+        for (label, pattern), needs in zip(REGEXES, _NEEDS):
+            if not needs(text):
                 continue
             for m in pattern.finditer(text):
-                if label == "DATE" and is_score(text, m.start(), m.end()):
+                start, end = _span(m)
+                if label == "DATE" and is_score(text, start, end):
                     continue
                 # spaCy's doc.char_span(..., alignment_mode="expand"): every token the match touches
-                first = bisect_right(starts, m.start()) - 1
-                if m.start() == starts[first] + len(tokens[first].text):  # in the space after a token
+                first = bisect_right(starts, start) - 1
+                if start == starts[first] + len(tokens[first].text):  # in the space after a token
                     first += 1
-                spans.append((label, first, bisect_right(starts, m.end() - 1)))
+                spans.append((label, first, bisect_right(starts, end - 1)))
         if not spans:
             return []
         spans.sort(key=lambda s: 0 if s[0] in _EXACT else 1)
@@ -367,9 +390,10 @@ class EntityExtractor:
             spans = [e for e in doc.ents if e.label_ in LABELS]
             for label, pattern in REGEXES:
                 for m in pattern.finditer(doc.text):
-                    if label == "DATE" and is_score(doc.text, m.start(), m.end()):
+                    start, end = _span(m)
+                    if label == "DATE" and is_score(doc.text, start, end):
                         continue
-                    span = doc.char_span(m.start(), m.end(), label=label, alignment_mode="expand")
+                    span = doc.char_span(start, end, label=label, alignment_mode="expand")
                     if span is not None:
                         spans.append(span)
             spans.sort(key=lambda s: 0 if s.label_ in _EXACT else 1)

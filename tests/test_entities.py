@@ -38,6 +38,7 @@ EDGE_CASES = [
     "http://fernbrew.example,", "WWW.Fernbrew.example", "HTTPS://X.example", "https://fernbrew.example/faq#returns!?",
     # phones
     "+351 912 345 678", "call +351 912 345 678.", "+44 (0) 20 7946 0958", "+1-202-555-0143", "tel:+33612345678",
+    "llámame al 612 345 678", "meu celular é (11) 98765-4321.", "cell:347-123-4567!", "Chiamami al 3471234567",
     # products
     "my fern scale died", "FERN SCALE", "the Fern  Scale", "fern\nscale", "fern-scale", "Fern Scales",
     "Fernbrew App crashed", "bean club box", "Bean Club's box",

@@ -22,6 +22,11 @@ def extractor():
     ("bel me op 06 12345678", "PHONE", "06 12345678"),
     ("ruf mich an: 0171 1234567.", "PHONE", "0171 1234567"),
     ("appelez-moi au 06 12 34 56 78", "PHONE", "06 12 34 56 78"),
+    # without a leading 0 or +, where the message says it is a phone number (Spanish, Italian, Portuguese)
+    ("llámame al 612 345 678, gracias", "PHONE", "612 345 678"),
+    ("il mio cellulare è 347 123 4567", "PHONE", "347 123 4567"),
+    ("Meu celular é (11) 98765-4321", "PHONE", "(11) 98765-4321"),
+    ("my phone number is 415 555 0132", "PHONE", "415 555 0132"),
     ("see https://fernbrew.example/x?y=1.", "URL", "https://fernbrew.example/x?y=1"),
     ("I paid $149 for it", "MONEY", "$149"),
     ("it was €22, now 25 EUR", "MONEY", "€22"),
@@ -44,10 +49,12 @@ def test_entities_keep_offsets(extractor):
 
 @pytest.mark.parametrize("text", ["order 00004587345 status", "since 01.12.2026", "tracking 0034043416123456789",
                                   "IBAN DE89 3704 0044 0532 0130 00",
-                                  "it was 0.50 more", "the code 012345 expired"])
+                                  "it was 0.50 more", "the code 012345 expired", "order 612345678",
+                                  "mi número de pedido es 612345678", "Bestellnummer 612345678",
+                                  "order nummer 612345678", "my phone 612345678901234 is the tracking"])
 def test_numbers_that_are_no_phone_number(extractor, text):
     """A number starting 00, a date, a tracking number, the middle of an IBAN and short codes are not phone
-    numbers."""
+    numbers; nor is a number without a leading 0 or + that the message does not call a phone number."""
     assert "PHONE" not in [e.label for e in extractor.extract([text])[0]]
 
 
