@@ -382,19 +382,26 @@ class ThemeEngine:
     exact_up_to: int = 4000
     assign_neighbours: int = 7
     assign_similarity: float = 0.45  # also the closeness a clustered text needs to another member
+    tone_weight: float = 0.4
+    tone_from: int = 400
 
-    def find(self, texts: Sequence[str], vectors: np.ndarray) -> ThemeResult:
+    def find(self, texts: Sequence[str], vectors: np.ndarray, tone: np.ndarray | None = None) -> ThemeResult:
+        """``tone``: each text's tone vector (the pooled states of an earlier layer of the same model, see
+        :meth:`space`), when the analysis has them."""
         texts = list(texts)
         vectors = _normalise(np.asarray(vectors, dtype=np.float32))
         if len(texts) != len(vectors):
             raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
+        if tone is not None and len(tone) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(tone)} tone vectors")
+        space = self.space(vectors, tone)
         sample = None
         if len(texts) > max(self.exact_up_to, 1):
             # evenly spaced by position (a window's texts are in time order): no seed, the same every time
             sample = np.arange(self.exact_up_to, dtype=np.int64) * len(texts) // self.exact_up_to
-            groups = self._sampled_groups(vectors, sample)
+            groups = self._sampled_groups(space, sample)
         else:
-            groups = self._exact_groups(vectors)
+            groups = self._exact_groups(space)
         # stable order: biggest first, then by first member, so numbering never depends on the clusterer's ids
         groups.sort(key=lambda g: (-len(g), g[0]))
         assignment = np.full(len(texts), NOISE, dtype=int)
@@ -411,6 +418,26 @@ class ThemeEngine:
             for cluster, name in zip(clusters, named):
                 cluster.keyphrases, cluster.label = name.keyphrases, name.label
         return ThemeResult(assignment, clusters)
+
+    def space(self, vectors: np.ndarray, tone: np.ndarray | None) -> np.ndarray:
+        """What the texts are clustered on: their (L2-normalised) embeddings and, for an input of at least
+        ``tone_from`` texts with tone vectors, those vectors too, centred on the input's mean, L2-normalised and
+        weighted ``tone_weight``, side by side with the embeddings (768 numbers a text for MiniLM). The tone
+        vectors come from an earlier layer of the same forward pass (``nlp.embeddings.TONE_LAYER``), which keeps
+        more of the wording: it tells apart near intents that the last layer puts together ("my top-up failed"
+        and "my top-up was reverted"). Centred, because their raw cosines are high for any two texts (about 0.65
+        on average) and would loosen every cut. Chosen on texts that are not the Banking77 test split
+        (bench/RESULTS.md, "Themes"); small inputs keep the embeddings alone, as they keep the plain cosine. A
+        theme's centroid, and so its identity from one window to the next, is still of the embeddings."""
+        if not self.reads_tone(len(vectors), tone):
+            return vectors
+        tone = np.asarray(tone, dtype=np.float32)
+        centred = _normalise(tone - tone.mean(axis=0, keepdims=True))
+        return _normalise(np.hstack([vectors, np.float32(self.tone_weight) * centred]))
+
+    def reads_tone(self, n: int, tone: np.ndarray | None) -> bool:
+        """Whether an input of ``n`` texts with these tone vectors is clustered on them too (see :meth:`space`)."""
+        return tone is not None and self.tone_weight > 0 and n >= max(self.tone_from, 2)
 
     def rebuild(self, vectors: np.ndarray, assignment: np.ndarray, names: Sequence[dict]) -> ThemeResult:
         """What :meth:`find` gave for these vectors, from its assignment and each cluster's label and

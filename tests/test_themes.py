@@ -277,6 +277,44 @@ def test_a_large_input_is_voted_on_after_the_cut_and_a_small_one_is_not():
     assert calls == [440]
 
 
+def _near_intents(n_each: int, seed: int = 3):
+    """Two intents whose embeddings are alike (one cloud) but whose tone vectors differ, as "my top-up failed"
+    and "my top-up was reverted" do; ``n_each`` texts each."""
+    rng = np.random.default_rng(seed)
+    centre = np.eye(16)[0]
+    vectors = centre + 0.05 * rng.normal(size=(2 * n_each, 16))
+    tone = np.vstack([np.eye(16)[1] + 0.05 * rng.normal(size=(n_each, 16)),
+                      np.eye(16)[2] + 0.05 * rng.normal(size=(n_each, 16))]) + 2.0 * np.eye(16)[3]  # shared part
+    return [f"top-up {i}" for i in range(2 * n_each)], vectors.astype(np.float32), tone.astype(np.float32)
+
+
+def test_a_large_input_is_clustered_on_its_tone_vectors_too_and_a_small_one_is_not():
+    texts, vectors, tone = _near_intents(220)  # 440 texts: at least tone_from
+    plain = ThemeEngine().find(texts, vectors)
+    toned = ThemeEngine().find(texts, vectors, tone)
+    assert len(plain.clusters) == 1
+    assert len(toned.clusters) == 2
+    assert sorted({int(a) for a in toned.assignment[:220]} | {int(a) for a in toned.assignment[220:]}) == [0, 1]
+    assert len(set(toned.assignment[:220])) == 1 and len(set(toned.assignment[220:])) == 1
+    # the centroids (a theme's identity across windows) are of the embeddings alone
+    assert all(c.centroid.shape == (16,) for c in toned.clusters)
+    assert ThemeEngine(tone_weight=0).find(texts, vectors, tone).assignment.tolist() == plain.assignment.tolist()
+    small_texts, small, small_tone = _near_intents(150)  # 300 texts: the embeddings alone
+    assert (ThemeEngine().find(small_texts, small, small_tone).assignment.tolist()
+            == ThemeEngine().find(small_texts, small).assignment.tolist())
+    with pytest.raises(ValueError, match="tone vectors"):
+        ThemeEngine().find(texts, vectors, tone[:-1])
+
+
+def test_tone_vectors_are_centred_before_they_count():
+    """The shared part of every tone vector (their high raw cosines) is taken away: only what sets texts apart
+    counts, so a tone shifted by the same vector everywhere clusters the same."""
+    texts, vectors, tone = _near_intents(220)
+    engine = ThemeEngine()
+    shifted = tone + 5.0 * np.eye(16)[4]
+    assert np.allclose(engine.space(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), tone),
+                       engine.space(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), shifted), atol=1e-5)
+
 def test_a_member_with_no_close_fellow_member_is_left_out():
     class OneGroup:
         def fit_predict(self, vectors):
@@ -427,7 +465,7 @@ def test_a_themes_intents_count_a_persons_corrections(inbox):
 def test_a_window_is_clustered_once_until_its_messages_change(inbox):
     finder = ThemeFinder(inbox.store, engine())
     calls, find = [], finder.engine.find
-    finder.engine.find = lambda texts, vectors: calls.append(len(texts)) or find(texts, vectors)
+    finder.engine.find = lambda texts, vectors, tone=None: calls.append(len(texts)) or find(texts, vectors, tone)
     until = T0 + timedelta(days=14)
     first = finder.find(timedelta(days=7), until)
     again = finder.find(timedelta(days=7), until)
@@ -889,3 +927,21 @@ def test_a_theme_is_named_by_an_intent_only_when_several_messages_share_it(inten
     vectors = np.eye(len(intents), 4, dtype=np.float32)
     theme = _describe(1, "Kettle", Cluster(list(range(len(intents))), vectors.mean(axis=0)), members, vectors)
     assert theme.label == label
+
+
+def test_a_window_is_clustered_with_its_stored_tone_vectors_when_every_message_has_one(inbox):
+    finder = ThemeFinder(inbox.store, engine())
+    given, find = [], finder.engine.find
+    finder.engine.find = lambda texts, vectors, tone=None: given.append(tone) or find(texts, vectors, tone)
+    until = T0 + timedelta(days=14)
+    ids = [r["message_id"] for r in inbox.store.db.query("SELECT message_id FROM embeddings ORDER BY message_id")]
+    tones = {mid: np.full(4, mid, dtype=np.float32) for mid in ids}
+    for mid, tone in tones.items():
+        inbox.store.db.execute("UPDATE embeddings SET tone = ? WHERE message_id = ?", [tone.tobytes(), mid])
+    finder.find(timedelta(days=7), until)
+    window = [r["id"] for r in finder.messages(Window(until - timedelta(days=7), until))]
+    assert given[-1] is not None and np.array_equal(given[-1], np.stack([tones[mid] for mid in window]))
+    # one message of the window analysed before tone vectors were stored: the window is clustered without them
+    inbox.store.db.execute("UPDATE embeddings SET tone = NULL WHERE message_id = ?", [window[0]])
+    finder.find(timedelta(days=7), until)
+    assert given[-1] is None
