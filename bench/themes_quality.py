@@ -1,5 +1,6 @@
 """Theme quality (issue 7, target 2): Resonate's theme engine and BERTopic with default settings on the same
-MiniLM embeddings of a labelled JSONL file, scored the same way, in one run.
+MiniLM embeddings of a labelled JSONL file, scored the same way, in one run (Resonate's engine also reads the tone
+vectors the analysis stores beside them; BERTopic gets the embeddings).
 
     python bench/themes_quality.py [--test ../shared/datasets/banking77/test.jsonl]
                                    [--bertopic-python /path/to/python] [--json]
@@ -28,8 +29,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from nlp.closings import bodies  # noqa: E402
-from nlp.evaluate import cluster_scores, read_labelled  # noqa: E402
+from nlp.evaluate import cluster_scores, read_labelled, theme_vectors  # noqa: E402
 
 # Runs in the BERTopic environment: reads texts and embeddings, prints the assignment as JSON.
 BERTOPIC = """
@@ -68,9 +68,10 @@ def main() -> None:
     texts, labels = read_labelled(args.test)
     tmp = Path(tempfile.mkdtemp(prefix="resonate-bench-"))
     app = App(Config.load(env={}, db=tmp / "bench.db", cache_dir=os.environ.get("RESONATE_CACHE_DIR")))
-    vectors = np.asarray(app.analyzer.embedder.encode(bodies(texts)), dtype=np.float32)  # as `eval themes`
+    vectors, tone = theme_vectors(app.embedder, app.sentiment, texts)  # as `resonate eval themes`
+    vectors = np.asarray(vectors, dtype=np.float32)
     start = time.perf_counter()
-    result = app.theme_engine.find(texts, vectors)
+    result = app.theme_engine.find(texts, vectors, tone)
     ours = scores(labels, [int(a) for a in result.assignment], time.perf_counter() - start)
     app.close()
     out = {"test": args.test, "texts": len(texts), "labels": len(set(labels)), "resonate": ours,

@@ -127,7 +127,10 @@ def main() -> None:
     analyses = None
     rows = []
     for n in sorted(args.sizes):
-        pristine = args.cache / f"themes-{n}-{args.previous:g}-{hashlib.sha256(vectors.tobytes()).hexdigest()[:12]}.db"
+        # named by what it holds: a database built before tone vectors were stored is not reused
+        stored = "tone" if tone is not None else "plain"
+        pristine = (args.cache / f"themes-{n}-{args.previous:g}-{stored}-"
+                                 f"{hashlib.sha256(vectors.tobytes()).hexdigest()[:12]}.db")
         if not pristine.is_file():
             if analyses is None:
                 start = time.perf_counter()

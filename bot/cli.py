@@ -386,15 +386,15 @@ def eval_themes_cmd(app, test_file, as_json):
     """Cluster the texts of --test with the theme engine and score the themes against the labels."""
     import time
 
-    from nlp.analyzer import embedded_texts
-    from nlp.evaluate import eval_themes
+    from nlp.evaluate import eval_themes, theme_vectors
 
     texts, labels = _labelled(test_file)
     start = time.perf_counter()
-    vectors = app.embedder.encode(embedded_texts(texts))  # as the analysis stores a message's embedding
+    vectors, tone = theme_vectors(app.embedder, app.sentiment, texts)
     embed_seconds = time.perf_counter() - start
-    result = eval_themes(app.theme_engine, vectors, texts, labels)
+    result = eval_themes(app.theme_engine, vectors, texts, labels, tone)
     result.update({"test": str(test_file), "embedder": getattr(app.embedder, "name", ""),
+                   "tone_vectors": app.theme_engine.reads_tone(len(texts), tone),
                    "embed_seconds": round(embed_seconds, 2),
                    "left_out_counted_as": "one extra cluster (label -1), as BERTopic's outlier topic"})
     if as_json:
@@ -404,8 +404,9 @@ def eval_themes_cmd(app, test_file, as_json):
                f"{100 * result['left_out']:.1f}% left out")
     click.echo(f"V-measure {result['v_measure']:.4f} (homogeneity {result['homogeneity']:.4f}, completeness "
                f"{result['completeness']:.4f}), adjusted Rand index {result['ari']:.4f}")
-    click.echo(f"Clustering {result['seconds']:.1f} s (embedding {embed_seconds:.1f} s); left-out texts count as one "
-               "extra cluster in the scores")
+    read = "the embeddings and their tone vectors" if result["tone_vectors"] else "the embeddings"
+    click.echo(f"Clustering {result['seconds']:.1f} s on {read} (embedding {embed_seconds:.1f} s); left-out texts "
+               "count as one extra cluster in the scores")
     for t in result["themes"][:10]:
         click.echo(f"  {t['size']:>4}  {t['label']:<40} (mostly {t['top_label']})")
 

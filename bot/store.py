@@ -329,6 +329,14 @@ def _campaign_segment_messages(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE campaigns ADD COLUMN segment_messages TEXT NOT NULL DEFAULT '[]'")
 
 
+@migrations(name="0013_embedding_tone")
+def _embedding_tone(db: sqlite_utils.Database) -> None:
+    """Beside a message's embedding, its tone vector (float32, the pooled states of an earlier layer of the same
+    forward pass, see ``nlp.embeddings.TONE_LAYER``): the themes cluster on both (``nlp.themes.ThemeEngine.space``).
+    NULL for messages analysed before, and where the sentiment model reads no tone vectors (another model)."""
+    db.execute("ALTER TABLE embeddings ADD COLUMN tone BLOB")
+
+
 # A message's language in SQL: what the analysis told from its words, else the contact's (the source's tag: "de-AT"
 # -> "de"), as nlp.language.language_of (and its primary) decide for a reply
 _TAG = "REPLACE(TRIM(c.language), '_', '-')"
@@ -487,15 +495,17 @@ class Store:
             analyses.append([message_id, d["intent"], d["confidence"], d["best_intent"], d["sentiment"],
                              d["sentiment_score"], json.dumps(d["entities"], ensure_ascii=False),
                              json.dumps(d["ranking"]), d["model_version"], now, d["language"]])
+            tone = None if analysis.tone is None else np.asarray(analysis.tone, dtype=np.float32).tobytes()
             vectors.append([message_id, embedding_model or d["model_version"].split("+")[0], int(vector.shape[-1]),
-                            vector.tobytes()])
+                            vector.tobytes(), tone])
         with self.db.atomic():
             self.db.conn.executemany(
                 """INSERT OR REPLACE INTO analyses (message_id, intent, confidence, best_intent, sentiment,
                        sentiment_score, entities, ranking, model_version, analyzed_at, language)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", analyses)
             self.db.conn.executemany(
-                "INSERT OR REPLACE INTO embeddings (message_id, model, dimension, vector) VALUES (?, ?, ?, ?)", vectors)
+                "INSERT OR REPLACE INTO embeddings (message_id, model, dimension, vector, tone) VALUES (?, ?, ?, ?, ?)",
+                vectors)
 
     def save_suggestions(self, message_id: int, suggestions: Sequence[Any]) -> None:
         """Offer new suggestions for a message; earlier offered ones are superseded."""

@@ -27,6 +27,9 @@ class Analysis:
     prediction: IntentPrediction = field(repr=False, compare=False)
     model_version: str = ""
     language: str | None = None  # told from the words (nlp.language.detect): en, de, ...; None when too few
+    # the tone vector from the same forward pass (nlp.embeddings.TONE_LAYER), when the sentiment model reads it:
+    # stored beside the embedding, the themes cluster on both (nlp.themes.ThemeEngine.space)
+    tone: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def variables(self) -> dict[str, str]:
         """Entity values by reply variable name; the first of each kind wins."""
@@ -87,8 +90,8 @@ class Analyzer:
 
     def analyze_many(self, texts: Sequence[str], vectors: np.ndarray | None = None,
                      tone: np.ndarray | None = None) -> list[Analysis]:
-        """``vectors`` and ``tone``: from :meth:`encode`, when the caller has them already. Stored embeddings
-        come without their tone vectors; those are then computed again when the sentiment model reads them."""
+        """``vectors`` and ``tone``: from :meth:`encode`, when the caller has them already. Given ``vectors``
+        without ``tone``, the tone vectors are computed again when the sentiment model reads them."""
         texts = list(texts)
         if not texts:
             return []
@@ -103,7 +106,7 @@ class Analyzer:
         found = self.entities.extract(texts)  # a signature's phone number or email is still the contact's
         return [
             Analysis(p.intent, p.confidence, s.label, s.score, tuple(ents), vectors[i], p, self.model_version,
-                     languages[i])
+                     languages[i], None if tone is None else tone[i])
             for i, (p, s, ents) in enumerate(zip(predictions, feelings, found))
         ]
 

@@ -170,14 +170,23 @@ def cluster_scores(labels: Sequence[str], predicted: Sequence[int]) -> dict:
             "ari": round(float(adjusted_rand_score(list(labels), list(predicted))), 4)}
 
 
-def eval_themes(engine, vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str]) -> dict:
-    """Cluster ``texts`` with the theme engine and score the clusters against ``labels``.
+def theme_vectors(embedder, sentiment, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The embeddings and tone vectors of ``texts`` that the analysis stores for them (and so the themes read): of
+    their bodies, through their English gloss when written in another language, with tone vectors when the
+    ``sentiment`` model reads them (else None)."""
+    return encode_for(sentiment, embedder, embedding_texts(bodies(texts)))
+
+
+def eval_themes(engine, vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str],
+                tone: np.ndarray | None = None) -> dict:
+    """Cluster ``texts`` with the theme engine and score the clusters against ``labels``. ``tone``: the texts' tone
+    vectors, as the analysis stores them beside the embeddings (see ``nlp.themes.ThemeEngine.space``).
 
     Left-out texts count as one more cluster (label -1) in the scores, as BERTopic's outlier topic does, so
     leaving texts out is never free: it costs homogeneity (V-measure) and agreement (ARI).
     """
     start = time.perf_counter()
-    result = engine.find(texts, vectors)
+    result = engine.find(texts, vectors, tone)
     seconds = time.perf_counter() - start
     return {
         **cluster_scores(labels, [int(a) for a in result.assignment]),

@@ -109,3 +109,8 @@ def test_eval_commands(tmp_path, monkeypatch):
     bad = write(tmp_path / "bad.jsonl", [("x", "angry")])
     b = runner.invoke(cli, ["eval", "sentiment", "--test", str(bad)])
     assert b.exit_code == 1 and "angry" in b.output
+    themes = runner.invoke(cli, ["eval", "themes", "--test", str(test), "--json"])
+    assert themes.exit_code == 0, themes.output
+    data = json.loads(themes.stdout)
+    assert {"v_measure", "ari", "n_themes", "left_out", "seconds"} <= data.keys()
+    assert data["tone_vectors"] is False  # the hashing embedder has none, and 6 texts are too few anyway

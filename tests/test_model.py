@@ -171,3 +171,41 @@ def test_stored_embeddings_without_tone_vectors_give_the_same_analysis(real_app,
     assert [(a.sentiment, a.sentiment_score) for a in fresh] == [(a.sentiment, a.sentiment_score) for a in stored]
     with pytest.raises(ValueError, match="tone vectors"):
         real_app.sentiment.probabilities(texts, vectors)
+
+
+def test_a_message_is_stored_with_the_tone_vector_of_its_analysis(real_app):
+    """The themes cluster on the embeddings and the tone vectors (nlp.themes.ThemeEngine.space): the analysis
+    stores both, from the one forward pass that the sentiment head reads too."""
+    from datetime import datetime, timezone
+
+    from bot.message import Message
+
+    text = "my top-up was reverted, where did the money go?"
+    processed = real_app.pipeline.receive(Message(text=text, source="telegram", sender_id="tone-1",
+                                                  timestamp=datetime(2026, 11, 30, tzinfo=timezone.utc)))
+    row = real_app.store.db.execute("SELECT vector, tone FROM embeddings WHERE message_id = ?",
+                                    [processed.message_id]).fetchone()
+    vectors, tone = real_app.analyzer.encode([text])
+    assert row[1] is not None and np.frombuffer(row[1], dtype=np.float32).shape == (384,)
+    assert np.allclose(np.frombuffer(row[1], dtype=np.float32), tone[0], atol=1e-5)
+    assert np.allclose(np.frombuffer(row[0], dtype=np.float32), vectors[0], atol=1e-5)
+    assert not np.allclose(tone[0], vectors[0], atol=0.1)  # another layer's states, not the embedding again
+
+
+def test_eval_themes_clusters_what_the_analysis_stores(real_app, tmp_path):
+    """`resonate eval themes` reads the embeddings and, for an input as large as the themes read them for, the tone
+    vectors, as the analysis stores them; here on the playbooks' 403 English examples, labelled by intent."""
+    from bot.playbooks import default_playbooks_dir, load_playbooks
+
+    texts, labels = load_playbooks(default_playbooks_dir()).training_examples()
+    assert len(texts) >= real_app.theme_engine.tone_from
+    path = tmp_path / "examples.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "label": l}) + "\n" for t, l in zip(texts, labels)))
+    out = CliRunner().invoke(cli, ["eval", "themes", "--test", str(path), "--db", str(tmp_path / "x.db"), "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["tone_vectors"] is True and data["n_texts"] == len(texts)
+    assert {"v_measure", "ari", "n_themes", "left_out", "seconds"} <= data.keys()
+    assert data["v_measure"] > 0.3 and data["n_themes"] >= 10  # 19 broad intents: V 0.49 here
+    half = CliRunner().invoke(cli, ["eval", "themes", "--test", str(path), "--db", str(tmp_path / "x.db")])
+    assert "on the embeddings and their tone vectors" in half.output
