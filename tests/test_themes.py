@@ -210,7 +210,7 @@ def test_below_the_cap_the_exact_path_is_unchanged():
     assert list(at_cap.assignment) == list(exact.assignment)
     sampled = engine(exact_up_to=len(texts) - 1)
     calls = []
-    sampled._sampled_groups = lambda v, sample: calls.append(len(v)) or []
+    sampled._sampled_groups = lambda v, sample, plain: calls.append(len(v)) or []
     sampled.find(texts, vectors)
     assert calls == [len(texts)]  # one text over the cap: the sampled path
 
@@ -305,6 +305,18 @@ def test_a_large_input_is_clustered_on_its_tone_vectors_too_and_a_small_one_is_n
     with pytest.raises(ValueError, match="tone vectors"):
         ThemeEngine().find(texts, vectors, tone[:-1])
 
+
+
+def test_above_the_cap_the_sample_is_clustered_with_tone_and_the_rest_assigned_on_the_embeddings(monkeypatch):
+    import nlp.themes as themes
+
+    texts, vectors, tone = _near_intents(220)
+    widths, real = [], themes.assign
+    monkeypatch.setattr(themes, "assign", lambda rest, ref, *a: widths.append((rest.shape[1], ref.shape[1]))
+                        or real(rest, ref, *a))
+    result = ThemeEngine(exact_up_to=420).find(texts, vectors, tone)
+    assert widths == [(16, 16)]  # the embeddings alone, not the 32 numbers of embedding and tone
+    assert len(result.clusters) == 2  # the sample's two intents, told apart by their tone
 
 def test_tone_vectors_are_centred_before_they_count():
     """The shared part of every tone vector (their high raw cosines) is taken away: only what sets texts apart
