@@ -210,7 +210,7 @@ def test_below_the_cap_the_exact_path_is_unchanged():
     assert list(at_cap.assignment) == list(exact.assignment)
     sampled = engine(exact_up_to=len(texts) - 1)
     calls = []
-    sampled._sampled_groups = lambda v, sample, plain: calls.append(len(v)) or []
+    sampled._sampled_groups = lambda v, tone, sample: calls.append(len(v)) or []
     sampled.find(texts, vectors)
     assert calls == [len(texts)]  # one text over the cap: the sampled path
 
