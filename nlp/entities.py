@@ -26,15 +26,24 @@ from nlp.tokenizer import Token, tokenize
 
 LABELS = ("ORDER_ID", "EMAIL", "PHONE", "URL", "MONEY", "DATE", "PRODUCT", "PLACE")
 
+# What each regex cannot match without, as C-level checks: most messages have no digit, "@", "+" or URL, and
+# these cost a tenth of the searches.
+_DIGIT = re.compile(r"\d").search
+_NINE_DIGITS = re.compile(r"\d(?:[\s().-]{0,2}\d){8}").search
+
+# (label, pattern, what a text needs before the pattern is searched in it)
 REGEXES = [
-    ("ORDER_ID", re.compile(r"(?<![\w-])(?:[A-Z]{2,4}-\d{4,8}|#\d{4,8})(?![\w-])", re.I)),
-    ("EMAIL", re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+(?<!\.)")),
-    ("URL", re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]*[^\s<>\"')\].,;:!?]", re.I)),
+    ("ORDER_ID", re.compile(r"(?<![\w-])(?:[A-Z]{2,4}-\d{4,8}|#\d{4,8})(?![\w-])", re.I),
+     lambda text: _DIGIT(text) is not None),
+    ("EMAIL", re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+(?<!\.)"), lambda text: "@" in text),
+    ("URL", re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]*[^\s<>\"')\].,;:!?]", re.I),
+     lambda text: "://" in text or "www." in text.lower()),
     # international ("+44 7700 900123") or national: 0, not 00, then 9 to 11 more digits ("07700 900123",
     # "06 12 34 56 78", "0171 1234567"); a date or a shorter number is not one
     ("PHONE", re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?(?:\(?\d{1,4}\)?[\s.-]?){2,5}\d{2,4}"
                          r"|(?<!\d[\s.-])0(?=(?:[\s.-]?\d){9,11}(?![\s.-]?\d))[1-9]\d{0,4}(?:[\s.-]?\d{2,4}){1,4})"
-                         r"(?!\w)")),
+                         r"(?!\w)"),
+     lambda text: "+" in text or "0" in text),
     # a number without a leading 0 or + is a phone number only where the message says so just before it: Spanish,
     # Italian and Portuguese numbers are written that way ("llámame al 612 345 678", "il mio cellulare è 347 123
     # 4567", "meu celular é (11) 98765-4321"); only the number is the entity
@@ -48,9 +57,12 @@ REGEXES = [
         r"|telefoonnummer|mobiel)"
         r"(?:\s+(?:is|es|è|é|ist|est|on|at|al|au|op|unter|para|no|sur|:))?[\s:.,-]*"
         r"(?P<number>(?:\(\d{2,3}\)\s?)?(?<![\d+])[1-9](?=(?:[\s.-]?\d){8,10}(?![\s.-]?\d))\d{0,4}"
-        r"(?:[\s.-]?\d{2,5}){1,4})(?!\w)", re.I)),
-    ("DATE", re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b")),
+        r"(?:[\s.-]?\d{2,5}){1,4})(?!\w)", re.I),
+     lambda text: _NINE_DIGITS(text) is not None),
+    ("DATE", re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"),
+     lambda text: _DIGIT(text) is not None),
 ]
+
 
 def _span(match: re.Match) -> tuple[int, int]:
     """Where the entity of a regex match is: its ``number`` group when the pattern has one (the words before it
@@ -60,18 +72,6 @@ def _span(match: re.Match) -> tuple[int, int]:
 
 # A DATE match that is a score ("10/10 customer service", "9/10 would recommend") is left out: see nlp.ratings.
 
-# What each regex cannot match without, as C-level checks: most messages have no digit, "@", "+" or URL, and
-# these cost a tenth of the searches.
-_DIGIT = re.compile(r"\d").search
-_NINE_DIGITS = re.compile(r"\d(?:[\s().-]{0,2}\d){8}").search
-_NEEDS = [  # in the order of REGEXES
-    lambda text: _DIGIT(text) is not None,  # ORDER_ID
-    lambda text: "@" in text,  # EMAIL
-    lambda text: "://" in text or "www." in text.lower(),  # URL
-    lambda text: "+" in text or "0" in text,  # PHONE
-    lambda text: _NINE_DIGITS(text) is not None,  # PHONE, said to be one
-    lambda text: _DIGIT(text) is not None,  # DATE
-]
 
 _MONTHS = ["jan", "january", "feb", "february", "mar", "march", "apr", "april", "may", "jun", "june", "jul",
            "july", "aug", "august", "sep", "sept", "september", "oct", "october", "nov", "november", "dec",
@@ -297,7 +297,7 @@ class EntityExtractor:
         tokens = tokenize(text)
         spans = self._ruler_spans(tokens)
         starts = [t.idx for t in tokens]
-        for (label, pattern), needs in zip(REGEXES, _NEEDS):
+        for label, pattern, needs in REGEXES:
             if not needs(text):
                 continue
             for m in pattern.finditer(text):
@@ -388,7 +388,7 @@ class EntityExtractor:
         results = []
         for doc in nlp.pipe(texts, batch_size=256):
             spans = [e for e in doc.ents if e.label_ in LABELS]
-            for label, pattern in REGEXES:
+            for label, pattern, _ in REGEXES:
                 for m in pattern.finditer(doc.text):
                     start, end = _span(m)
                     if label == "DATE" and is_score(doc.text, start, end):

@@ -367,6 +367,9 @@ class ThemeEngine:
     A text stays in its theme only if another text of the theme is within ``assign_similarity`` (cosine) of it;
     otherwise it fits no theme and is left out.
 
+    An input of at least ``tone_from`` texts given with tone vectors is clustered on them too, weighted
+    ``tone_weight`` beside the embeddings (see :meth:`space`).
+
     Up to ``exact_up_to`` texts are clustered as a whole. Clustering costs memory and time quadratic in the
     number of texts, so a larger input is clustered through an evenly spaced sample of ``exact_up_to`` of its
     texts (every text when the input is smaller, so results below the cap do not change): the sample's themes
