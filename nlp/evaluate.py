@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from nlp.analyzer import embedded_texts
 from nlp.closings import bodies
 from nlp.gloss import embedding_texts
 from nlp.intent import UNKNOWN, IntentClassifier
@@ -174,7 +175,7 @@ def theme_vectors(embedder, sentiment, texts: Sequence[str]) -> tuple[np.ndarray
     """The embeddings and tone vectors of ``texts`` that the analysis stores for them (and so the themes read): of
     their bodies, through their English gloss when written in another language, with tone vectors when the
     ``sentiment`` model reads them (else None)."""
-    return encode_for(sentiment, embedder, embedding_texts(bodies(texts)))
+    return encode_for(sentiment, embedder, embedded_texts(texts))
 
 
 def eval_themes(engine, vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str],
