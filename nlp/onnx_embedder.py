@@ -20,6 +20,9 @@ never read again. Two processes starting at once take a file lock: one exports,
 the other waits and then reads the finished file; the file is written under a
 temporary name and renamed into place, so nobody ever sees half of it. A damaged
 file is exported again.
+
+A large call (an import) may run the same weights with bf16 matrix products under torch instead, on a CPU where
+that was measured faster: see :mod:`nlp.bulk` and ``bulk``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Sequence
 
 import numpy as np
 
+from nlp.bulk import BULK_FROM, BULK_MODES
 from nlp.embeddings import DEFAULT_MODEL, TONE_LAYER, resolve_model_path
 
 EXPORT_VERSION = "onnx-export-meanpool-l2-tone-3"  # change when the exported graph changes
@@ -111,7 +115,7 @@ class OnnxEmbedder:
 
     def __init__(self, model: str | os.PathLike | None = None, *, threads: int = DEFAULT_THREADS,
                  cache_dir: str | os.PathLike | None = None, batch_tokens: int = BATCH_TOKENS,
-                 max_batch: int = MAX_BATCH):
+                 max_batch: int = MAX_BATCH, bulk: str = "off"):
         self.path = resolve_model_path(model)
         self.name = self.path.name if model not in (None, "", DEFAULT_MODEL) else DEFAULT_MODEL
         self.threads = max(1, int(threads))
@@ -123,6 +127,12 @@ class OnnxEmbedder:
         self._side_by_side = None  # single-threaded session for batches run at once (see ``encode``), made on first use
         self._tokenizer = None
         self.exported = False  # True when this instance exported the file (tests check the cache is reused)
+        if bulk not in BULK_MODES:
+            raise ValueError(f"bulk={bulk!r} is not one of {', '.join(BULK_MODES)}")
+        self.bulk = bulk  # large calls in bf16 with torch: "auto" where measured faster, "bf16" always, "off" never
+        self._bulk_model = None  # nlp.bulk.Bf16Model, loaded by the first large call that uses it
+        self._bulk_decided = None  # auto: this machine's calibration (nlp.bulk.decision), read once
+        self._expected = 0  # texts a caller said it will embed in several calls (``expect``)
         st_config = self.path / "sentence_bert_config.json"
         self.max_seq_length = int(json.loads(st_config.read_text()).get("max_seq_length", 256)) \
             if st_config.is_file() else 256
@@ -224,7 +234,50 @@ class OnnxEmbedder:
         """The sentence embeddings and the tone vectors (``nlp.embeddings.TONE_LAYER``), from one pass."""
         return tuple(self._run(texts, ["sentence_embedding", "tone"]))
 
-    def _run(self, texts: Sequence[str], outputs: list[str]) -> list[np.ndarray]:
+    # -- large calls in bf16 (nlp.bulk) -----------------------------------------------------------------------
+    def load_bulk(self):
+        """The bf16 model (see :mod:`nlp.bulk`), loaded once."""
+        if self._bulk_model is None:
+            with self._lock:
+                if self._bulk_model is None:
+                    from nlp.bulk import Bf16Model
+
+                    self._bulk_model = Bf16Model(self.path, TONE_LAYER)
+        return self._bulk_model
+
+    def expect(self, n: int) -> None:
+        """A caller about to embed ``n`` texts in several calls (an import, in batches of 1,024) lets them run in
+        bf16 from the first one, as one call of ``n`` texts would (see ``BULK_FROM``)."""
+        self._expected = max(self._expected, int(n))
+
+    def unload_bulk(self) -> None:
+        self._bulk_model = None
+
+    @property
+    def bulk_in_use(self) -> bool:
+        """Whether calls of several batches now run in bf16."""
+        return self._bulk_model is not None and self.bulk != "off"
+
+    def _use_bulk(self, distinct: int, batches: int) -> bool:
+        if self.bulk == "off" or batches < 2:
+            return False  # a single message or batch keeps onnxruntime's latency
+        if self._bulk_model is not None:
+            return True
+        if max(distinct, self._expected) < BULK_FROM:
+            return False  # not worth loading torch for
+        if self.bulk == "auto":
+            if self._bulk_decided is None:
+                from nlp.bulk import decision
+
+                self._bulk_decided = decision(self)
+            if not self._bulk_decided["bf16"]:
+                return False
+        self.load_bulk()
+        return True
+
+    def _run(self, texts: Sequence[str], outputs: list[str], bulk: bool | None = None) -> list[np.ndarray]:
+        """``outputs`` of the ONNX graph for ``texts``; ``bulk`` forces (True) or forbids (False) the bf16 path,
+        which by default large calls take as ``self.bulk`` says."""
         texts = list(texts)
         if self._session is None:
             self.load()
@@ -237,7 +290,14 @@ class OnnxEmbedder:
 
         batches = self._batches(lengths)
         workers = min(self.threads, len(batches))
-        session = self._session if workers <= 1 else self._parallel_session()
+        if bulk if bulk is not None else self._use_bulk(len(unique), len(batches)):
+            session = self.load_bulk()
+            torch_threads = session._torch.get_num_threads()
+            # batches side by side take one core each, as on the single-threaded onnxruntime session
+            session._torch.set_num_threads(1 if workers > 1 else self.threads)
+        else:
+            session = self._session if workers <= 1 else self._parallel_session()
+            torch_threads = None
 
         def run(idx: np.ndarray) -> None:
             width = int(lengths[idx].max())
@@ -253,15 +313,19 @@ class OnnxEmbedder:
             for result, rows in zip(results, session.run(outputs, feed)):
                 result[idx] = rows
 
-        if workers <= 1:
-            for idx in batches:
-                run(idx)
-        else:
-            # onnxruntime runs a session from several threads at once and releases the GIL while it runs
-            from concurrent.futures import ThreadPoolExecutor
+        try:
+            if workers <= 1:
+                for idx in batches:
+                    run(idx)
+            else:
+                # onnxruntime (and torch) run a model from several threads at once and release the GIL while they run
+                from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(workers, thread_name_prefix="resonate-embed") as pool:
-                list(pool.map(run, batches))  # each worker takes the next batch when it is free
+                with ThreadPoolExecutor(workers, thread_name_prefix="resonate-embed") as pool:
+                    list(pool.map(run, batches))  # each worker takes the next batch when it is free
+        finally:
+            if torch_threads is not None:
+                session._torch.set_num_threads(torch_threads)
         if len(unique) == len(texts):
             return results
         where = {t: i for i, t in enumerate(unique)}
