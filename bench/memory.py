@@ -29,6 +29,7 @@ from bot.message import Message
 tmp = Path(tempfile.mkdtemp(prefix="resonate-mem-"))
 app = App(Config.load(env={{}}, db=tmp / "m.db", embedding_backend={backend!r},
                       cache_dir=os.environ.get("RESONATE_CACHE_DIR")))
+app.for_long_running()  # as resonate run does
 app.analyzer; app.suggester; app.pipeline
 texts, _ = bench_texts(500)
 for i, t in enumerate(texts):  # messages arriving one by one, as from Slack or Telegram

@@ -216,6 +216,13 @@ class App:
         data["file"], data["chart"] = str(path), str(png)
         return data, png
 
+    def for_long_running(self) -> None:
+        """Settings for a process that stays up (``resonate run``): large calls stay on onnxruntime unless
+        ``embedding_bulk`` is ``bf16`` explicitly, so torch (about 300 MB) is never loaded and the bot stays under
+        350 MB (issue 4). Batch commands (``resonate ingest``) keep ``auto``: see nlp/bulk.py."""
+        if self.config.embedding_bulk == "auto" and getattr(self.embedder, "bulk", None) == "auto":
+            self.embedder.bulk = "off"
+
     def close(self) -> None:
         if "telegram" in self.__dict__:
             self.telegram.stop()
@@ -240,7 +247,8 @@ def make_embedder(config: Config):
 
             raise ConfigError("embedding_backend", "onnx needs onnxruntime and tokenizers: pip install onnxruntime "
                                                    "(or set RESONATE_EMBEDDING_BACKEND=torch)")
-        return OnnxEmbedder(config.model, threads=config.embedding_threads, cache_dir=config.cache_dir)
+        return OnnxEmbedder(config.model, threads=config.embedding_threads, cache_dir=config.cache_dir,
+                            bulk=config.embedding_bulk)
     from nlp.embeddings import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(config.model)

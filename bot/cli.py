@@ -650,6 +650,7 @@ def run(app, slack_http, telegram_webhook, port, host, inbox_webhook):
         if slack is not None:
             slack.add_sender("telegram", telegram.sender)  # Send in Slack delivers to Telegram
     click.echo("Loading the model and playbooks…", err=True)
+    app.for_long_running()
     app.analyzer  # noqa: B018 - load now, not on the first message
     if slack is not None:
         slack.start_relay()

@@ -20,6 +20,7 @@ from bot.errors import ConfigError
 
 EMBEDDERS = ("sentence-transformers", "hashing")
 EMBEDDING_BACKENDS = ("auto", "onnx", "torch")  # auto: onnx when onnxruntime is installed, else torch
+EMBEDDING_BULK = ("auto", "bf16", "off")  # large calls of the onnx backend in bf16: see nlp/bulk.py
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")  # what BotFather gives: 123456789:AAH...
@@ -53,6 +54,9 @@ class Config:
     embedder: str = "sentence-transformers"  # or "hashing" (tests, no model)
     embedding_backend: str = "auto"  # how the sentence-transformers model runs: onnx (onnxruntime) or torch
     embedding_threads: int = 2  # CPU threads of the onnx backend: batches embedded at once
+    # Large calls of the onnx backend (an import) in bf16 with torch: auto where measured faster on this CPU
+    # (not in `resonate run`, which stays small), bf16 always, off never (nlp/bulk.py)
+    embedding_bulk: str = "auto"
     spacy_model: str | None = None  # a full spaCy pipeline to use if installed, e.g. en_core_web_sm
     min_confidence: float = 0.45  # below this calibrated confidence the intent is "unknown"
     min_similarity: float = 0.35  # cosine to the nearest playbook example below which the intent is "unknown"
@@ -120,6 +124,8 @@ class Config:
         if cfg.embedding_backend not in EMBEDDING_BACKENDS:
             raise ConfigError("embedding_backend",
                               f"{cfg.embedding_backend!r} is not one of {', '.join(EMBEDDING_BACKENDS)}")
+        if cfg.embedding_bulk not in EMBEDDING_BULK:
+            raise ConfigError("embedding_bulk", f"{cfg.embedding_bulk!r} is not one of {', '.join(EMBEDDING_BULK)}")
         if not 1 <= cfg.embedding_threads <= 256:
             raise ConfigError("embedding_threads", f"{cfg.embedding_threads} is not between 1 and 256")
         for name in ("min_confidence", "min_similarity", "auto_reply_threshold"):
