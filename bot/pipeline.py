@@ -146,6 +146,9 @@ class Pipeline:
         from threadpoolctl import threadpool_limits
 
         encode = self.analyzer.encode
+        expect = getattr(self.analyzer.embedder, "expect", None)
+        if expect is not None:
+            expect(len(items))  # a large import may embed in bf16 from its first batch (nlp/bulk.py)
         # The embedder keeps every core busy meanwhile, so numpy's matrix products (intents, sentiment) run on one
         # thread: BLAS threads of their own only took CPU time from it (a 10,000-message import: 1.7 s of CPU).
         with ThreadPoolExecutor(1, thread_name_prefix="resonate-embed-ahead") as ahead, \
