@@ -87,4 +87,28 @@ def machine() -> dict:
         info["memory_gib"] = round(int(mem) / 2**20, 1)
     except (OSError, IndexError, ValueError):
         pass
+    bulk = bulk_calibration()
+    if bulk is not None:
+        info["bf16_bulk"] = {k: bulk.get(k) for k in ("bf16", "speedup", "min_cosine", "reason") if k in bulk}
     return info
+
+
+def bulk_calibration() -> dict | None:
+    """This machine's latest measurement of bf16 for large calls (nlp/bulk.py) in the user cache, if any: whether
+    an import or a batch of 512 messages or more runs in bf16 here."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(REPO))
+    from nlp.bulk import BULK_VERSION
+    from nlp.cache import cache_dir
+
+    found = []
+    for path in cache_dir().glob("embedder-*-bulk-*.json"):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("version") == BULK_VERSION:
+            found.append((path.stat().st_mtime, data))
+    return max(found, key=lambda item: item[0])[1] if found else None
