@@ -68,6 +68,7 @@ def main() -> None:
     texts, labels = read_labelled(args.test)
     tmp = Path(tempfile.mkdtemp(prefix="resonate-bench-"))
     app = App(Config.load(env={}, db=tmp / "bench.db", cache_dir=os.environ.get("RESONATE_CACHE_DIR")))
+    app.for_evaluation()  # fp32 on every CPU, as `resonate eval themes`
     vectors, tone = theme_vectors(app.embedder, app.sentiment, texts)  # as `resonate eval themes`
     vectors = np.asarray(vectors, dtype=np.float32)
     start = time.perf_counter()

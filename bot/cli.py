@@ -337,6 +337,7 @@ def eval_intents_cmd(app, train_file, test_file, shots, seed, as_json):
     from nlp.evaluate import eval_intents, sample_shots
     from nlp.intent import IntentClassifier
 
+    app.for_evaluation()
     train = _labelled(train_file)
     if shots:
         train = sample_shots(*train, shots, seed)
@@ -344,7 +345,8 @@ def eval_intents_cmd(app, train_file, test_file, shots, seed, as_json):
     clf = IntentClassifier(min_confidence=app.config.min_confidence, min_similarity=app.config.min_similarity)
     result = eval_intents(app.embedder, train, test, auto_threshold=app.config.auto_reply_threshold, classifier=clf)
     result.update({"train": str(train_file), "test": str(test_file), "shots": shots, "seed": seed if shots else None,
-                   "embedder": getattr(app.embedder, "name", "")})
+                   "embedder": getattr(app.embedder, "name", ""),
+                   "embedding_bulk": getattr(app.embedder, "bulk", None)})
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -362,6 +364,7 @@ def eval_sentiment_cmd(app, test_file, as_json):
     """Score the shipped sentiment model as it is on --test."""
     from nlp.evaluate import eval_sentiment
 
+    app.for_evaluation()
     test = _labelled(test_file)
     try:
         result = eval_sentiment(app.sentiment, test, embedder=getattr(app.sentiment, "needs_embeddings", False)
@@ -388,12 +391,14 @@ def eval_themes_cmd(app, test_file, as_json):
 
     from nlp.evaluate import eval_themes, theme_vectors
 
+    app.for_evaluation()
     texts, labels = _labelled(test_file)
     start = time.perf_counter()
     vectors, tone = theme_vectors(app.embedder, app.sentiment, texts)
     embed_seconds = time.perf_counter() - start
     result = eval_themes(app.theme_engine, vectors, texts, labels, tone)
     result.update({"test": str(test_file), "embedder": getattr(app.embedder, "name", ""),
+                   "embedding_bulk": getattr(app.embedder, "bulk", None),
                    "tone_vectors": app.theme_engine.reads_tone(len(texts), tone),
                    "embed_seconds": round(embed_seconds, 2),
                    "left_out_counted_as": "one extra cluster (label -1), as BERTopic's outlier topic"})

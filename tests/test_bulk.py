@@ -195,5 +195,11 @@ def test_configuration_and_a_long_running_bot(tmp_path):
     explicit = App(Config(db=tmp_path / "b.db", cache_dir=tmp_path, embedding_bulk="bf16"))
     explicit.for_long_running()
     assert explicit.embedder.bulk == "bf16"
+    evaluation = App(Config(db=tmp_path / "c.db", cache_dir=tmp_path))
+    evaluation.for_evaluation()  # resonate eval: the same figure on every CPU
+    assert evaluation.embedder.bulk == "off"
+    explicit.for_evaluation()
+    assert explicit.embedder.bulk == "bf16"
+    evaluation.close()
     app.close()
     explicit.close()

@@ -205,6 +205,7 @@ def test_eval_themes_clusters_what_the_analysis_stores(real_app, tmp_path):
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert data["tone_vectors"] is True and data["n_texts"] == len(texts)
+    assert data["embedding_bulk"] == "off"  # fp32 on every CPU, so the figure does not depend on the machine
     assert {"v_measure", "ari", "n_themes", "left_out", "seconds"} <= data.keys()
     assert data["v_measure"] > 0.3 and data["n_themes"] >= 10  # 19 broad intents: V 0.49 here
     half = CliRunner().invoke(cli, ["eval", "themes", "--test", str(path), "--db", str(tmp_path / "x.db")])
