@@ -104,15 +104,15 @@ def bulk_calibration() -> dict | None:
     import sys
 
     sys.path.insert(0, str(REPO))
-    from nlp.bulk import BULK_VERSION
+    from nlp.bulk import BULK_VERSION, cpu
     from nlp.cache import cache_dir
 
-    found = []
+    found, here = [], cpu()[0]
     for path in cache_dir().glob("embedder-*-bulk-*.json"):
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and data.get("version") == BULK_VERSION:
+        if isinstance(data, dict) and data.get("version") == BULK_VERSION and data.get("cpu", here) == here:
             found.append((path.stat().st_mtime, data))
     return max(found, key=lambda item: item[0])[1] if found else None

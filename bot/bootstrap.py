@@ -7,6 +7,7 @@ the intent classifier trains (or comes from the cache) the first time
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from functools import cached_property
 
@@ -287,8 +288,11 @@ def train_intents(embedder, playbook_set: PlaybookSet, config: Config, ts=None):
             pass  # a damaged cache file is rebuilt below
     if clf is None:
         clf = IntentClassifier(min_confidence=config.min_confidence, min_similarity=config.min_similarity)
-        clf.fit(embedder.encode(gloss.embedding_texts(ts.texts)), ts.labels, ts.texts, weights=ts.weights,
-                encode=embedder.encode)
+        # in fp32 even inside a large import (nlp/bulk.py): the cached model is read by every process, bf16 or not
+        exact = getattr(embedder, "in_fp32", contextlib.nullcontext)
+        with exact():
+            clf.fit(embedder.encode(gloss.embedding_texts(ts.texts)), ts.labels, ts.texts, weights=ts.weights,
+                    encode=embedder.encode)
         try:
             atomic_write_bytes(path, clf.to_bytes())
         except OSError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -146,12 +147,12 @@ class Pipeline:
         from threadpoolctl import threadpool_limits
 
         encode = self.analyzer.encode
-        expect = getattr(self.analyzer.embedder, "expect", None)
-        if expect is not None:
-            expect(len(items))  # a large import may embed in bf16 from its first batch (nlp/bulk.py)
+        expecting = getattr(self.analyzer.embedder, "expecting", None)
+        # a large import may embed in bf16 from its first batch (nlp/bulk.py); later calls go by their own size
+        announced = expecting(len(items)) if expecting is not None else contextlib.nullcontext()
         # The embedder keeps every core busy meanwhile, so numpy's matrix products (intents, sentiment) run on one
         # thread: BLAS threads of their own only took CPU time from it (a 10,000-message import: 1.7 s of CPU).
-        with ThreadPoolExecutor(1, thread_name_prefix="resonate-embed-ahead") as ahead, \
+        with announced, ThreadPoolExecutor(1, thread_name_prefix="resonate-embed-ahead") as ahead, \
                 threadpool_limits(1, user_api="blas"):
             pending = ahead.submit(encode, [t for _, t in batches[0]])
             for k, batch in enumerate(batches):

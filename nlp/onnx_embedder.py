@@ -31,6 +31,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import logging
 import os
 import threading
 import warnings
@@ -42,6 +43,8 @@ import numpy as np
 
 from nlp.bulk import BULK_FROM, BULK_MODES
 from nlp.embeddings import DEFAULT_MODEL, TONE_LAYER, resolve_model_path
+
+log = logging.getLogger(__name__)
 
 EXPORT_VERSION = "onnx-export-meanpool-l2-tone-3"  # change when the exported graph changes
 OPSET = 17
@@ -132,7 +135,9 @@ class OnnxEmbedder:
         self.bulk = bulk  # large calls in bf16 with torch: "auto" where measured faster, "bf16" always, "off" never
         self._bulk_model = None  # nlp.bulk.Bf16Model, loaded by the first large call that uses it
         self._bulk_decided = None  # auto: this machine's calibration (nlp.bulk.decision), read once
-        self._expected = 0  # texts a caller said it will embed in several calls (``expect``)
+        self._expected = 0  # texts a caller said it will embed in several calls (``expecting``)
+        self._in_fp32 = threading.local()  # ``in_fp32``: this thread's calls stay on onnxruntime
+        self._bulk_broken = ""  # why the bf16 model failed here: every later call stays on onnxruntime
         st_config = self.path / "sentence_bert_config.json"
         self.max_seq_length = int(json.loads(st_config.read_text()).get("max_seq_length", 256)) \
             if st_config.is_file() else 256
@@ -245,24 +250,40 @@ class OnnxEmbedder:
                     self._bulk_model = Bf16Model(self.path, TONE_LAYER)
         return self._bulk_model
 
-    def expect(self, n: int) -> None:
-        """A caller about to embed ``n`` texts in several calls (an import, in batches of 1,024) lets them run in
-        bf16 from the first one, as one call of ``n`` texts would (see ``BULK_FROM``)."""
-        self._expected = max(self._expected, int(n))
+    @contextlib.contextmanager
+    def expecting(self, n: int):
+        """Inside it, a caller embedding ``n`` texts in several calls (an import, in batches of 1,024) has them run in
+        bf16 from the first one, as one call of ``n`` texts would (see ``BULK_FROM``); after it, each call is judged
+        by its own size again."""
+        before = self._expected
+        self._expected = max(before, int(n))
+        try:
+            yield self
+        finally:
+            self._expected = before
+
+    @contextlib.contextmanager
+    def in_fp32(self):
+        """Inside it, this thread's calls stay on onnxruntime whatever their size: what is cached for other
+        processes to read (a trained intent model) must not depend on whether this one ran bf16."""
+        before = getattr(self._in_fp32, "on", False)
+        self._in_fp32.on = True
+        try:
+            yield self
+        finally:
+            self._in_fp32.on = before
 
     def unload_bulk(self) -> None:
         self._bulk_model = None
 
     @property
     def bulk_in_use(self) -> bool:
-        """Whether calls of several batches now run in bf16."""
-        return self._bulk_model is not None and self.bulk != "off"
+        """Whether the bf16 model is loaded: large calls run on it."""
+        return self._bulk_model is not None and self.bulk != "off" and not self._bulk_broken
 
     def _use_bulk(self, distinct: int, batches: int) -> bool:
-        if self.bulk == "off" or batches < 2:
+        if self.bulk == "off" or batches < 2 or self._bulk_broken or getattr(self._in_fp32, "on", False):
             return False  # a single message or batch keeps onnxruntime's latency
-        if self._bulk_model is not None:
-            return True
         if max(distinct, self._expected) < BULK_FROM:
             return False  # not worth loading torch for
         if self.bulk == "auto":
@@ -272,8 +293,17 @@ class OnnxEmbedder:
                 self._bulk_decided = decision(self)
             if not self._bulk_decided["bf16"]:
                 return False
-        self.load_bulk()
+        try:
+            self.load_bulk()
+        except Exception as exc:  # noqa: BLE001 - a torch that cannot load must not stop an import: fp32 runs it
+            self._bulk_failed(exc)
+            return False
         return True
+
+    def _bulk_failed(self, exc: BaseException) -> None:
+        self._bulk_broken = f"{type(exc).__name__}: {exc}"
+        self.unload_bulk()
+        log.warning("large batches stay on onnxruntime (fp32): the bf16 model failed (%s)", self._bulk_broken)
 
     def _run(self, texts: Sequence[str], outputs: list[str], bulk: bool | None = None) -> list[np.ndarray]:
         """``outputs`` of the ONNX graph for ``texts``; ``bulk`` forces (True) or forbids (False) the bf16 path,
@@ -289,8 +319,26 @@ class OnnxEmbedder:
         lengths = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
 
         batches = self._batches(lengths)
+        use_bulk = bulk if bulk is not None else self._use_bulk(len(unique), len(batches))
+        try:
+            self._embed(encs, lengths, batches, outputs, results, use_bulk)
+        except Exception as exc:
+            if not use_bulk or bulk is not None:
+                raise  # onnxruntime's own error, or the bf16 path asked for by name (its calibration)
+            self._bulk_failed(exc)  # the import goes on in fp32, from the start of this call
+            self._embed(encs, lengths, batches, outputs, results, False)
+        if len(unique) == len(texts):
+            return results
+        where = {t: i for i, t in enumerate(unique)}
+        rows = [where[t] for t in texts]
+        return [result[rows] for result in results]
+
+    def _embed(self, encs: list, lengths: np.ndarray, batches: list[np.ndarray], outputs: list[str],
+               results: list[np.ndarray], use_bulk: bool) -> None:
+        """Fill ``results`` with ``outputs`` for the encodings ``encs``, batch by batch, on onnxruntime or
+        (``use_bulk``) on the bf16 model."""
         workers = min(self.threads, len(batches))
-        if bulk if bulk is not None else self._use_bulk(len(unique), len(batches)):
+        if use_bulk:
             session = self.load_bulk()
             torch_threads = session._torch.get_num_threads()
             # batches side by side take one core each, as on the single-threaded onnxruntime session
@@ -326,11 +374,6 @@ class OnnxEmbedder:
         finally:
             if torch_threads is not None:
                 session._torch.set_num_threads(torch_threads)
-        if len(unique) == len(texts):
-            return results
-        where = {t: i for i, t in enumerate(unique)}
-        rows = [where[t] for t in texts]
-        return [result[rows] for result in results]
 
     def _tokenize(self, texts: list[str]) -> list:
         """The tokenizer's encodings of ``texts``. The tokenizer releases the GIL while it works, so many texts are

@@ -97,8 +97,72 @@ def test_large_calls_only_and_never_a_single_message(sample_texts, tmp_path, mon
     single = on.encode([texts[0]])  # a single message keeps onnxruntime's latency
     assert spy.batches == before
     np.testing.assert_allclose(single[0], off.encode([texts[0]])[0], atol=1e-6)
-    on.encode(texts[:30])  # once loaded, any call of several batches uses it
-    assert spy.batches > before
+    on.encode(texts[:30])  # loaded or not, a call smaller than BULK_FROM stays on onnxruntime
+    assert spy.batches == before
+    with on.expecting(60):  # ... unless it is part of an announced import of as many
+        on.encode(texts[:30])
+    assert spy.batches > before and on._expected == 0
+    before = spy.batches
+    with on.expecting(60), on.in_fp32():  # what is cached for every process (an intent model) stays in fp32
+        np.testing.assert_allclose(on.encode(texts[:30]), off.encode(texts[:30]), atol=1e-6)
+    assert spy.batches == before
+
+
+@pytest.mark.model
+def test_an_intent_model_trained_during_a_large_import_is_trained_in_fp32(tmp_path, monkeypatch):
+    from bot.bootstrap import train_intents
+
+    spy = Spy(monkeypatch)
+    monkeypatch.setattr(onnx_embedder, "BULK_FROM", 50)
+    app = App(Config(db=tmp_path / "a.db", cache_dir=tmp_path / "cache", embedding_bulk="bf16"))
+    plain = App(Config(db=tmp_path / "b.db", cache_dir=tmp_path / "plain", embedding_bulk="off"))
+    with app.embedder.expecting(10_000):  # as the import's pipeline announces it: other calls would run in bf16
+        app.embedder.encode(app.playbooks.training_examples()[0][:60])
+        assert spy.batches > 0
+        before = spy.batches
+        clf, key = train_intents(app.embedder, app.playbooks, app.config)
+    assert spy.batches == before
+    theirs, their_key = train_intents(plain.embedder, plain.playbooks, plain.config)
+    assert key == their_key  # the same cache key, so it must be the same model
+    np.testing.assert_allclose(clf.example_vectors, theirs.example_vectors, atol=1e-5)
+    app.close()
+    plain.close()
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("where", ["load", "run"])
+def test_an_import_goes_on_in_fp32_when_the_bf16_model_fails(where, tmp_path, monkeypatch, caplog):
+    from bot.channels.files import read_file
+    from bot.demo import sample_inbox_path
+
+    def broken(*args, **kwargs):
+        raise ImportError("libtorch_cpu.so: cannot open shared object file") if where == "load" else \
+            RuntimeError("oneDNN: could not create a primitive")
+
+    monkeypatch.setattr(bulk.Bf16Model, "__init__" if where == "load" else "run", broken)
+    monkeypatch.setattr(onnx_embedder, "BULK_FROM", 50)
+    messages = read_file(sample_inbox_path()).messages[:80]
+    app = App(Config(db=tmp_path / "a.db", cache_dir=tmp_path, embedding_bulk="bf16"))
+    app.pipeline.batch_size = 40
+    with caplog.at_level("WARNING", logger="nlp.onnx_embedder"):
+        report = app.pipeline.ingest(messages)
+    assert report.analysed == len(messages)
+    assert "large batches stay on onnxruntime (fp32)" in caplog.text
+    assert ("libtorch" if where == "load" else "oneDNN") in caplog.text
+    assert app.embedder._bulk_model is None and not app.embedder.bulk_in_use
+    plain = OnnxEmbedder(cache_dir=tmp_path)
+    texts = [m.text for m in messages[:3]]
+    np.testing.assert_allclose(app.embedder.encode(texts), plain.encode(texts), atol=1e-6)
+    app.close()
+
+
+def test_two_cpus_named_alike_are_told_apart_by_their_numbers():
+    zen4 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n" \
+           "stepping\t: 1\nflags\t\t: fpu avx512f avx512_bf16\n\nprocessor\t: 1\n"
+    zen5 = zen4.replace("cpu family\t: 25", "cpu family\t: 26").replace("model\t\t: 17", "model\t\t: 2")
+    assert bulk.cpu(zen4) == ("AMD EPYC (cpu family 25, model 17, stepping 1)", ("avx512_bf16",))
+    assert bulk.cpu(zen5)[0] != bulk.cpu(zen4)[0]
+    assert bulk.cpu("model name\t: Old CPU\nflags\t: fpu sse2\n") == ("Old CPU", ())
 
 
 @pytest.mark.model
