@@ -75,8 +75,9 @@ def calibration_texts(n: int = 96) -> list[str]:
 
 def cpu(info: str | None = None) -> tuple[str, tuple[str, ...]]:
     """The CPU's model name with its family, model and stepping numbers, and which of ``BF16_FLAGS`` it has, from
-    ``info`` (the text of /proc/cpuinfo, read when not given; "" and () where there is none). A virtual machine may name two CPUs alike ("AMD EPYC" for a Zen 4 and a
-    Zen 5, which gain 1.4-1.6x and 1.2-1.3x from bf16 here): the numbers tell them apart."""
+    ``info`` (the text of /proc/cpuinfo, read when not given; "" and () where there is none). A virtual machine
+    may name two CPUs alike ("AMD EPYC" for a Zen 4 and a Zen 5, whose calibrations measured bf16 1.4-1.6 and
+    1.2-1.4 times as fast): the numbers tell them apart, so each is measured."""
     if info is None:
         try:
             info = Path("/proc/cpuinfo").read_text(errors="replace")
