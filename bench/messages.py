@@ -59,23 +59,21 @@ def bench_texts(n: int = 2000) -> tuple[list[str], str]:
 
 
 def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``) with its family and model numbers, and AVX-512 noted when present.
-    The benchmark runner is not always the same machine: Intel Xeons and AMD EPYCs (2 cores with AVX-512) have run
-    these benchmarks, and the forward pass runs at different speeds on them (an EPYC of family 26, Zen 5, ingested
-    10,000 messages in fp32 in 18.5 s where an earlier EPYC, named alike by its virtual machine, took 30.5 s), so
-    each figure says which one it came from."""
+    """The CPU's model name with its family, model and stepping numbers (``nlp.bulk.cpu_name``), and AVX-512 noted
+    when present. The benchmark runner is not always the same machine: Intel Xeons and AMD EPYCs (2 cores with
+    AVX-512) have run these benchmarks, and the forward pass runs at different speeds on them (an EPYC of family 26,
+    Zen 5, ingested 10,000 messages in fp32 in 18.5 s where an earlier EPYC, named alike by its virtual machine, took
+    30.5 s), so each figure says which one it came from."""
     import platform
+    import sys
 
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.processor() or platform.machine()
-    fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in lines[:40])}
-    name = fields.get("model name") or platform.machine()
-    if fields.get("cpu family") and fields.get("model"):
-        name += f" family {fields['cpu family']} model {fields['model']}"
+    sys.path.insert(0, str(REPO))
+    from nlp.bulk import cpu_fields, cpu_name
+
+    fields = cpu_fields()
+    name = cpu_name(fields) or platform.processor() or platform.machine()
     if "avx512f" in fields.get("flags", "").split():
-        name += " (AVX-512)"
+        name += " with AVX-512"
     return name
 
 

@@ -12,7 +12,6 @@ minimum cosine between the two paths' embeddings of every message is reported to
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -57,7 +56,7 @@ def main() -> None:
     # warm-up of both paths; told how many texts are coming, the analysis also loads what it runs large calls on
     # (nlp/bulk.py: bf16 on a CPU where that was measured faster), as the reference's model is loaded before it is timed
     reference.encode(texts[:64])
-    with getattr(analyzer.embedder, "expecting", lambda n: contextlib.nullcontext())(len(texts)):
+    with analyzer.embedder.expecting(len(texts)):  # the onnx backend, asked for above
         analyzer.analyze_many(texts[:64])
 
     # the texts the analysis embeds: a letter's salutation and closing are left out, and a message in another

@@ -73,28 +73,37 @@ def calibration_texts(n: int = 96) -> list[str]:
     return texts
 
 
-def cpu(info: str | None = None) -> tuple[str, tuple[str, ...]]:
-    """The CPU's model name with its family, model and stepping numbers, and which of ``BF16_FLAGS`` it has, from
-    ``info`` (the text of /proc/cpuinfo, read when not given; "" and () where there is none). A virtual machine
-    may name two CPUs alike ("AMD EPYC" for a Zen 4 and a Zen 5, whose calibrations measured bf16 1.4-1.6 and
-    1.2-1.4 times as fast): the numbers tell them apart, so each is measured."""
+def cpu_fields(info: str | None = None) -> dict[str, str]:
+    """The first processor's fields in ``info`` (the text of /proc/cpuinfo, read when not given; {} where there is
+    none)."""
     if info is None:
         try:
             info = Path("/proc/cpuinfo").read_text(errors="replace")
         except OSError:
-            return "", ()
+            return {}
     fields: dict[str, str] = {}
     for line in info.splitlines():
         if not line.strip():
             break  # the first processor is enough
         key, _, value = line.partition(":")
         fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_name(fields: dict[str, str]) -> str:
+    """The model name with the family, model and stepping numbers. A virtual machine may name two CPUs alike ("AMD
+    EPYC" for a Zen 4 and a Zen 5, whose calibrations measured bf16 1.4-1.6 and 1.2-1.4 times as fast): the numbers
+    tell them apart, so each is measured."""
     name = fields.get("model name", "")
     numbers = [f"{key} {fields[key]}" for key in ("cpu family", "model", "stepping") if fields.get(key)]
-    if numbers:
-        name = f"{name} ({', '.join(numbers)})"
+    return f"{name} ({', '.join(numbers)})" if numbers else name
+
+
+def cpu(info: str | None = None) -> tuple[str, tuple[str, ...]]:
+    """:func:`cpu_name` and which of ``BF16_FLAGS`` the CPU has, from ``info`` (see :func:`cpu_fields`)."""
+    fields = cpu_fields(info)
     flags = set(fields.get("flags", "").split())
-    return name, tuple(f for f in BF16_FLAGS if f in flags)
+    return cpu_name(fields), tuple(f for f in BF16_FLAGS if f in flags)
 
 
 class Bf16Model:

@@ -279,7 +279,7 @@ class OnnxEmbedder:
     @property
     def bulk_in_use(self) -> bool:
         """Whether the bf16 model is loaded: large calls run on it."""
-        return self._bulk_model is not None and self.bulk != "off" and not self._bulk_broken
+        return self._bulk_model is not None and self.bulk != "off"  # a failed model is let go (``_bulk_failed``)
 
     def _use_bulk(self, distinct: int, batches: int) -> bool:
         if self.bulk == "off" or batches < 2 or self._bulk_broken or getattr(self._in_fp32, "on", False):
