@@ -72,7 +72,7 @@ def sentiment(tmp: Path, cache: Path) -> dict:
     app = App(Config.load(env={}, db=tmp / "feelings.db", cache_dir=cache))
     try:
         said = bodies([r["text"] for r in rows])
-        vectors, tone = app.analyzer.encode(said)  # as the analysis embeds them (through their English gloss)
+        vectors, tone, _ = app.analyzer.encode(said)  # as the analysis embeds them (through their English gloss)
         out = {"messages": len(rows)}
         for name, languages in (("shipped", None), ("head_only", ["en"] * len(rows))):
             labels = [f.label for f in app.sentiment.score(said, vectors, tone, languages=languages)]

@@ -69,10 +69,10 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="resonate-bench-"))
     app = App(Config.load(env={}, db=tmp / "bench.db", cache_dir=os.environ.get("RESONATE_CACHE_DIR")))
     app.for_evaluation()  # fp32 on every CPU, as `resonate eval themes`
-    vectors, tone = theme_vectors(app.embedder, app.sentiment, texts)  # as `resonate eval themes`
+    vectors, tone, weighted = theme_vectors(app.embedder, app.sentiment, texts)  # as `resonate eval themes`
     vectors = np.asarray(vectors, dtype=np.float32)
     start = time.perf_counter()
-    result = app.theme_engine.find(texts, vectors, tone)
+    result = app.theme_engine.find(texts, vectors, tone, weighted)
     ours = scores(labels, [int(a) for a in result.assignment], time.perf_counter() - start)
     app.close()
     out = {"test": args.test, "texts": len(texts), "labels": len(set(labels)), "resonate": ours,

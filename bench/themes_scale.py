@@ -47,21 +47,25 @@ SOURCES = ("telegram", "slack", "email", "instagram")
 
 
 def vectors_for(texts: list[str], cache: Path, app):
-    """What the analysis embeds of the texts (their bodies) and their tone vectors, in one pass, from ``cache``
-    when this exact list was embedded before."""
+    """What the analysis embeds of the texts (their bodies), their tone vectors and their idf-weighted vectors, in
+    one pass, from ``cache`` when this exact list was embedded before."""
     import numpy as np
 
     key = hashlib.sha256("\x1e".join(texts).encode()).hexdigest()[:16]
-    path = cache / f"bench-{len(texts)}-{key}-bodies-tone.npz"
+    path = cache / f"bench-{len(texts)}-{key}-bodies-tone-weighted.npz"
     if path.is_file():
         with np.load(path) as saved:
-            return saved["vectors"], (saved["tone"] if saved["tone"].size else None)
+            return tuple(saved[k] if saved[k].size else None for k in ("vectors", "tone", "weighted"))
+    from nlp.analyzer import embedded_texts, idf_of
+
     start = time.perf_counter()
-    vectors, tone = app.analyzer.encode(texts)
+    # idf weights over all the texts, as an import of them into an empty inbox counts them
+    vectors, tone, weighted = app.analyzer.encode(texts, idf_of(app.embedder, embedded_texts(texts)))
     print(f"embedded {len(texts)} texts in {time.perf_counter() - start:.0f} s -> {path}", file=sys.stderr)
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez(path, vectors=vectors.astype(np.float32), tone=np.zeros(0) if tone is None else tone)
-    return vectors, tone
+    np.savez(path, vectors=vectors.astype(np.float32), **{k: np.zeros(0) if v is None else v
+                                                          for k, v in (("tone", tone), ("weighted", weighted))})
+    return vectors, tone, weighted
 
 
 def build(db: Path, texts: list[str], vectors, analyses, n: int, previous: float) -> None:
@@ -123,18 +127,18 @@ def main() -> None:
     texts, source = bench_texts(max(args.sizes))
     args.cache.mkdir(parents=True, exist_ok=True)
     app = App(Config.load(db=args.cache / "analysis.db"))  # only its analyzer is used
-    vectors, tone = vectors_for(texts, args.cache, app)
+    vectors, tone, weighted = vectors_for(texts, args.cache, app)
     analyses = None
     rows = []
     for n in sorted(args.sizes):
         # named by what it holds: a database built before tone vectors were stored is not reused
-        stored = "tone" if tone is not None else "plain"
+        stored = "weighted" if weighted is not None else "tone" if tone is not None else "plain"
         pristine = (args.cache / f"themes-{n}-{args.previous:g}-{stored}-"
                                  f"{hashlib.sha256(vectors.tobytes()).hexdigest()[:12]}.db")
         if not pristine.is_file():
             if analyses is None:
                 start = time.perf_counter()
-                analyses = app.analyzer.analyze_many(texts, vectors, tone)
+                analyses = app.analyzer.analyze_many(texts, vectors, tone, weighted)
                 print(f"analysed {len(texts)} texts in {time.perf_counter() - start:.0f} s", file=sys.stderr)
             start = time.perf_counter()
             building = pristine.with_suffix(".building")

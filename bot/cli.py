@@ -394,12 +394,13 @@ def eval_themes_cmd(app, test_file, as_json):
     app.for_evaluation()
     texts, labels = _labelled(test_file)
     start = time.perf_counter()
-    vectors, tone = theme_vectors(app.embedder, app.sentiment, texts)
+    vectors, tone, weighted = theme_vectors(app.embedder, app.sentiment, texts)
     embed_seconds = time.perf_counter() - start
-    result = eval_themes(app.theme_engine, vectors, texts, labels, tone)
+    result = eval_themes(app.theme_engine, vectors, texts, labels, tone, weighted)
     result.update({"test": str(test_file), "embedder": getattr(app.embedder, "name", ""),
                    "embedding_bulk": getattr(app.embedder, "bulk", None),
                    "tone_vectors": app.theme_engine.reads_tone(len(texts), tone),
+                   "idf_weighted": app.theme_engine.reads_weighted(len(texts), weighted),
                    "embed_seconds": round(embed_seconds, 2),
                    "left_out_counted_as": "one extra cluster (label -1), as BERTopic's outlier topic"})
     if as_json:
@@ -409,7 +410,8 @@ def eval_themes_cmd(app, test_file, as_json):
                f"{100 * result['left_out']:.1f}% left out")
     click.echo(f"V-measure {result['v_measure']:.4f} (homogeneity {result['homogeneity']:.4f}, completeness "
                f"{result['completeness']:.4f}), adjusted Rand index {result['ari']:.4f}")
-    read = "the embeddings and their tone vectors" if result["tone_vectors"] else "the embeddings"
+    read = ("the idf-weighted vectors and the tone vectors" if result["idf_weighted"] else
+            "the embeddings and their tone vectors" if result["tone_vectors"] else "the embeddings")
     click.echo(f"Clustering {result['seconds']:.1f} s on {read} (embedding {embed_seconds:.1f} s); left-out texts "
                "count as one extra cluster in the scores")
     for t in result["themes"][:10]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -50,6 +51,10 @@ class Pipeline:
         self.batch_size = batch_size
         self._on_new: list[Callable[[Processed], None]] = []
         self._on_edit: list[Callable[[Processed], None]] = []
+        # the store's idf counts (nlp.embeddings.TokenCounts), read once and kept up to date with what this
+        # process analyses; read again by each analyse(), so another process's imports are counted too
+        self._counts = None
+        self._counts_lock = threading.Lock()
 
     def on_new(self, callback: Callable[[Processed], None]) -> None:
         """Call ``callback`` for each new message ``receive`` analyses (the review desk posts its card)."""
@@ -89,7 +94,8 @@ class Pipeline:
         card = self.store.card(message_id)
         if (message.analysable and self.store.analysis(message_id) is not None
                 and (card is None or card["state"] == "open") and self.store.outbox_of(message_id) is None):
-            result.analysis, result.suggestions = self._analyse([message_id], [message.text])[0]
+            # the message was counted when it was first analysed: its idf weights are the store's as they are
+            result.analysis, result.suggestions = self._analyse([message_id], [message.text], count=False)[0]
         for callback in self._on_edit:
             callback(result)
         return result
@@ -146,8 +152,26 @@ class Pipeline:
 
         from threadpoolctl import threadpool_limits
 
-        encode = self.analyzer.encode
-        expecting = getattr(self.analyzer.embedder, "expecting", None)
+        analyzer = self.analyzer
+        # idf weights over the store's messages and all of these (an import of a file weighs its tokens as
+        # `resonate eval themes` does that file's), each batch counted in the store with its analyses
+        token_ids = _token_ids(analyzer, [t for _, t in items])
+        idf = None
+        if token_ids is not None:
+            from nlp.embeddings import TokenCounts
+
+            idf = self._token_counts(analyzer, reload=True).idf(TokenCounts.of(token_ids), len(items))
+
+        def encode(texts: list[str]):
+            return analyzer.encode(texts, idf)
+
+        def counted(k: int):
+            if token_ids is None:
+                return None
+            part = token_ids[k * self.batch_size:(k + 1) * self.batch_size]
+            return TokenCounts.of(part), len(part)
+
+        expecting = getattr(analyzer.embedder, "expecting", None)
         # a large import may embed in bf16 from its first batch (nlp/bulk.py); later calls go by their own size
         announced = expecting(len(items)) if expecting is not None else contextlib.nullcontext()
         # The embedder keeps every core busy meanwhile, so numpy's matrix products (intents, sentiment) run on one
@@ -156,19 +180,40 @@ class Pipeline:
                 threadpool_limits(1, user_api="blas"):
             pending = ahead.submit(encode, [t for _, t in batches[0]])
             for k, batch in enumerate(batches):
-                vectors, tone = pending.result()  # an embedding error surfaces here, before this batch is stored
+                encoded = pending.result()  # an embedding error surfaces here, before this batch is stored
                 if k + 1 < len(batches):
                     pending = ahead.submit(encode, [t for _, t in batches[k + 1]])
-                self._analyse([i for i, _ in batch], [t for _, t in batch], vectors, tone)
+                self._analyse([i for i, _ in batch], [t for _, t in batch], encoded, counted(k))
                 if progress:
                     progress(len(batch))
         return len(items)
 
-    def _analyse(self, ids: list[int], texts: list[str], vectors=None, tone=None):
+    def _token_counts(self, analyzer, reload: bool = False):
+        with self._counts_lock:
+            if self._counts is None or reload:
+                self._counts = self.store.token_counts(analyzer.vocabulary)
+            return self._counts
+
+    def _analyse(self, ids: list[int], texts: list[str], encoded=None, counted=None, count: bool = True):
+        """Analyse, suggest and store; ``encoded``: the texts' ``nlp.analyzer.Encoded``, when embedded already,
+        with ``counted`` (their tokens for the store's idf counts, ``TokenCounts.of``, and their number). Else
+        they are embedded here, with idf weights of the store's counts and, when ``count``, their own."""
         if self._before_analysis is not None:
             self._before_analysis()  # e.g. pick up a retrained intent model
-        analyses = self.analyzer.analyze_many(texts, vectors, tone)
-        model = getattr(self.analyzer.embedder, "name", "")
+        analyzer = self.analyzer
+        if encoded is None:
+            token_ids = _token_ids(analyzer, texts)
+            idf = None
+            if token_ids is not None:
+                from nlp.embeddings import TokenCounts
+
+                held = TokenCounts.of(token_ids) if count else {}
+                idf = self._token_counts(analyzer).idf(held, len(texts) if count else 0)
+                counted = (held, len(texts)) if count else None
+            analyses = analyzer.analyze_many(texts, idf=idf) if idf is not None else analyzer.analyze_many(texts)
+        else:
+            analyses = analyzer.analyze_many(texts, *encoded)
+        model = getattr(analyzer.embedder, "name", "")
         rows = self.store.messages_by_id(ids)
         suggester = self.suggester
         follow_ups = suggester.playbooks.follow_up_intents()
@@ -183,7 +228,18 @@ class Pipeline:
                                                 if analysis.intent in follow_ups else None))
                    for mid, analysis in zip(ids, analyses)]
             self.store.save_suggestions_many((mid, suggestions) for mid, (_, suggestions) in zip(ids, out))
+            if counted is not None:
+                self.store.add_token_counts(*counted)
+        if counted is not None and self._counts is not None:
+            with self._counts_lock:
+                self._counts.add(*counted)
         return out
+
+
+def _token_ids(analyzer, texts: list[str]) -> list[list[int]] | None:
+    """Each text's token ids for the idf counts, or None when the analyzer makes no idf-weighted vectors."""
+    token_ids = getattr(analyzer, "token_ids", None)
+    return None if token_ids is None else token_ids(texts)
 
 
 def context_of(row: dict | None) -> ReplyContext:

@@ -337,6 +337,16 @@ def _embedding_tone(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE embeddings ADD COLUMN tone BLOB")
 
 
+@migrations(name="0014_idf_weighted")
+def _idf_weighted(db: sqlite_utils.Database) -> None:
+    """Beside a message's embedding, its idf-weighted vector (float32: the last layer's token states pooled with
+    the inbox's idf weights), which the themes cluster on in its place (``nlp.themes.ThemeEngine.space``); and the
+    counts those weights come from: for each token id of the embedding model, how many analysed messages hold it
+    (``nlp.embeddings.TokenCounts``; token -1 counts the messages). NULL for messages analysed before."""
+    db.execute("ALTER TABLE embeddings ADD COLUMN weighted BLOB")
+    db.execute("CREATE TABLE token_counts (token INTEGER PRIMARY KEY, texts INTEGER NOT NULL)")
+
+
 # A message's language in SQL: what the analysis told from its words, else the contact's (the source's tag: "de-AT"
 # -> "de"), as nlp.language.language_of (and its primary) decide for a reply
 _TAG = "REPLACE(TRIM(c.language), '_', '-')"
@@ -496,16 +506,41 @@ class Store:
                              d["sentiment_score"], json.dumps(d["entities"], ensure_ascii=False),
                              json.dumps(d["ranking"]), d["model_version"], now, d["language"]])
             tone = None if analysis.tone is None else np.asarray(analysis.tone, dtype=np.float32).tobytes()
+            weighted = getattr(analysis, "weighted", None)
+            weighted = None if weighted is None else np.asarray(weighted, dtype=np.float32).tobytes()
             vectors.append([message_id, embedding_model or d["model_version"].split("+")[0], int(vector.shape[-1]),
-                            vector.tobytes(), tone])
+                            vector.tobytes(), tone, weighted])
         with self.db.atomic():
             self.db.conn.executemany(
                 """INSERT OR REPLACE INTO analyses (message_id, intent, confidence, best_intent, sentiment,
                        sentiment_score, entities, ranking, model_version, analyzed_at, language)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", analyses)
             self.db.conn.executemany(
-                "INSERT OR REPLACE INTO embeddings (message_id, model, dimension, vector, tone) VALUES (?, ?, ?, ?, ?)",
-                vectors)
+                """INSERT OR REPLACE INTO embeddings (message_id, model, dimension, vector, tone, weighted)
+                   VALUES (?, ?, ?, ?, ?, ?)""", vectors)
+
+    # -- idf counts (nlp.embeddings.TokenCounts) ------------------------------------------------------------------
+    def token_counts(self, vocabulary: int):
+        """How many analysed messages hold each token id of the embedding model, and how many were counted."""
+        from nlp.embeddings import TokenCounts
+
+        counts = TokenCounts(vocabulary)
+        for token, texts in self.db.execute("SELECT token, texts FROM token_counts").fetchall():
+            if token == -1:
+                counts.texts = int(texts)
+            elif 0 <= token < vocabulary:
+                counts.df[token] = texts
+        return counts
+
+    def add_token_counts(self, held: dict[int, int], texts: int) -> None:
+        """Count ``texts`` more analysed messages, holding the tokens ``held`` (token id -> messages)."""
+        if not texts:
+            return
+        with self.db.atomic():
+            self.db.conn.executemany(
+                """INSERT INTO token_counts (token, texts) VALUES (?, ?)
+                   ON CONFLICT(token) DO UPDATE SET texts = texts + excluded.texts""",
+                [(-1, int(texts)), *((int(t), int(n)) for t, n in held.items())])
 
     def save_suggestions(self, message_id: int, suggestions: Sequence[Any]) -> None:
         """Offer new suggestions for a message; earlier offered ones are superseded."""

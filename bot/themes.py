@@ -168,8 +168,9 @@ class ThemeFinder:
     # -- reading a window ---------------------------------------------------------------------------------------
     def messages(self, window: Window) -> list[dict]:
         """The window's analysed inbound messages, oldest first, each with its intent (a person's correction
-        counts) and its stored embedding (``vector`` bytes and ``dimension``, None when it has none) and tone vector
-        (``tone`` bytes, None when it has none): one query, so a large window reads in bulk."""
+        counts) and its stored embedding (``vector`` bytes and ``dimension``, None when it has none), tone vector
+        (``tone`` bytes) and idf-weighted vector (``weighted`` bytes), each None when it has none: one query, so a
+        large window reads in bulk."""
         # the first reply suggested for it (the latest suggestions), when some reply answers a situation
         answer = ("""(SELECT s.intent || char(31) || s.reply_id FROM suggestions s WHERE s.message_id = m.id
                      AND s.rank = 1 AND s.state != 'superseded' ORDER BY s.id DESC LIMIT 1)"""
@@ -177,7 +178,7 @@ class ThemeFinder:
         return list(self.store.db.query(
             f"""SELECT m.id, m.text, m.source, m.sent_at, m.contact_id, c.display_name, c.opted_out_at, c.tags,
                       COALESCE(k.intent, a.intent) AS intent, a.sentiment, a.language, e.dimension, e.vector,
-                      e.tone, {answer} AS answer
+                      e.tone, e.weighted, {answer} AS answer
                FROM messages m JOIN analyses a ON a.message_id = m.id
                LEFT JOIN cards k ON k.message_id = m.id
                LEFT JOIN contacts c ON c.id = m.contact_id
@@ -193,12 +194,10 @@ class ThemeFinder:
         dim = Counter(r["dimension"] for r in rows).most_common(1)[0][0]
         rows = [r for r in rows if r["dimension"] == dim]
         matrix = np.frombuffer(b"".join(r.pop("vector") for r in rows), dtype=np.float32).reshape(len(rows), dim)
-        tones = [r.pop("tone") for r in rows]
-        # clustered with their tone vectors only when every message has one of one size (messages analysed before
-        # tone vectors were stored have none: such a window is clustered on the embeddings alone)
-        tone = (np.frombuffer(b"".join(tones), dtype=np.float32).reshape(len(rows), -1)
-                if all(tones) and len({len(t) for t in tones}) == 1 else None)
-        result = self._find([r["text"] for r in rows], matrix, [r["id"] for r in rows], tone)
+        # clustered with their tone and idf-weighted vectors only when every message has one of one size (messages
+        # analysed before they were stored have none: such a window is clustered without them)
+        tone, weighted = (_stacked([r.pop(column) for r in rows]) for column in ("tone", "weighted"))
+        result = self._find([r["text"] for r in rows], matrix, [r["id"] for r in rows], tone, weighted)
         for r in rows:
             r["situation"] = self.situations.get(tuple(r["answer"].split("\x1f"))) if r["answer"] else None
         clusters, joined = by_situation(result.clusters, [r["situation"] for r in rows])
@@ -223,9 +222,11 @@ class ThemeFinder:
             themes.append(_describe(theme_id, label, cluster, members, matrix[cluster.members], intents))
         return themes, len(rows), result.left_out - joined
 
-    def _find(self, texts: list[str], matrix: np.ndarray, ids: list[int], tone: np.ndarray | None = None):
+    def _find(self, texts: list[str], matrix: np.ndarray, ids: list[int], tone: np.ndarray | None = None,
+              weighted: np.ndarray | None = None):
         """The engine's result for these messages, stored under a hash of everything it depends on (ids, texts,
-        vectors, tone vectors, the engine's settings), so the same window is clustered once however often it is
+        vectors, tone and idf-weighted vectors, the engine's settings), so the same window is clustered once however
+        often it is
         reported."""
         digest = hashlib.sha256(repr(self.engine).encode())
         digest.update(np.asarray(ids, dtype=np.int64).tobytes())
@@ -233,11 +234,13 @@ class ThemeFinder:
         digest.update(np.ascontiguousarray(matrix).tobytes())
         if tone is not None:
             digest.update(b"tone" + np.ascontiguousarray(tone).tobytes())
+        if weighted is not None:
+            digest.update(b"weighted" + np.ascontiguousarray(weighted).tobytes())
         key = digest.hexdigest()
         stored = self.store.theme_run(key)
         if stored is not None and len(stored[0]) == len(texts):
             return self.engine.rebuild(matrix, *stored)
-        result = self.engine.find(texts, matrix, tone)
+        result = self.engine.find(texts, matrix, tone, weighted)
         self.store.save_theme_run(key, result.assignment, [{"label": c.label, "keyphrases": c.keyphrases}
                                                            for c in result.clusters])
         return result
@@ -290,6 +293,13 @@ class ThemeFinder:
         gone = [{"id": t.id, "label": t.label, "previous": t.size, "current": 0, "trend": "fading"}
                 for t in previous if t.id not in seen]
         return ThemeReport(window, previous_window, current, n, left_out, prev_n, gone)
+
+
+def _stacked(blobs: list[bytes | None]) -> np.ndarray | None:
+    """float32 vectors stored as bytes, one a row, or None unless every row has one of one size."""
+    if not blobs or not all(blobs) or len({len(b) for b in blobs}) != 1:
+        return None
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
 
 
 def by_situation(clusters: list, situations: Sequence[str | None]) -> tuple[list, int]:

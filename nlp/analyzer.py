@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -30,6 +30,9 @@ class Analysis:
     # the tone vector from the same forward pass (nlp.embeddings.TONE_LAYER), when the sentiment model reads it:
     # stored beside the embedding, the themes cluster on both (nlp.themes.ThemeEngine.space)
     tone: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # the idf-weighted vector (the last layer's token states pooled with the inbox's idf weights, see
+    # nlp.embeddings.TokenCounts): stored too, the themes cluster on it in the embedding's place
+    weighted: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def variables(self) -> dict[str, str]:
         """Entity values by reply variable name; the first of each kind wins."""
@@ -53,6 +56,34 @@ class Analysis:
             "model_version": self.model_version,
             "language": self.language,
         }
+
+
+class Encoded(NamedTuple):
+    """What one pass of the embedding model gives for some texts (see :meth:`Analyzer.encode`)."""
+
+    vectors: np.ndarray
+    tone: np.ndarray | None = None  # when the sentiment model reads tone vectors
+    weighted: np.ndarray | None = None  # when idf weights were given and the embedder pools with them
+
+
+def encode_embedded(embedder, sentiment, embedded: Sequence[str], idf: np.ndarray | None = None) -> Encoded:
+    """One pass of ``embedder`` over ``embedded`` (what the analysis embeds of some texts): their embeddings, their
+    tone vectors when ``sentiment`` reads them, and with ``idf`` their idf-weighted vectors when ``embedder`` makes
+    them."""
+    if idf is None or not hasattr(embedder, "encode_all"):
+        return Encoded(*encode_for(sentiment, embedder, list(embedded)))
+    vectors, tone, weighted = embedder.encode_all(list(embedded), idf)
+    return Encoded(vectors, tone if getattr(sentiment, "needs_tone", False) else None, weighted)
+
+
+def idf_of(embedder, embedded: Sequence[str]) -> np.ndarray | None:
+    """The idf weights over ``embedded`` alone (as an import of these texts into an empty inbox counts them), or
+    None when ``embedder`` makes no idf-weighted vectors."""
+    if not (hasattr(embedder, "encode_all") and hasattr(embedder, "token_ids")):
+        return None
+    from nlp.embeddings import TokenCounts
+
+    return TokenCounts(embedder.vocabulary).idf(TokenCounts.of(embedder.token_ids(list(embedded))), len(embedded))
 
 
 def embedded_texts(texts: Sequence[str]) -> list[str]:
@@ -83,22 +114,39 @@ class Analyzer:
     def analyze(self, text: str) -> Analysis:
         return self.analyze_many([text])[0]
 
-    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    def encode(self, texts: Sequence[str], idf: np.ndarray | None = None) -> Encoded:
         """The embeddings of the bodies of ``texts`` (of their English gloss when written in another language: see
-        :mod:`nlp.gloss`), and their tone vectors when the sentiment model reads them (else None)."""
-        return encode_for(self.sentiment, self.embedder, embedded_texts(texts))
+        :mod:`nlp.gloss`), their tone vectors when the sentiment model reads them, and with ``idf`` (one weight a
+        token id, see :class:`nlp.embeddings.TokenCounts`) their idf-weighted vectors when the embedder makes
+        them, from the same pass."""
+        return encode_embedded(self.embedder, self.sentiment, embedded_texts(texts), idf)
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]] | None:
+        """Each text's token ids as the embedding model reads it (what :meth:`encode` embeds of it), for
+        :class:`nlp.embeddings.TokenCounts`; None when the embedder pools no idf-weighted vectors."""
+        if not (hasattr(self.embedder, "encode_all") and hasattr(self.embedder, "token_ids")):
+            return None
+        return self.embedder.token_ids(embedded_texts(texts))
+
+    @property
+    def vocabulary(self) -> int:
+        """The embedding model's number of token ids."""
+        return int(self.embedder.vocabulary)
 
     def analyze_many(self, texts: Sequence[str], vectors: np.ndarray | None = None,
-                     tone: np.ndarray | None = None) -> list[Analysis]:
-        """``vectors`` and ``tone``: from :meth:`encode`, when the caller has them already. Given ``vectors``
-        without ``tone``, the tone vectors are computed again when the sentiment model reads them."""
+                     tone: np.ndarray | None = None, weighted: np.ndarray | None = None,
+                     idf: np.ndarray | None = None) -> list[Analysis]:
+        """``vectors``, ``tone`` and ``weighted``: from :meth:`encode`, when the caller has them already. Given
+        ``vectors`` without ``tone``, the tone vectors are computed again when the sentiment model reads them.
+        ``idf``: the weights of the idf-weighted vectors, when they are to be made here."""
         texts = list(texts)
         if not texts:
             return []
         said = bodies(texts)
         languages = [detect(text) for text in said]
         if vectors is None:
-            vectors, tone = encode_for(self.sentiment, self.embedder, embedding_texts(said, languages))
+            vectors, tone, weighted = encode_embedded(self.embedder, self.sentiment, embedding_texts(said, languages),
+                                                      idf)
         elif tone is None and getattr(self.sentiment, "needs_tone", False):
             tone = self.embedder.encode_with_tone(embedding_texts(said, languages))[1]
         predictions = self.predict_intents(vectors, said, languages)
@@ -106,7 +154,7 @@ class Analyzer:
         found = self.entities.extract(texts)  # a signature's phone number or email is still the contact's
         return [
             Analysis(p.intent, p.confidence, s.label, s.score, tuple(ents), vectors[i], p, self.model_version,
-                     languages[i], None if tone is None else tone[i])
+                     languages[i], None if tone is None else tone[i], None if weighted is None else weighted[i])
             for i, (p, s, ents) in enumerate(zip(predictions, feelings, found))
         ]
 

@@ -107,7 +107,7 @@ def cpu(info: str | None = None) -> tuple[str, tuple[str, ...]]:
 
 
 class Bf16Model:
-    """The model folder's transformer with its matrix products in bfloat16 under torch, giving the ONNX graph's two
+    """The model folder's transformer with its matrix products in bfloat16 under torch, giving the ONNX graph's
     outputs. A BERT folder with ``model.safetensors`` (MiniLM) runs on :class:`_Bert`, which loads in 0.1 s instead of
     the 2.3 s transformers takes to import; another architecture runs on transformers' ``AutoModel`` in bf16."""
 
@@ -134,7 +134,8 @@ class Bf16Model:
         return [out.last_hidden_state] if last_only else list(out.hidden_states)
 
     def run(self, outputs: Sequence[str], feed: dict) -> list[np.ndarray]:
-        """``outputs`` ("sentence_embedding", "tone") for one padded batch (``feed`` as onnxruntime takes it)."""
+        """``outputs`` ("sentence_embedding", "tone", "token_states") for one padded batch (``feed`` as onnxruntime
+        takes it)."""
         torch = self._torch
         ids = torch.from_numpy(feed["input_ids"])
         mask = torch.from_numpy(feed["attention_mask"])
@@ -148,7 +149,8 @@ class Bf16Model:
                 return torch.nn.functional.normalize(mean, p=2, dim=1).numpy()
 
             found = {"sentence_embedding": lambda: pooled(states[-1]),
-                     "tone": lambda: pooled(states[min(self.tone_layer, len(states) - 1)])}
+                     "tone": lambda: pooled(states[min(self.tone_layer, len(states) - 1)]),
+                     "token_states": lambda: states[-1].to(torch.float32).numpy()}
             return [found[name]() for name in outputs]
 
 

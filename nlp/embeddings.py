@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
@@ -24,6 +25,51 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # embedding (the last layer) was trained to put paraphrases together, whatever their feeling; a middle layer keeps
 # more of the wording, and the sentiment head reads both (TweetEval sentiment, bench/RESULTS.md).
 TONE_LAYER = 4
+
+
+class TokenCounts:
+    """How many texts hold each token of the embedding model's vocabulary (document frequencies), over the texts
+    counted: what an inbox's idf weights come from (:meth:`idf`). The themes cluster on token states pooled with
+    these weights (:func:`weighted_mean`, ``nlp.themes.ThemeEngine.space``): what every message of an inbox says
+    ("my card", "?") counts for less than the words that tell its threads apart ("arrive", "declined", "PIN")."""
+
+    def __init__(self, vocabulary: int, df: np.ndarray | None = None, texts: int = 0):
+        self.df = np.zeros(vocabulary, dtype=np.int64) if df is None else np.asarray(df, dtype=np.int64)
+        self.texts = int(texts)
+
+    @staticmethod
+    def of(token_ids: Sequence[Sequence[int]]) -> dict[int, int]:
+        """Each token id's number of texts that hold it, over ``token_ids`` (each text's ids)."""
+        held = Counter()
+        for ids in token_ids:
+            held.update(set(int(i) for i in ids))
+        return dict(held)
+
+    def add(self, held: dict[int, int], texts: int) -> None:
+        """Count ``texts`` more texts, whose tokens :meth:`of` gave as ``held``."""
+        for token, n in held.items():
+            if 0 <= token < len(self.df):
+                self.df[token] += n
+        self.texts += int(texts)
+
+    def idf(self, held: dict[int, int] | None = None, texts: int = 0) -> np.ndarray:
+        """Each token id's smoothed inverse document frequency, ``log((1 + n) / (1 + df)) + 1`` (scikit-learn's),
+        over the texts counted and, not yet counted, ``texts`` more whose tokens are ``held``: what every text
+        holds weighs 1, a token few of them hold up to ``1 + log(1 + n)``."""
+        df = self.df.astype(np.float64)
+        for token, k in (held or {}).items():
+            if 0 <= token < len(df):
+                df[token] += k
+        return (np.log((1.0 + self.texts + texts) / (1.0 + df)) + 1.0).astype(np.float32)
+
+
+def weighted_mean(states: np.ndarray, ids: np.ndarray, mask: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Token states (batch x tokens x width) pooled into one L2-normalised row a text, each token weighted by
+    ``weights[id]`` (padding by 0): with :meth:`TokenCounts.idf`, an idf-weighted mean."""
+    w = np.asarray(weights, dtype=np.float32)[np.asarray(ids, dtype=np.int64)] * np.asarray(mask, dtype=np.float32)
+    pooled = np.einsum("btd,bt->bd", np.asarray(states, dtype=np.float32), w)
+    pooled /= np.maximum(w.sum(axis=1, keepdims=True), 1e-9)
+    return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
 
 @runtime_checkable
@@ -147,6 +193,35 @@ class SentenceTransformerEmbedder:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 tone[start:start + len(pooled)] = pooled.float().cpu().numpy()
         return vectors, tone / np.maximum(np.linalg.norm(tone, axis=1, keepdims=True), 1e-12)
+
+    @property
+    def vocabulary(self) -> int:
+        """The number of token ids (for :class:`TokenCounts`)."""
+        return len(self.model[0].tokenizer)
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's token ids, as the model reads it (truncated to its ``max_seq_length``)."""
+        transformer = self.model[0]
+        return transformer.tokenizer(list(texts), truncation=True, max_length=transformer.max_seq_length)["input_ids"]
+
+    def encode_all(self, texts: Sequence[str], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The embeddings, the tone vectors and the last layer's token states pooled with the weights ``idf`` (one
+        a token id, see :class:`TokenCounts`), the last from a pass of their own."""
+        import torch
+
+        texts = list(texts)
+        vectors, tone = self.encode_with_tone(texts)
+        transformer = self.model[0]
+        model, tokenizer = transformer.auto_model, transformer.tokenizer
+        weighted = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                batch = tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
+                                  max_length=transformer.max_seq_length, return_tensors="pt").to(self.model.device)
+                states = model(**batch).last_hidden_state.float().cpu().numpy()
+                weighted[start:start + len(states)] = weighted_mean(
+                    states, batch["input_ids"].cpu().numpy(), batch["attention_mask"].cpu().numpy(), idf)
+        return vectors, tone, weighted
 
 
 _WORD = re.compile(r"[a-z0-9]+")

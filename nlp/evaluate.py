@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from nlp.analyzer import embedded_texts
+from nlp.analyzer import Encoded, embedded_texts, encode_embedded, idf_of
 from nlp.closings import bodies
 from nlp.gloss import embedding_texts
 from nlp.intent import UNKNOWN, IntentClassifier
@@ -171,23 +171,26 @@ def cluster_scores(labels: Sequence[str], predicted: Sequence[int]) -> dict:
             "ari": round(float(adjusted_rand_score(list(labels), list(predicted))), 4)}
 
 
-def theme_vectors(embedder, sentiment, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
-    """The embeddings and tone vectors of ``texts`` that the analysis stores for them (and so the themes read): of
-    their bodies, through their English gloss when written in another language, with tone vectors when the
-    ``sentiment`` model reads them (else None)."""
-    return encode_for(sentiment, embedder, embedded_texts(texts))
+def theme_vectors(embedder, sentiment, texts: Sequence[str]) -> Encoded:
+    """The embeddings, tone vectors and idf-weighted vectors of ``texts`` that the analysis stores for them (and so
+    the themes read) when they are imported into an empty inbox: of their bodies, through their English gloss when
+    written in another language, with idf weights over these texts; tone and idf-weighted vectors None when the
+    ``sentiment`` model or the embedder makes none."""
+    embedded = embedded_texts(texts)
+    return encode_embedded(embedder, sentiment, embedded, idf_of(embedder, embedded))
 
 
 def eval_themes(engine, vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str],
-                tone: np.ndarray | None = None) -> dict:
-    """Cluster ``texts`` with the theme engine and score the clusters against ``labels``. ``tone``: the texts' tone
-    vectors, as the analysis stores them beside the embeddings (see ``nlp.themes.ThemeEngine.space``).
+                tone: np.ndarray | None = None, weighted: np.ndarray | None = None) -> dict:
+    """Cluster ``texts`` with the theme engine and score the clusters against ``labels``. ``tone`` and
+    ``weighted``: the texts' tone and idf-weighted vectors, as the analysis stores them beside the embeddings (see
+    ``nlp.themes.ThemeEngine.space``).
 
     Left-out texts count as one more cluster (label -1) in the scores, as BERTopic's outlier topic does, so
     leaving texts out is never free: it costs homogeneity (V-measure) and agreement (ARI).
     """
     start = time.perf_counter()
-    result = engine.find(texts, vectors, tone)
+    result = engine.find(texts, vectors, tone, weighted)
     seconds = time.perf_counter() - start
     return {
         **cluster_scores(labels, [int(a) for a in result.assignment]),

@@ -7,7 +7,8 @@ torch, in less than half the memory, and on a CPU faster (bench/RESULTS.md: with
 batching below, the whole analysis runs 1.5-1.6x the messages per second of a plain
 torch encode on a 2-core AVX-512 Xeon): the transformer, mean pooling
 over the attention mask and L2 normalisation are one ONNX graph (which also gives the
-tone vectors that the sentiment head reads: see ``nlp.embeddings.TONE_LAYER``), and the text goes
+tone vectors that the sentiment head reads: see ``nlp.embeddings.TONE_LAYER``, and the last layer's token
+states, which the themes pool with weights of their own: see :meth:`OnnxEmbedder.encode_weighted`), and the text goes
 through the model folder's own fast tokenizer (``tokenizer.json``, HF
 ``tokenizers``) with its ``max_seq_length``.
 
@@ -42,11 +43,11 @@ from typing import Sequence
 import numpy as np
 
 from nlp.bulk import BULK_FROM, BULK_MODES
-from nlp.embeddings import DEFAULT_MODEL, TONE_LAYER, resolve_model_path
+from nlp.embeddings import DEFAULT_MODEL, TONE_LAYER, resolve_model_path, weighted_mean
 
 log = logging.getLogger(__name__)
 
-EXPORT_VERSION = "onnx-export-meanpool-l2-tone-3"  # change when the exported graph changes
+EXPORT_VERSION = "onnx-export-meanpool-l2-tone-tokens-4"  # change when the exported graph changes
 OPSET = 17
 DEFAULT_THREADS = 2
 # A batch holds messages of similar length up to about this many tokens, padding included (at most MAX_BATCH
@@ -55,6 +56,7 @@ DEFAULT_THREADS = 2
 BATCH_TOKENS = 512
 MAX_BATCH = 256
 SPLIT_FROM = 256  # texts from which the tokenizer runs on every thread
+WEIGHTED = "weighted"  # not an output of the graph: its "token_states" pooled with the call's idf weights
 
 
 def _version(package: str) -> str | None:
@@ -239,6 +241,23 @@ class OnnxEmbedder:
         """The sentence embeddings and the tone vectors (``nlp.embeddings.TONE_LAYER``), from one pass."""
         return tuple(self._run(texts, ["sentence_embedding", "tone"]))
 
+    def encode_all(self, texts: Sequence[str], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The sentence embeddings, the tone vectors and the last layer's token states pooled with the weights
+        ``idf`` (one a token id, see :class:`nlp.embeddings.TokenCounts`: what the themes cluster on), from one
+        pass."""
+        return tuple(self._run(texts, ["sentence_embedding", "tone", WEIGHTED], weights=idf))
+
+    @property
+    def vocabulary(self) -> int:
+        """The number of token ids (for :class:`nlp.embeddings.TokenCounts`)."""
+        self.load()
+        return self._tokenizer.get_vocab_size()
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's token ids, as the model reads it (truncated to its ``max_seq_length``)."""
+        self.load()
+        return [e.ids for e in self._tokenize(list(texts))]
+
     # -- large calls in bf16 (nlp.bulk) -----------------------------------------------------------------------
     def load_bulk(self):
         """The bf16 model (see :mod:`nlp.bulk`), loaded once."""
@@ -305,9 +324,11 @@ class OnnxEmbedder:
         self.unload_bulk()
         log.warning("large batches stay on onnxruntime (fp32): the bf16 model failed (%s)", self._bulk_broken)
 
-    def _run(self, texts: Sequence[str], outputs: list[str], bulk: bool | None = None) -> list[np.ndarray]:
+    def _run(self, texts: Sequence[str], outputs: list[str], bulk: bool | None = None,
+             weights: np.ndarray | None = None) -> list[np.ndarray]:
         """``outputs`` of the ONNX graph for ``texts``; ``bulk`` forces (True) or forbids (False) the bf16 path,
-        which by default large calls take as ``self.bulk`` says."""
+        which by default large calls take as ``self.bulk`` says. ``WEIGHTED`` pools the last layer's token states
+        with ``weights`` (one a token id)."""
         texts = list(texts)
         if self._session is None:
             self.load()
@@ -321,12 +342,12 @@ class OnnxEmbedder:
         batches = self._batches(lengths)
         use_bulk = bulk if bulk is not None else self._use_bulk(len(unique), len(batches))
         try:
-            self._embed(encs, lengths, batches, outputs, results, use_bulk)
+            self._embed(encs, lengths, batches, outputs, results, use_bulk, weights)
         except Exception as exc:
             if not use_bulk or bulk is not None:
                 raise  # onnxruntime's own error, or the bf16 path asked for by name (its calibration)
             self._bulk_failed(exc)  # the import goes on in fp32, from the start of this call
-            self._embed(encs, lengths, batches, outputs, results, False)
+            self._embed(encs, lengths, batches, outputs, results, False, weights)
         if len(unique) == len(texts):
             return results
         where = {t: i for i, t in enumerate(unique)}
@@ -334,9 +355,9 @@ class OnnxEmbedder:
         return [result[rows] for result in results]
 
     def _embed(self, encs: list, lengths: np.ndarray, batches: list[np.ndarray], outputs: list[str],
-               results: list[np.ndarray], use_bulk: bool) -> None:
+               results: list[np.ndarray], use_bulk: bool, weights: np.ndarray | None = None) -> None:
         """Fill ``results`` with ``outputs`` for the encodings ``encs``, batch by batch, on onnxruntime or
-        (``use_bulk``) on the bf16 model."""
+        (``use_bulk``) on the bf16 model; ``WEIGHTED`` pools the token states with ``weights`` (one a token id)."""
         workers = min(self.threads, len(batches))
         if use_bulk:
             session = self.load_bulk()
@@ -358,8 +379,9 @@ class OnnxEmbedder:
             feed = {"input_ids": ids, "attention_mask": mask}
             if self._needs_types:
                 feed["token_type_ids"] = np.zeros_like(ids)
-            for result, rows in zip(results, session.run(outputs, feed)):
-                result[idx] = rows
+            names = ["token_states" if name == WEIGHTED else name for name in outputs]
+            for name, result, rows in zip(outputs, results, session.run(names, feed)):
+                result[idx] = weighted_mean(rows, ids, mask, weights) if name == WEIGHTED else rows
 
         try:
             if workers <= 1:
@@ -419,7 +441,8 @@ class OnnxEmbedder:
 
 def export_onnx(model_dir: Path, target: Path) -> None:
     """Export a local sentence-transformers folder (transformer + mean pooling + L2) to ``target``, atomically.
-    A second output, ``tone``, is the same pooling of the hidden states after encoder layer ``TONE_LAYER``."""
+    A second output, ``tone``, is the same pooling of the hidden states after encoder layer ``TONE_LAYER``; a third,
+    ``token_states``, the last layer's states of every token, unpooled (for :meth:`OnnxEmbedder.encode_all`)."""
     import tempfile
 
     import torch
@@ -443,7 +466,8 @@ def export_onnx(model_dir: Path, target: Path) -> None:
                 return torch.nn.functional.normalize(mean, p=2, dim=1)
 
             # (a model of fewer layers than TONE_LAYER gives its last; the shipped sentiment head reads MiniLM's)
-            return pooled(out.last_hidden_state), pooled(out.hidden_states[min(TONE_LAYER, len(out.hidden_states) - 1)])
+            return (pooled(out.last_hidden_state), pooled(out.hidden_states[min(TONE_LAYER, len(out.hidden_states) - 1)]),
+                    out.last_hidden_state)
 
     wrapper = SentenceEmbedding(model).eval()
     sample = torch.ones((2, 8), dtype=torch.long)
@@ -458,10 +482,10 @@ def export_onnx(model_dir: Path, target: Path) -> None:
             torch.onnx.export(
                 wrapper, (sample, torch.ones_like(sample), torch.zeros_like(sample)), tmp, dynamo=False,
                 input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["sentence_embedding", "tone"],
+                output_names=["sentence_embedding", "tone", "token_states"],
                 dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
                               "token_type_ids": {0: "batch", 1: "sequence"}, "sentence_embedding": {0: "batch"},
-                              "tone": {0: "batch"}},
+                              "tone": {0: "batch"}, "token_states": {0: "batch", 1: "sequence"}},
                 opset_version=OPSET, do_constant_folding=True,
             )
         optimized = tmp + ".opt"

@@ -78,6 +78,14 @@ def test_bf16_embeddings_and_tone_equal_the_reference_for_every_message(referenc
     assert ((tone * fp32_tone).sum(axis=1)).min() >= 0.999  # the sentiment head reads these
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     np.testing.assert_array_equal(vectors[-1], vectors[-2])
+    # the idf-weighted vectors (what the themes cluster on), pooled from the bf16 model's token states
+    from nlp.embeddings import TokenCounts
+    from nlp.onnx_embedder import WEIGHTED
+
+    idf = TokenCounts(plain.vocabulary).idf(TokenCounts.of(plain.token_ids(texts)), len(texts))
+    weighted = ours._run(texts, [WEIGHTED], bulk=True, weights=idf)[0]
+    fp32_weighted = plain.encode_all(texts, idf)[2]
+    assert ((weighted * fp32_weighted).sum(axis=1)).min() >= 0.999
 
 
 @pytest.mark.model

@@ -222,9 +222,9 @@ def test_analysis_runs_numpy_on_one_blas_thread_while_the_embedder_works(fake_ap
     seen = []
     analyze_many = fake_app.analyzer.analyze_many
 
-    def watched(texts, vectors=None, tone=None):
+    def watched(texts, vectors=None, tone=None, weighted=None):
         seen.append(blas_threads())
-        return analyze_many(texts, vectors, tone)
+        return analyze_many(texts, vectors, tone, weighted)
 
     fake_app.analyzer.analyze_many = watched
     fake_app.pipeline.batch_size = 4

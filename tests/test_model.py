@@ -165,7 +165,8 @@ def test_shipped_sentiment_reads_customer_service_language(real_app, text, label
 def test_stored_embeddings_without_tone_vectors_give_the_same_analysis(real_app, sample_texts):
     analyzer = real_app.analyzer
     texts = list(sample_texts[:40])
-    vectors, tone = analyzer.encode(texts)
+    vectors, tone, weighted = analyzer.encode(texts)
+    assert weighted is None  # without idf weights, none are made
     assert tone is not None and tone.shape == vectors.shape  # the shipped head reads the tone vectors
     fresh, stored = analyzer.analyze_many(texts), analyzer.analyze_many(texts, vectors)
     assert [(a.sentiment, a.sentiment_score) for a in fresh] == [(a.sentiment, a.sentiment_score) for a in stored]
@@ -183,18 +184,22 @@ def test_a_message_is_stored_with_the_tone_vector_of_its_analysis(real_app):
     text = "my top-up was reverted, where did the money go?"
     processed = real_app.pipeline.receive(Message(text=text, source="telegram", sender_id="tone-1",
                                                   timestamp=datetime(2026, 11, 30, tzinfo=timezone.utc)))
-    row = real_app.store.db.execute("SELECT vector, tone FROM embeddings WHERE message_id = ?",
+    row = real_app.store.db.execute("SELECT vector, tone, weighted FROM embeddings WHERE message_id = ?",
                                     [processed.message_id]).fetchone()
-    vectors, tone = real_app.analyzer.encode([text])
+    vectors, tone, _ = real_app.analyzer.encode([text])
     assert row[1] is not None and np.frombuffer(row[1], dtype=np.float32).shape == (384,)
     assert np.allclose(np.frombuffer(row[1], dtype=np.float32), tone[0], atol=1e-5)
     assert np.allclose(np.frombuffer(row[0], dtype=np.float32), vectors[0], atol=1e-5)
     assert not np.allclose(tone[0], vectors[0], atol=0.1)  # another layer's states, not the embedding again
+    # and the idf-weighted vector, with the store's idf weights (the message itself counted)
+    assert row[2] is not None and np.frombuffer(row[2], dtype=np.float32).shape == (384,)
+    assert not np.allclose(np.frombuffer(row[2], dtype=np.float32), vectors[0], atol=0.01)
 
 
 def test_eval_themes_clusters_what_the_analysis_stores(real_app, tmp_path):
     """`resonate eval themes` reads the embeddings and, for an input as large as the themes read them for, the tone
-    vectors, as the analysis stores them; here on the playbooks' 403 English examples, labelled by intent."""
+    and idf-weighted vectors, as the analysis stores them for an import of the file into an empty inbox; here on
+    the playbooks' 403 English examples, labelled by intent."""
     from bot.playbooks import default_playbooks_dir, load_playbooks
 
     texts, labels = load_playbooks(default_playbooks_dir()).training_examples()
@@ -204,9 +209,9 @@ def test_eval_themes_clusters_what_the_analysis_stores(real_app, tmp_path):
     out = CliRunner().invoke(cli, ["eval", "themes", "--test", str(path), "--db", str(tmp_path / "x.db"), "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
-    assert data["tone_vectors"] is True and data["n_texts"] == len(texts)
+    assert data["tone_vectors"] is True and data["idf_weighted"] is True and data["n_texts"] == len(texts)
     assert data["embedding_bulk"] == "off"  # fp32 on every CPU, so the figure does not depend on the machine
     assert {"v_measure", "ari", "n_themes", "left_out", "seconds"} <= data.keys()
     assert data["v_measure"] > 0.3 and data["n_themes"] >= 10  # 19 broad intents: V 0.49 here
     half = CliRunner().invoke(cli, ["eval", "themes", "--test", str(path), "--db", str(tmp_path / "x.db")])
-    assert "on the embeddings and their tone vectors" in half.output
+    assert "on the idf-weighted vectors and the tone vectors" in half.output

@@ -1,7 +1,9 @@
+import math
+
 import numpy as np
 import pytest
 
-from nlp.embeddings import Embedder, HashingEmbedder
+from nlp.embeddings import Embedder, HashingEmbedder, TokenCounts, weighted_mean
 from nlp.entities import EntityExtractor
 from nlp.intent import UNKNOWN, IntentClassifier
 from nlp.sentiment import LexiconSentiment, SentimentScorer
@@ -464,7 +466,7 @@ def test_a_message_in_another_language_is_embedded_through_its_english_gloss(fak
     assert not np.allclose(de.embedding, embedder.encode([german])[0])
     np.testing.assert_allclose(en.embedding, embedder.encode([english])[0], atol=1e-6)
     assert de.language == "de" and de.sentiment == "negative"  # "immer noch nicht": the German lexicon read it
-    vectors, _ = fake_app.analyzer.encode([german])  # what an import stores
+    vectors = fake_app.analyzer.encode([german]).vectors  # what an import stores
     np.testing.assert_allclose(vectors[0], de.embedding, atol=1e-6)
 
 
@@ -485,3 +487,22 @@ def test_vader_reads_a_message_in_another_language_through_its_gloss():
     assert as_written[0] < -0.5 and glossed[0] == 0.0  # compound, doubled
     kaputt = EmbeddingSentiment.lexicon_features(lexicon, ["Die Waage ist kaputt angekommen"], ["de"])[0]
     assert kaputt[0] < -0.5  # a word of feeling still counts, through its gloss or the German lexicon
+
+
+def test_token_counts_give_the_smoothed_idf_of_the_texts_counted_and_of_those_to_come():
+    held = TokenCounts.of([[1, 2, 2], [2, 3]])
+    assert held == {1: 1, 2: 2, 3: 1}  # texts that hold each token, however often
+    counts = TokenCounts(5)
+    counts.add(held, 2)
+    assert counts.texts == 2 and list(counts.df) == [0, 1, 2, 1, 0]
+    idf = counts.idf({3: 1, 4: 1}, 1)  # a third text, holding tokens 3 and 4, not counted yet
+    expected = [math.log(4 / 1) + 1, math.log(4 / 2) + 1, math.log(4 / 3) + 1, math.log(4 / 3) + 1,
+                math.log(4 / 2) + 1]
+    np.testing.assert_allclose(idf, expected, rtol=1e-6)
+    assert list(counts.df) == [0, 1, 2, 1, 0]  # idf() counts nothing
+
+
+def test_weighted_mean_weighs_each_token_by_its_id_and_leaves_padding_out():
+    states = np.array([[[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]]], dtype=np.float32)
+    pooled = weighted_mean(states, np.array([[0, 1, 2]]), np.array([[1, 1, 0]]), np.array([1.0, 3.0, 100.0]))
+    np.testing.assert_allclose(pooled, [[1 / math.sqrt(10), 3 / math.sqrt(10)]], rtol=1e-6)

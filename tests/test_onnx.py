@@ -128,3 +128,52 @@ def test_reference_backend_by_configuration(tmp_path):
     assert onnx_app.analyzer.analyze("hey, where's my package? ordered FB-20431 two weeks ago").intent == "order_status"
     app.close()
     onnx_app.close()
+
+
+def test_onnx_idf_weighted_vectors_equal_the_reference_and_come_from_the_same_pass(both, sample_texts):
+    from nlp.embeddings import TokenCounts
+
+    torch_one, onnx_one = both
+    texts = list(sample_texts) + ODD + ["thanks!", "thanks!"]
+    token_ids = onnx_one.token_ids(texts)
+    assert token_ids == [list(ids) for ids in torch_one.token_ids(texts)]  # the same tokens, truncated alike
+    idf = TokenCounts(onnx_one.vocabulary).idf(TokenCounts.of(token_ids), len(texts))
+    vectors, tone, weighted = onnx_one.encode_all(texts, idf)
+    ref = torch_one.encode_all(texts, idf)[2]
+    cosine = (weighted * ref).sum(axis=1)
+    assert weighted.shape == (len(texts), 384) and cosine.min() >= 0.999, (texts[int(cosine.argmin())][:80],
+                                                                            float(cosine.min()))
+    np.testing.assert_allclose(np.linalg.norm(weighted, axis=1), 1, atol=1e-5)
+    # the same pass gives the embeddings and tone vectors as they are
+    np.testing.assert_allclose(vectors, onnx_one.encode(texts), atol=1e-5)
+    np.testing.assert_allclose(tone, onnx_one.encode_with_tone(texts)[1], atol=1e-5)
+    # every token weighing alike is the plain mean, the embedding itself; idf weights make another vector
+    np.testing.assert_allclose(onnx_one.encode_all(texts, np.ones(onnx_one.vocabulary, np.float32))[2], vectors,
+                               atol=1e-4)
+    assert float((weighted * vectors).sum(axis=1).mean()) < 0.99
+
+
+def test_an_import_stores_idf_weighted_vectors_and_counts_its_tokens_once(real_app, sample_texts):
+    """The idf weights of an import are the store's counts plus the import's own; an edit is not counted again."""
+    from bot.message import Message
+    from nlp.analyzer import embedded_texts
+    from nlp.embeddings import TokenCounts
+
+    store, embedder = real_app.store, real_app.embedder
+    before = store.token_counts(embedder.vocabulary)
+    texts = list(sample_texts[:40])
+    report = real_app.pipeline.ingest(Message(text=t, source="email", sender_id=f"idf-{i}", source_id=f"idf-{i}")
+                                      for i, t in enumerate(texts))
+    assert report.analysed == len(texts)
+    after = store.token_counts(embedder.vocabulary)
+    held = TokenCounts.of(embedder.token_ids(embedded_texts(texts)))
+    assert after.texts == before.texts + len(texts)
+    assert all(after.df[t] == before.df[t] + n for t, n in held.items())
+    rows = list(store.db.query("""SELECT m.text, e.weighted FROM messages m JOIN embeddings e ON e.message_id = m.id
+                                  WHERE m.source_id LIKE 'idf-%' ORDER BY m.id"""))
+    stored = np.stack([np.frombuffer(r["weighted"], dtype=np.float32) for r in rows])
+    expected = embedder.encode_all(embedded_texts(texts), before.idf(held, len(texts)))[2]
+    assert (stored * expected).sum(axis=1).min() >= 0.9999
+    edited = Message(text=texts[0] + " Still waiting.", source="email", sender_id="idf-0", source_id="idf-0")
+    assert real_app.pipeline.edit(edited) is not None
+    assert store.token_counts(embedder.vocabulary).texts == after.texts

@@ -21,8 +21,8 @@ def test_file_store_uses_wal_and_named_migrations(tmp_path):
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     assert store.applied_migrations[:3] == ["0001_initial", "0002_meta", "0003_review_cards"]
-    assert store.applied_migrations[-3:] == ["0011_analysis_language", "0012_campaign_segment_messages",
-                                             "0013_embedding_tone"]
+    assert store.applied_migrations[-3:] == ["0012_campaign_segment_messages", "0013_embedding_tone",
+                                             "0014_idf_weighted"]
     applied = store.applied_migrations
     store.close()
     again = Store(tmp_path / "r.db")  # reopening applies nothing twice

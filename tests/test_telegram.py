@@ -370,9 +370,9 @@ def force_analysis(application, intent, confidence, sentiment):
     analyzer = application.analyzer
     real = analyzer.analyze_many
 
-    def analyze_many(texts, vectors=None, tone=None):
+    def analyze_many(texts, vectors=None, tone=None, weighted=None, idf=None):
         return [dataclasses.replace(a, intent=intent, confidence=confidence, sentiment=sentiment)
-                for a in real(texts, vectors, tone)]
+                for a in real(texts, vectors, tone, weighted, idf)]
 
     analyzer.analyze_many = analyze_many
 

@@ -210,7 +210,7 @@ def test_below_the_cap_the_exact_path_is_unchanged():
     assert list(at_cap.assignment) == list(exact.assignment)
     sampled = engine(exact_up_to=len(texts) - 1)
     calls = []
-    sampled._sampled_groups = lambda v, tone, sample: calls.append(len(v)) or []
+    sampled._sampled_groups = lambda v, tone, weighted, sample: calls.append(len(v)) or []
     sampled.find(texts, vectors)
     assert calls == [len(texts)]  # one text over the cap: the sampled path
 
@@ -306,6 +306,25 @@ def test_a_large_input_is_clustered_on_its_tone_vectors_too_and_a_small_one_is_n
         ThemeEngine().find(texts, vectors, tone[:-1])
 
 
+def test_a_large_input_is_clustered_on_its_idf_weighted_vectors_in_place_of_its_embeddings():
+    """Two intents alike in their embeddings but not in their idf-weighted vectors (the words that tell them apart
+    weigh more there) are two themes in an input as large as the themes read them for, one below that."""
+    texts, vectors, _ = _near_intents(220)  # 440 texts: at least tone_from
+    rng = np.random.default_rng(5)
+    weighted = np.vstack([np.eye(16)[5] + 0.05 * rng.normal(size=(220, 16)),
+                          np.eye(16)[6] + 0.05 * rng.normal(size=(220, 16))]).astype(np.float32)
+    assert len(ThemeEngine().find(texts, vectors).clusters) == 1
+    found = ThemeEngine().find(texts, vectors, weighted=weighted)
+    assert len(found.clusters) == 2 and len(set(found.assignment[:220])) == 1 and len(set(found.assignment[220:])) == 1
+    assert all(np.allclose(c.centroid, found.clusters[0].centroid, atol=0.05) for c in found.clusters)  # embeddings'
+    assert ThemeEngine(idf_pooled=False).find(texts, vectors, weighted=weighted).assignment.tolist() == \
+        ThemeEngine().find(texts, vectors).assignment.tolist()
+    small = ThemeEngine(tone_from=10**6)
+    assert small.find(texts, vectors, weighted=weighted).assignment.tolist() == small.find(texts, vectors).assignment.tolist()
+    with pytest.raises(ValueError, match="idf-weighted vectors"):
+        ThemeEngine().find(texts, vectors, weighted=weighted[:-1])
+
+
 
 def test_above_the_cap_the_sample_is_clustered_with_tone_and_the_rest_assigned_on_the_embeddings(monkeypatch):
     import nlp.themes as themes
@@ -317,6 +336,21 @@ def test_above_the_cap_the_sample_is_clustered_with_tone_and_the_rest_assigned_o
     result = ThemeEngine(exact_up_to=420).find(texts, vectors, tone)
     assert widths == [(16, 16)]  # the embeddings alone, not the 32 numbers of embedding and tone
     assert len(result.clusters) == 2  # the sample's two intents, told apart by their tone
+
+def test_above_the_cap_the_rest_is_assigned_on_the_idf_weighted_vectors_when_the_sample_was_clustered_on_them(
+        monkeypatch):
+    import nlp.themes as themes
+
+    texts, vectors, tone = _near_intents(220)
+    weighted = np.roll(vectors, 3, axis=1) * 2.0  # another vector a text (not normalised: the engine does it)
+    given, real = [], themes.assign
+    monkeypatch.setattr(themes, "assign", lambda rest, ref, *a: given.append(rest) or real(rest, ref, *a))
+    ThemeEngine(exact_up_to=420).find(texts, vectors, tone, weighted)
+    rest = np.setdiff1d(np.arange(440), np.arange(420) * 440 // 420)
+    np.testing.assert_allclose(given[-1], themes._normalise(weighted[rest]), atol=1e-6)
+    ThemeEngine(exact_up_to=420, idf_pooled=False).find(texts, vectors, tone, weighted)
+    np.testing.assert_allclose(given[-1], themes._normalise(vectors[rest]), atol=1e-6)
+
 
 def test_tone_vectors_are_centred_before_they_count():
     """The shared part of every tone vector (their high raw cosines) is taken away: only what sets texts apart
@@ -477,7 +511,8 @@ def test_a_themes_intents_count_a_persons_corrections(inbox):
 def test_a_window_is_clustered_once_until_its_messages_change(inbox):
     finder = ThemeFinder(inbox.store, engine())
     calls, find = [], finder.engine.find
-    finder.engine.find = lambda texts, vectors, tone=None: calls.append(len(texts)) or find(texts, vectors, tone)
+    finder.engine.find = lambda texts, vectors, tone=None, weighted=None: (calls.append(len(texts))
+                                                                      or find(texts, vectors, tone, weighted))
     until = T0 + timedelta(days=14)
     first = finder.find(timedelta(days=7), until)
     again = finder.find(timedelta(days=7), until)
@@ -941,19 +976,21 @@ def test_a_theme_is_named_by_an_intent_only_when_several_messages_share_it(inten
     assert theme.label == label
 
 
-def test_a_window_is_clustered_with_its_stored_tone_vectors_when_every_message_has_one(inbox):
+@pytest.mark.parametrize("column", ["tone", "weighted"])
+def test_a_window_is_clustered_with_its_stored_tone_and_weighted_vectors_when_every_message_has_one(inbox, column):
     finder = ThemeFinder(inbox.store, engine())
     given, find = [], finder.engine.find
-    finder.engine.find = lambda texts, vectors, tone=None: given.append(tone) or find(texts, vectors, tone)
+    finder.engine.find = lambda texts, vectors, tone=None, weighted=None: (
+        given.append({"tone": tone, "weighted": weighted}[column]) or find(texts, vectors, tone, weighted))
     until = T0 + timedelta(days=14)
     ids = [r["message_id"] for r in inbox.store.db.query("SELECT message_id FROM embeddings ORDER BY message_id")]
-    tones = {mid: np.full(4, mid, dtype=np.float32) for mid in ids}
-    for mid, tone in tones.items():
-        inbox.store.db.execute("UPDATE embeddings SET tone = ? WHERE message_id = ?", [tone.tobytes(), mid])
+    stored = {mid: np.full(4, mid, dtype=np.float32) for mid in ids}
+    for mid, vector in stored.items():
+        inbox.store.db.execute(f"UPDATE embeddings SET {column} = ? WHERE message_id = ?", [vector.tobytes(), mid])
     finder.find(timedelta(days=7), until)
     window = [r["id"] for r in finder.messages(Window(until - timedelta(days=7), until))]
-    assert given[-1] is not None and np.array_equal(given[-1], np.stack([tones[mid] for mid in window]))
-    # one message of the window analysed before tone vectors were stored: the window is clustered without them
-    inbox.store.db.execute("UPDATE embeddings SET tone = NULL WHERE message_id = ?", [window[0]])
+    assert given[-1] is not None and np.array_equal(given[-1], np.stack([stored[mid] for mid in window]))
+    # one message of the window analysed before these vectors were stored: the window is clustered without them
+    inbox.store.db.execute(f"UPDATE embeddings SET {column} = NULL WHERE message_id = ?", [window[0]])
     finder.find(timedelta(days=7), until)
     assert given[-1] is None
