@@ -189,10 +189,26 @@ class Pipeline:
         return len(items)
 
     def _token_counts(self, analyzer, reload: bool = False):
+        """The store's idf counts; in a store whose messages were analysed before they were counted (a database
+        from before idf weights), those messages are counted first, once."""
         with self._counts_lock:
             if self._counts is None or reload:
                 self._counts = self.store.token_counts(analyzer.vocabulary)
+                if self._counts.texts == 0:
+                    self._counts = self._count_analysed(analyzer)
             return self._counts
+
+    def _count_analysed(self, analyzer):
+        from nlp.embeddings import TokenCounts
+
+        texts = self.store.analysed_texts()
+        held = TokenCounts.of(_token_ids(analyzer, texts) or []) if texts else {}
+        with self.store.db.atomic():  # another process may have counted them meanwhile: then its counts stand
+            counts = self.store.token_counts(analyzer.vocabulary)
+            if counts.texts == 0 and texts:
+                self.store.add_token_counts(held, len(texts))
+                counts.add(held, len(texts))
+        return counts
 
     def _analyse(self, ids: list[int], texts: list[str], encoded=None, counted=None, count: bool = True):
         """Analyse, suggest and store; ``encoded``: the texts' ``nlp.analyzer.Encoded``, when embedded already,

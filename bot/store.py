@@ -532,6 +532,12 @@ class Store:
                 counts.df[token] = texts
         return counts
 
+    def analysed_texts(self) -> list[str]:
+        """The texts of the inbound messages analysed so far (to count a store's tokens for the first time)."""
+        return [r[0] for r in self.db.execute(
+            """SELECT m.text FROM messages m JOIN analyses a ON a.message_id = m.id
+               WHERE m.direction = 'in' ORDER BY m.id""").fetchall()]
+
     def add_token_counts(self, held: dict[int, int], texts: int) -> None:
         """Count ``texts`` more analysed messages, holding the tokens ``held`` (token id -> messages)."""
         if not texts:

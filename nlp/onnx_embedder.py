@@ -8,7 +8,7 @@ batching below, the whole analysis runs 1.5-1.6x the messages per second of a pl
 torch encode on a 2-core AVX-512 Xeon): the transformer, mean pooling
 over the attention mask and L2 normalisation are one ONNX graph (which also gives the
 tone vectors that the sentiment head reads: see ``nlp.embeddings.TONE_LAYER``, and the last layer's token
-states, which the themes pool with weights of their own: see :meth:`OnnxEmbedder.encode_weighted`), and the text goes
+states, which the themes pool with weights of their own: see :meth:`OnnxEmbedder.encode_all`), and the text goes
 through the model folder's own fast tokenizer (``tokenizer.json``, HF
 ``tokenizers``) with its ``max_seq_length``.
 

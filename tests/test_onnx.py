@@ -177,3 +177,30 @@ def test_an_import_stores_idf_weighted_vectors_and_counts_its_tokens_once(real_a
     edited = Message(text=texts[0] + " Still waiting.", source="email", sender_id="idf-0", source_id="idf-0")
     assert real_app.pipeline.edit(edited) is not None
     assert store.token_counts(embedder.vocabulary).texts == after.texts
+
+
+def test_a_store_analysed_before_idf_counts_has_its_messages_counted_once(tmp_path, sample_texts):
+    """A database from before idf weights has analysed messages but no counts: they are counted on first use, so
+    the weights of the next message are the inbox's, not its own alone."""
+    from bot.message import Message
+    from nlp.analyzer import embedded_texts
+    from nlp.embeddings import TokenCounts
+
+    app = App(Config(db=tmp_path / "old.db", cache_dir=tmp_path / "cache"))
+    try:
+        texts = list(sample_texts[:30])
+        app.pipeline.ingest(Message(text=t, source="email", sender_id=f"old-{i}", source_id=f"old-{i}")
+                            for i, t in enumerate(texts))
+        app.store.db.execute("DELETE FROM token_counts")  # as a database migrated from before them
+        app.store.db.conn.commit()
+        pipeline = type(app.pipeline)(app.store, lambda: app.analyzer, lambda: app.suggester)  # a new process
+        pipeline.receive(Message(text="Where is my order?", source="email", sender_id="new", source_id="new"))
+        counts = app.store.token_counts(app.embedder.vocabulary)
+        held = TokenCounts.of(app.embedder.token_ids(embedded_texts(texts + ["Where is my order?"])))
+        assert counts.texts == len(texts) + 1
+        assert all(counts.df[t] == n for t, n in held.items())
+        pipeline2 = type(app.pipeline)(app.store, lambda: app.analyzer, lambda: app.suggester)
+        pipeline2.receive(Message(text="thanks!", source="email", sender_id="new2", source_id="new2"))
+        assert app.store.token_counts(app.embedder.vocabulary).texts == len(texts) + 2
+    finally:
+        app.close()
