@@ -15,6 +15,7 @@ from bot.store import Store
 from bot.suggest import Suggester, Suggestion
 
 STORE_CHUNK = 1000  # messages stored per transaction by ingest
+COUNTS_KEY = "token_counts_of"  # meta: the tokenizer whose ids the store's idf counts are (see Pipeline._token_counts)
 
 Progress = Callable[[int], None]  # called with the number of items just finished
 
@@ -189,26 +190,29 @@ class Pipeline:
         return len(items)
 
     def _token_counts(self, analyzer, reload: bool = False):
-        """The store's idf counts; in a store whose messages were analysed before they were counted (a database
-        from before idf weights), those messages are counted first, once."""
+        """The store's idf counts. Counts of token ids are a tokenizer's: when the store has none for this one (a
+        database from before idf weights, or the embedding model changed), the messages analysed so far are counted
+        first, once, with this tokenizer."""
         with self._counts_lock:
             if self._counts is None or reload:
-                self._counts = self.store.token_counts(analyzer.vocabulary)
-                if self._counts.texts == 0:
-                    self._counts = self._count_analysed(analyzer)
+                key = _tokenizer_key(analyzer)
+                if self.store.get_meta(COUNTS_KEY) == key:
+                    self._counts = self.store.token_counts(analyzer.vocabulary)
+                else:
+                    self._counts = self._count_analysed(analyzer, key)
             return self._counts
 
-    def _count_analysed(self, analyzer):
+    def _count_analysed(self, analyzer, key: str):
         from nlp.embeddings import TokenCounts
 
         texts = self.store.analysed_texts()
         held = TokenCounts.of(_token_ids(analyzer, texts) or []) if texts else {}
         with self.store.db.atomic():  # another process may have counted them meanwhile: then its counts stand
-            counts = self.store.token_counts(analyzer.vocabulary)
-            if counts.texts == 0 and texts:
+            if self.store.get_meta(COUNTS_KEY) != key:
+                self.store.clear_token_counts()
                 self.store.add_token_counts(held, len(texts))
-                counts.add(held, len(texts))
-        return counts
+                self.store.set_meta(COUNTS_KEY, key)
+            return self.store.token_counts(analyzer.vocabulary)
 
     def _analyse(self, ids: list[int], texts: list[str], encoded=None, counted=None, count: bool = True):
         """Analyse, suggest and store; ``encoded``: the texts' ``nlp.analyzer.Encoded``, when embedded already,
@@ -250,6 +254,11 @@ class Pipeline:
             with self._counts_lock:
                 self._counts.add(*counted)
         return out
+
+
+def _tokenizer_key(analyzer) -> str:
+    """Whose token ids the store's counts are: the embedding model's name and vocabulary size."""
+    return f"{getattr(analyzer.embedder, 'name', '')}:{analyzer.vocabulary}"
 
 
 def _token_ids(analyzer, texts: list[str]) -> list[list[int]] | None:

@@ -538,6 +538,10 @@ class Store:
             """SELECT m.text FROM messages m JOIN analyses a ON a.message_id = m.id
                WHERE m.direction = 'in' ORDER BY m.id""").fetchall()]
 
+    def clear_token_counts(self) -> None:
+        with self.db.atomic():
+            self.db.execute("DELETE FROM token_counts")
+
     def add_token_counts(self, held: dict[int, int], texts: int) -> None:
         """Count ``texts`` more analysed messages, holding the tokens ``held`` (token id -> messages)."""
         if not texts:

@@ -181,7 +181,7 @@ def test_an_import_stores_idf_weighted_vectors_and_counts_its_tokens_once(real_a
 
 def test_a_store_analysed_before_idf_counts_has_its_messages_counted_once(tmp_path, sample_texts):
     """A database from before idf weights has analysed messages but no counts: they are counted on first use, so
-    the weights of the next message are the inbox's, not its own alone."""
+    the weights of the next message are the inbox's, not its own alone; and so they are after a model change."""
     from bot.message import Message
     from nlp.analyzer import embedded_texts
     from nlp.embeddings import TokenCounts
@@ -192,6 +192,7 @@ def test_a_store_analysed_before_idf_counts_has_its_messages_counted_once(tmp_pa
         app.pipeline.ingest(Message(text=t, source="email", sender_id=f"old-{i}", source_id=f"old-{i}")
                             for i, t in enumerate(texts))
         app.store.db.execute("DELETE FROM token_counts")  # as a database migrated from before them
+        app.store.db.execute("DELETE FROM meta WHERE key = 'token_counts_of'")
         app.store.db.conn.commit()
         pipeline = type(app.pipeline)(app.store, lambda: app.analyzer, lambda: app.suggester)  # a new process
         pipeline.receive(Message(text="Where is my order?", source="email", sender_id="new", source_id="new"))
@@ -202,5 +203,14 @@ def test_a_store_analysed_before_idf_counts_has_its_messages_counted_once(tmp_pa
         pipeline2 = type(app.pipeline)(app.store, lambda: app.analyzer, lambda: app.suggester)
         pipeline2.receive(Message(text="thanks!", source="email", sender_id="new2", source_id="new2"))
         assert app.store.token_counts(app.embedder.vocabulary).texts == len(texts) + 2
+        # counts of another tokenizer's ids (the embedding model changed) are not added to: all is counted again
+        app.store.set_meta("token_counts_of", "another-model:30522")
+        app.store.db.conn.commit()
+        type(app.pipeline)(app.store, lambda: app.analyzer, lambda: app.suggester).receive(
+            Message(text="thanks again", source="email", sender_id="new3", source_id="new3"))
+        again = app.store.token_counts(app.embedder.vocabulary)
+        every = texts + ["Where is my order?", "thanks!", "thanks again"]
+        assert again.texts == len(every)
+        assert again.df.sum() == sum(TokenCounts.of(app.embedder.token_ids(embedded_texts(every))).values())
     finally:
         app.close()
