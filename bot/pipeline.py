@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import json
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -15,7 +16,6 @@ from bot.store import Store
 from bot.suggest import Suggester, Suggestion
 
 STORE_CHUNK = 1000  # messages stored per transaction by ingest
-COUNTS_KEY = "token_counts_of"  # meta: the tokenizer whose ids the store's idf counts are (see Pipeline._token_counts)
 
 Progress = Callable[[int], None]  # called with the number of items just finished
 
@@ -53,7 +53,7 @@ class Pipeline:
         self._on_new: list[Callable[[Processed], None]] = []
         self._on_edit: list[Callable[[Processed], None]] = []
         # the store's idf counts (nlp.embeddings.TokenCounts), read once and kept up to date with what this
-        # process analyses; read again by each analyse(), so another process's imports are counted too
+        # process analyses; read again when another process has counted since (see _token_counts)
         self._counts = None
         self._counts_lock = threading.Lock()
 
@@ -156,21 +156,19 @@ class Pipeline:
         analyzer = self.analyzer
         # idf weights over the store's messages and all of these (an import of a file weighs its tokens as
         # `resonate eval themes` does that file's), each batch counted in the store with its analyses
-        token_ids = _token_ids(analyzer, [t for _, t in items])
+        held = self._held(analyzer, [[t for _, t in batch] for batch in batches])
         idf = None
-        if token_ids is not None:
-            from nlp.embeddings import TokenCounts
-
-            idf = self._token_counts(analyzer, reload=True).idf(TokenCounts.of(token_ids), len(items))
+        if held is not None:
+            every = Counter()
+            for part in held:
+                every.update(part)
+            idf = self._token_counts(analyzer).idf(dict(every), len(items))
 
         def encode(texts: list[str]):
             return analyzer.encode(texts, idf)
 
         def counted(k: int):
-            if token_ids is None:
-                return None
-            part = token_ids[k * self.batch_size:(k + 1) * self.batch_size]
-            return TokenCounts.of(part), len(part)
+            return None if held is None else (held[k], len(batches[k]))
 
         expecting = getattr(analyzer.embedder, "expecting", None)
         # a large import may embed in bf16 from its first batch (nlp/bulk.py); later calls go by their own size
@@ -189,30 +187,29 @@ class Pipeline:
                     progress(len(batch))
         return len(items)
 
-    def _token_counts(self, analyzer, reload: bool = False):
-        """The store's idf counts. Counts of token ids are a tokenizer's: when the store has none for this one (a
-        database from before idf weights, or the embedding model changed), the messages analysed so far are counted
-        first, once, with this tokenizer."""
+    def _token_counts(self, analyzer):
+        """The store's idf counts, read again when another process has counted since (two lookups a call). Counts
+        of token ids are a tokenizer's: when the store has none for this one (a database from before idf weights,
+        a model change, an erasure), the messages analysed so far are counted first, once, with this tokenizer."""
+        key = _tokenizer_key(analyzer)
         with self._counts_lock:
-            if self._counts is None or reload:
-                key = _tokenizer_key(analyzer)
-                if self.store.get_meta(COUNTS_KEY) == key:
-                    self._counts = self.store.token_counts(analyzer.vocabulary)
-                else:
-                    self._counts = self._count_analysed(analyzer, key)
+            stored, texts = self.store.token_counts_state()
+            if stored != key:
+                self._count_analysed(analyzer, key)
+            elif self._counts is not None and self._counts.texts == texts:
+                return self._counts
+            self._counts = self.store.token_counts(analyzer.vocabulary)
             return self._counts
 
-    def _count_analysed(self, analyzer, key: str):
+    def _count_analysed(self, analyzer, key: str) -> None:
+        """Count every analysed message's tokens (a few thousand at a time) and store them as ``key``'s."""
         from nlp.embeddings import TokenCounts
 
-        texts = self.store.analysed_texts()
-        held = TokenCounts.of(_token_ids(analyzer, texts) or []) if texts else {}
-        with self.store.db.atomic():  # another process may have counted them meanwhile: then its counts stand
-            if self.store.get_meta(COUNTS_KEY) != key:
-                self.store.clear_token_counts()
-                self.store.add_token_counts(held, len(texts))
-                self.store.set_meta(COUNTS_KEY, key)
-            return self.store.token_counts(analyzer.vocabulary)
+        held, texts = Counter(), 0
+        for chunk in self.store.analysed_text_chunks():
+            held.update(TokenCounts.of(_token_ids(analyzer, chunk)))
+            texts += len(chunk)
+        self.store.replace_token_counts(dict(held), texts, key)
 
     def _analyse(self, ids: list[int], texts: list[str], encoded=None, counted=None, count: bool = True):
         """Analyse, suggest and store; ``encoded``: the texts' ``nlp.analyzer.Encoded``, when embedded already,
@@ -222,14 +219,11 @@ class Pipeline:
             self._before_analysis()  # e.g. pick up a retrained intent model
         analyzer = self.analyzer
         if encoded is None:
-            token_ids = _token_ids(analyzer, texts)
+            held = self._held(analyzer, [texts])
             idf = None
-            if token_ids is not None:
-                from nlp.embeddings import TokenCounts
-
-                held = TokenCounts.of(token_ids) if count else {}
-                idf = self._token_counts(analyzer).idf(held, len(texts) if count else 0)
-                counted = (held, len(texts)) if count else None
+            if held is not None:
+                idf = self._token_counts(analyzer).idf(held[0] if count else {}, len(texts) if count else 0)
+                counted = (held[0], len(texts)) if count else None
             analyses = analyzer.analyze_many(texts, idf=idf) if idf is not None else analyzer.analyze_many(texts)
         else:
             analyses = analyzer.analyze_many(texts, *encoded)
@@ -248,12 +242,26 @@ class Pipeline:
                                                 if analysis.intent in follow_ups else None))
                    for mid, analysis in zip(ids, analyses)]
             self.store.save_suggestions_many((mid, suggestions) for mid, (_, suggestions) in zip(ids, out))
-            if counted is not None:
-                self.store.add_token_counts(*counted)
-        if counted is not None and self._counts is not None:
+            added = counted is not None and self.store.add_token_counts(*counted, _tokenizer_key(analyzer))
+        if added and self._counts is not None:
             with self._counts_lock:
                 self._counts.add(*counted)
         return out
+
+    def _held(self, analyzer, parts: list[list[str]]) -> list[dict[int, int]] | None:
+        """For each part of the texts, how many of them hold each token (``TokenCounts.of``); None when the
+        analyzer makes no idf-weighted vectors, and then the store's counts are to be made again before they are
+        next used, as messages analysed meanwhile go uncounted."""
+        from nlp.embeddings import TokenCounts
+
+        held = []
+        for texts in parts:
+            token_ids = _token_ids(analyzer, texts)
+            if token_ids is None:
+                self.store.forget_token_counts()
+                return None
+            held.append(TokenCounts.of(token_ids))
+        return held
 
 
 def _tokenizer_key(analyzer) -> str:

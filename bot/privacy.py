@@ -5,7 +5,8 @@ Erasing takes everything stored about one contact, in one transaction: their mes
 analyses, embeddings, suggestions, decisions, review cards, outbox rows and raw Telegram updates of those messages,
 their other Telegram updates (edits, button presses, unreadable ones: any update that carries their user id),
 their conversations and the contact itself; campaign ideas drop them from their segment and their quotes; cached
-clusterings (which list message ids) are dropped and rebuilt when next needed. Themes keep only aggregates (a
+clusterings (which list message ids) are dropped and rebuilt when next needed, and so are the inbox's idf counts
+(how many messages hold each token, theirs included). Themes keep only aggregates (a
 label, a centroid) and stay. SQLite's secure_delete overwrites what is deleted, and the write-ahead log is
 checkpointed, so the text does not linger in free pages of the file.
 
@@ -238,7 +239,8 @@ def erase_message(store: Store, message_id: int) -> bool:
 def _delete_messages(store: Store, ids: str, params: dict, campaigns: list[tuple[dict, dict]]) -> None:
     """Delete the messages ``ids`` (SQL giving their ids) with what was derived from them, overwritten on disk;
     write ``campaigns`` (from :func:`_campaigns_naming`) without their quotes, and every campaign without their
-    ids in its segment's messages; drop the cached clusterings, which list message ids (rebuilt when needed).
+    ids in its segment's messages; drop the cached clusterings, which list message ids, and the idf counts, which
+    counted these messages' tokens (both made again when needed).
     Inside the caller's transaction."""
     store.db.execute("PRAGMA secure_delete = ON")
     for table in _BY_MESSAGE:
@@ -253,6 +255,7 @@ def _delete_messages(store: Store, ids: str, params: dict, campaigns: list[tuple
                             WHERE j.value IN (SELECT id FROM messages))
                         WHERE segment_messages != '[]'""")
     store.db.execute("DELETE FROM theme_runs")
+    store.forget_token_counts()  # the idf counts held these texts' tokens: made again from what remains
 
 
 def _telegram_user_id(contact: dict) -> int | None:

@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import sqlite_utils
@@ -347,6 +347,9 @@ def _idf_weighted(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE token_counts (token INTEGER PRIMARY KEY, texts INTEGER NOT NULL)")
 
 
+# meta: the tokenizer whose token ids the idf counts (token_counts) are, None while they are to be made again
+COUNTS_KEY = "token_counts_of"
+
 # A message's language in SQL: what the analysis told from its words, else the contact's (the source's tag: "de-AT"
 # -> "de"), as nlp.language.language_of (and its primary) decide for a reply
 _TAG = "REPLACE(TRIM(c.language), '_', '-')"
@@ -532,25 +535,67 @@ class Store:
                 counts.df[token] = texts
         return counts
 
-    def analysed_texts(self) -> list[str]:
-        """The texts of the inbound messages analysed so far (to count a store's tokens for the first time)."""
-        return [r[0] for r in self.db.execute(
-            """SELECT m.text FROM messages m JOIN analyses a ON a.message_id = m.id
-               WHERE m.direction = 'in' ORDER BY m.id""").fetchall()]
+    def token_counts_state(self) -> tuple[str | None, int]:
+        """Whose token ids the idf counts are (None: nobody's yet, or they are to be counted again) and how many
+        messages they count: two lookups, to tell whether counts held in memory are still the store's."""
+        row = self.db.execute("SELECT texts FROM token_counts WHERE token = -1").fetchone()
+        return self.get_meta(COUNTS_KEY), int(row[0]) if row else 0
 
-    def clear_token_counts(self) -> None:
-        with self.db.atomic():
-            self.db.execute("DELETE FROM token_counts")
+    def analysed_text_chunks(self, size: int = 2000) -> Iterator[list[str]]:
+        """The texts of the inbound messages analysed so far, ``size`` at a time (to count them again)."""
+        cursor = self.db.execute("""SELECT m.text FROM messages m JOIN analyses a ON a.message_id = m.id
+                                    WHERE m.direction = 'in' ORDER BY m.id""")
+        while rows := cursor.fetchmany(size):
+            yield [r[0] for r in rows]
 
-    def add_token_counts(self, held: dict[int, int], texts: int) -> None:
-        """Count ``texts`` more analysed messages, holding the tokens ``held`` (token id -> messages)."""
+    def add_token_counts(self, held: dict[int, int], texts: int, key: str) -> bool:
+        """Count ``texts`` more analysed messages, holding the tokens ``held`` (token id -> messages), when the
+        counts are ``key``'s (the tokenizer's whose ids these are); False when they are not (another process is
+        counting them again, or the model changed), and nothing is added."""
         if not texts:
-            return
+            return True
         with self.db.atomic():
+            if self.get_meta(COUNTS_KEY) != key:
+                return False
             self.db.conn.executemany(
                 """INSERT INTO token_counts (token, texts) VALUES (?, ?)
                    ON CONFLICT(token) DO UPDATE SET texts = texts + excluded.texts""",
                 [(-1, int(texts)), *((int(t), int(n)) for t, n in held.items())])
+        return True
+
+    def replace_token_counts(self, held: dict[int, int], texts: int, key: str) -> bool:
+        """The counts of every analysed message, made afresh with the tokenizer ``key``, in place of the stored
+        ones, unless another process stored ``key``'s meanwhile (False). One write transaction taken at its start
+        (BEGIN IMMEDIATE), so that two processes counting at once wait for each other instead of failing."""
+        conn = self.db.conn
+        if conn.in_transaction:  # inside a caller's transaction, which holds the lock
+            with self.db.atomic():
+                return self._replace_token_counts(held, texts, key)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            replaced = self._replace_token_counts(held, texts, key)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return replaced
+
+    def _replace_token_counts(self, held: dict[int, int], texts: int, key: str) -> bool:
+        if self.get_meta(COUNTS_KEY) == key:
+            return False
+        self.db.execute("DELETE FROM token_counts")
+        self.db.conn.executemany("INSERT INTO token_counts (token, texts) VALUES (?, ?)",
+                                 [(-1, int(texts)), *((int(t), int(n)) for t, n in held.items())])
+        self.set_meta(COUNTS_KEY, key)
+        return True
+
+    def forget_token_counts(self) -> None:
+        """Drop the idf counts, to be made again from the analysed messages before they are next used (after messages
+        were erased, or analysed by an embedder that counts no tokens)."""
+        if self.get_meta(COUNTS_KEY) is not None:
+            with self.db.atomic():
+                self.db.execute("DELETE FROM meta WHERE key = ?", [COUNTS_KEY])
+                self.db.execute("DELETE FROM token_counts")
 
     def save_suggestions(self, message_id: int, suggestions: Sequence[Any]) -> None:
         """Offer new suggestions for a message; earlier offered ones are superseded."""

@@ -226,8 +226,7 @@ class ThemeFinder:
               weighted: np.ndarray | None = None):
         """The engine's result for these messages, stored under a hash of everything it depends on (ids, texts,
         vectors, tone and idf-weighted vectors, the engine's settings), so the same window is clustered once however
-        often it is
-        reported."""
+        often it is reported."""
         digest = hashlib.sha256(repr(self.engine).encode())
         digest.update(np.asarray(ids, dtype=np.int64).tobytes())
         digest.update("\x1f".join(texts).encode())

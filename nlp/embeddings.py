@@ -176,6 +176,14 @@ class SentenceTransformerEmbedder:
     def encode_with_tone(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The sentence embeddings (a plain ``encode``) and the tone vectors (see ``TONE_LAYER``), these from a
         second pass of the transformer: the reference backend stays plain rather than fast."""
+        return self._passes(texts)[:2]
+
+    def encode_all(self, texts: Sequence[str], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The embeddings, the tone vectors and the last layer's token states pooled with the weights ``idf`` (one
+        a token id, see :class:`TokenCounts`), the last two from a second pass."""
+        return self._passes(texts, idf)
+
+    def _passes(self, texts: Sequence[str], idf: np.ndarray | None = None) -> tuple:
         import torch
 
         texts = list(texts)
@@ -183,16 +191,19 @@ class SentenceTransformerEmbedder:
         transformer = self.model[0]
         model, tokenizer = transformer.auto_model, transformer.tokenizer
         tone = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+        weighted = None if idf is None else np.zeros_like(tone)
+        alike = np.ones(self.vocabulary, dtype=np.float32)  # the tone vector is a plain mean
         with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
                 batch = tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
                                   max_length=transformer.max_seq_length, return_tensors="pt").to(self.model.device)
                 states = model(**batch, output_hidden_states=True).hidden_states
-                hidden = states[min(TONE_LAYER, len(states) - 1)]
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                tone[start:start + len(pooled)] = pooled.float().cpu().numpy()
-        return vectors, tone / np.maximum(np.linalg.norm(tone, axis=1, keepdims=True), 1e-12)
+                ids, mask = batch["input_ids"].cpu().numpy(), batch["attention_mask"].cpu().numpy()
+                layer = states[min(TONE_LAYER, len(states) - 1)].float().cpu().numpy()
+                tone[start:start + len(layer)] = weighted_mean(layer, ids, mask, alike)
+                if weighted is not None:
+                    weighted[start:start + len(layer)] = weighted_mean(states[-1].float().cpu().numpy(), ids, mask, idf)
+        return vectors, tone, weighted
 
     @property
     def vocabulary(self) -> int:
@@ -203,25 +214,6 @@ class SentenceTransformerEmbedder:
         """Each text's token ids, as the model reads it (truncated to its ``max_seq_length``)."""
         transformer = self.model[0]
         return transformer.tokenizer(list(texts), truncation=True, max_length=transformer.max_seq_length)["input_ids"]
-
-    def encode_all(self, texts: Sequence[str], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The embeddings, the tone vectors and the last layer's token states pooled with the weights ``idf`` (one
-        a token id, see :class:`TokenCounts`), the last from a pass of their own."""
-        import torch
-
-        texts = list(texts)
-        vectors, tone = self.encode_with_tone(texts)
-        transformer = self.model[0]
-        model, tokenizer = transformer.auto_model, transformer.tokenizer
-        weighted = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                batch = tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
-                                  max_length=transformer.max_seq_length, return_tensors="pt").to(self.model.device)
-                states = model(**batch).last_hidden_state.float().cpu().numpy()
-                weighted[start:start + len(states)] = weighted_mean(
-                    states, batch["input_ids"].cpu().numpy(), batch["attention_mask"].cpu().numpy(), idf)
-        return vectors, tone, weighted
 
 
 _WORD = re.compile(r"[a-z0-9]+")

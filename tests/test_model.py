@@ -194,6 +194,7 @@ def test_a_message_is_stored_with_the_tone_vector_of_its_analysis(real_app):
     # and the idf-weighted vector, with the store's idf weights (the message itself counted)
     assert row[2] is not None and np.frombuffer(row[2], dtype=np.float32).shape == (384,)
     assert not np.allclose(np.frombuffer(row[2], dtype=np.float32), vectors[0], atol=0.01)
+    assert not np.allclose(np.frombuffer(row[2], dtype=np.float32), tone[0], atol=0.1)  # the last layer's, weighted
 
 
 def test_eval_themes_clusters_what_the_analysis_stores(real_app, tmp_path):
