@@ -153,10 +153,13 @@ class Pipeline:
 
         from threadpoolctl import threadpool_limits
 
+        from nlp.analyzer import embedded_texts
+
         analyzer = self.analyzer
         # idf weights over the store's messages and all of these (an import of a file weighs its tokens as
         # `resonate eval themes` does that file's), each batch counted in the store with its analyses
-        held = self._held(analyzer, [[t for _, t in batch] for batch in batches])
+        embedded = [embedded_texts([t for _, t in batch]) for batch in batches]
+        held = self._held(analyzer, embedded)
         idf = None
         if held is not None:
             every = Counter()
@@ -164,8 +167,8 @@ class Pipeline:
                 every.update(part)
             idf = self._token_counts(analyzer).idf(dict(every), len(items))
 
-        def encode(texts: list[str]):
-            return analyzer.encode(texts, idf)
+        def encode(k: int):
+            return analyzer.encode_embedded(embedded[k], idf)
 
         def counted(k: int):
             return None if held is None else (held[k], len(batches[k]))
@@ -177,11 +180,11 @@ class Pipeline:
         # thread: BLAS threads of their own only took CPU time from it (a 10,000-message import: 1.7 s of CPU).
         with announced, ThreadPoolExecutor(1, thread_name_prefix="resonate-embed-ahead") as ahead, \
                 threadpool_limits(1, user_api="blas"):
-            pending = ahead.submit(encode, [t for _, t in batches[0]])
+            pending = ahead.submit(encode, 0)
             for k, batch in enumerate(batches):
                 encoded = pending.result()  # an embedding error surfaces here, before this batch is stored
                 if k + 1 < len(batches):
-                    pending = ahead.submit(encode, [t for _, t in batches[k + 1]])
+                    pending = ahead.submit(encode, k + 1)
                 self._analyse([i for i, _ in batch], [t for _, t in batch], encoded, counted(k))
                 if progress:
                     progress(len(batch))
@@ -203,11 +206,12 @@ class Pipeline:
 
     def _count_analysed(self, analyzer, key: str) -> None:
         """Count every analysed message's tokens (a few thousand at a time) and store them as ``key``'s."""
+        from nlp.analyzer import embedded_texts
         from nlp.embeddings import TokenCounts
 
         held, texts = Counter(), 0
         for chunk in self.store.analysed_text_chunks():
-            held.update(TokenCounts.of(_token_ids(analyzer, chunk)))
+            held.update(TokenCounts.of(analyzer.token_ids(embedded_texts(chunk))))
             texts += len(chunk)
         self.store.replace_token_counts(dict(held), texts, key)
 
@@ -219,14 +223,15 @@ class Pipeline:
             self._before_analysis()  # e.g. pick up a retrained intent model
         analyzer = self.analyzer
         if encoded is None:
-            held = self._held(analyzer, [texts])
-            idf = None
+            from nlp.analyzer import embedded_texts
+
+            embedded = embedded_texts(texts)
+            held = self._held(analyzer, [embedded])
             if held is not None:
                 idf = self._token_counts(analyzer).idf(held[0] if count else {}, len(texts) if count else 0)
                 counted = (held[0], len(texts)) if count else None
-            analyses = analyzer.analyze_many(texts, idf=idf) if idf is not None else analyzer.analyze_many(texts)
-        else:
-            analyses = analyzer.analyze_many(texts, *encoded)
+                encoded = analyzer.encode_embedded(embedded, idf)
+        analyses = analyzer.analyze_many(texts, *encoded) if encoded is not None else analyzer.analyze_many(texts)
         model = getattr(analyzer.embedder, "name", "")
         rows = self.store.messages_by_id(ids)
         suggester = self.suggester
@@ -249,30 +254,20 @@ class Pipeline:
         return out
 
     def _held(self, analyzer, parts: list[list[str]]) -> list[dict[int, int]] | None:
-        """For each part of the texts, how many of them hold each token (``TokenCounts.of``); None when the
-        analyzer makes no idf-weighted vectors, and then the store's counts are to be made again before they are
-        next used, as messages analysed meanwhile go uncounted."""
+        """For each part of what the analysis embeds of some texts (``embedded_texts``), how many of them hold each
+        token (``TokenCounts.of``); None when the analyzer makes no idf-weighted vectors, and then the store's
+        counts are to be made again before they are next used, as messages analysed meanwhile go uncounted."""
+        if not getattr(analyzer, "counts_tokens", False):
+            self.store.forget_token_counts()
+            return None
         from nlp.embeddings import TokenCounts
 
-        held = []
-        for texts in parts:
-            token_ids = _token_ids(analyzer, texts)
-            if token_ids is None:
-                self.store.forget_token_counts()
-                return None
-            held.append(TokenCounts.of(token_ids))
-        return held
+        return [TokenCounts.of(analyzer.token_ids(part)) for part in parts]
 
 
 def _tokenizer_key(analyzer) -> str:
     """Whose token ids the store's counts are: the embedding model's name and vocabulary size."""
     return f"{getattr(analyzer.embedder, 'name', '')}:{analyzer.vocabulary}"
-
-
-def _token_ids(analyzer, texts: list[str]) -> list[list[int]] | None:
-    """Each text's token ids for the idf counts, or None when the analyzer makes no idf-weighted vectors."""
-    token_ids = getattr(analyzer, "token_ids", None)
-    return None if token_ids is None else token_ids(texts)
 
 
 def context_of(row: dict | None) -> ReplyContext:

@@ -509,8 +509,7 @@ class Store:
                              d["sentiment_score"], json.dumps(d["entities"], ensure_ascii=False),
                              json.dumps(d["ranking"]), d["model_version"], now, d["language"]])
             tone = None if analysis.tone is None else np.asarray(analysis.tone, dtype=np.float32).tobytes()
-            weighted = getattr(analysis, "weighted", None)
-            weighted = None if weighted is None else np.asarray(weighted, dtype=np.float32).tobytes()
+            weighted = None if analysis.weighted is None else np.asarray(analysis.weighted, dtype=np.float32).tobytes()
             vectors.append([message_id, embedding_model or d["model_version"].split("+")[0], int(vector.shape[-1]),
                             vector.tobytes(), tone, weighted])
         with self.db.atomic():

@@ -66,6 +66,11 @@ class Encoded(NamedTuple):
     weighted: np.ndarray | None = None  # when idf weights were given and the embedder pools with them
 
 
+def counts_tokens(embedder) -> bool:
+    """Whether ``embedder`` gives token ids and idf-weighted vectors (see :class:`nlp.embeddings.TokenCounts`)."""
+    return hasattr(embedder, "encode_all") and hasattr(embedder, "token_ids")
+
+
 def encode_embedded(embedder, sentiment, embedded: Sequence[str], idf: np.ndarray | None = None) -> Encoded:
     """One pass of ``embedder`` over ``embedded`` (what the analysis embeds of some texts): their embeddings, their
     tone vectors when ``sentiment`` reads them, and with ``idf`` their idf-weighted vectors when ``embedder`` makes
@@ -79,7 +84,7 @@ def encode_embedded(embedder, sentiment, embedded: Sequence[str], idf: np.ndarra
 def idf_of(embedder, embedded: Sequence[str]) -> np.ndarray | None:
     """The idf weights over ``embedded`` alone (as an import of these texts into an empty inbox counts them), or
     None when ``embedder`` makes no idf-weighted vectors."""
-    if not (hasattr(embedder, "encode_all") and hasattr(embedder, "token_ids")):
+    if not counts_tokens(embedder):
         return None
     from nlp.embeddings import TokenCounts
 
@@ -119,14 +124,21 @@ class Analyzer:
         :mod:`nlp.gloss`), their tone vectors when the sentiment model reads them, and with ``idf`` (one weight a
         token id, see :class:`nlp.embeddings.TokenCounts`) their idf-weighted vectors when the embedder makes
         them, from the same pass."""
-        return encode_embedded(self.embedder, self.sentiment, embedded_texts(texts), idf)
+        return self.encode_embedded(embedded_texts(texts), idf)
 
-    def token_ids(self, texts: Sequence[str]) -> list[list[int]] | None:
-        """Each text's token ids as the embedding model reads it (what :meth:`encode` embeds of it), for
-        :class:`nlp.embeddings.TokenCounts`; None when the embedder pools no idf-weighted vectors."""
-        if not (hasattr(self.embedder, "encode_all") and hasattr(self.embedder, "token_ids")):
-            return None
-        return self.embedder.token_ids(embedded_texts(texts))
+    def encode_embedded(self, embedded: Sequence[str], idf: np.ndarray | None = None) -> Encoded:
+        """:meth:`encode` of what it embeds of some texts (``embedded_texts``), when the caller has that already."""
+        return encode_embedded(self.embedder, self.sentiment, embedded, idf)
+
+    @property
+    def counts_tokens(self) -> bool:
+        """Whether the embedder gives token ids and idf-weighted vectors (see :func:`counts_tokens`)."""
+        return counts_tokens(self.embedder)
+
+    def token_ids(self, embedded: Sequence[str]) -> list[list[int]]:
+        """Each text's token ids as the embedding model reads it, for :class:`nlp.embeddings.TokenCounts`;
+        ``embedded``: what the analysis embeds of the texts (``embedded_texts``)."""
+        return self.embedder.token_ids(list(embedded))
 
     @property
     def vocabulary(self) -> int:

@@ -153,16 +153,19 @@ def test_onnx_idf_weighted_vectors_equal_the_reference_and_come_from_the_same_pa
     assert float((weighted * vectors).sum(axis=1).mean()) < 0.99
 
 
-def test_an_import_stores_idf_weighted_vectors_and_counts_its_tokens_once(real_app, sample_texts):
+def test_an_import_stores_idf_weighted_vectors_and_counts_its_tokens_once(real_app, sample_texts, tmp_path):
     """The idf weights of an import are the store's counts plus the import's own; an edit is not counted again."""
     from bot.message import Message
     from nlp.analyzer import embedded_texts
     from nlp.embeddings import TokenCounts
 
-    store, embedder = real_app.store, real_app.embedder
+    app = App(Config(db=tmp_path / "import.db", cache_dir=real_app.config.cache_dir))  # the shared app's store stays
+    store, embedder = app.store, app.embedder
+    app.pipeline.ingest(Message(text=t, source="email", sender_id=f"first-{i}", source_id=f"first-{i}")
+                        for i, t in enumerate(sample_texts[100:130]))  # counts there before the import
     before = store.token_counts(embedder.vocabulary)
     texts = list(sample_texts[:40])
-    report = real_app.pipeline.ingest(Message(text=t, source="email", sender_id=f"idf-{i}", source_id=f"idf-{i}")
+    report = app.pipeline.ingest(Message(text=t, source="email", sender_id=f"idf-{i}", source_id=f"idf-{i}")
                                       for i, t in enumerate(texts))
     assert report.analysed == len(texts)
     after = store.token_counts(embedder.vocabulary)
@@ -175,18 +178,19 @@ def test_an_import_stores_idf_weighted_vectors_and_counts_its_tokens_once(real_a
     expected = embedder.encode_all(embedded_texts(texts), before.idf(held, len(texts)))[2]
     assert (stored * expected).sum(axis=1).min() >= 0.9999
     edited = Message(text=texts[0] + " Still waiting.", source="email", sender_id="idf-0", source_id="idf-0")
-    assert real_app.pipeline.edit(edited) is not None
+    assert app.pipeline.edit(edited) is not None
     assert store.token_counts(embedder.vocabulary).texts == after.texts
+    app.close()
 
 
-def test_a_store_analysed_before_idf_counts_has_its_messages_counted_once(tmp_path, sample_texts):
+def test_a_store_analysed_before_idf_counts_has_its_messages_counted_once(real_app, tmp_path, sample_texts):
     """A database from before idf weights has analysed messages but no counts: they are counted on first use, so
     the weights of the next message are the inbox's, not its own alone; and so they are after a model change."""
     from bot.message import Message
     from nlp.analyzer import embedded_texts
     from nlp.embeddings import TokenCounts
 
-    app = App(Config(db=tmp_path / "old.db", cache_dir=tmp_path / "cache"))
+    app = App(Config(db=tmp_path / "old.db", cache_dir=real_app.config.cache_dir))
     try:
         texts = list(sample_texts[:30])
         app.pipeline.ingest(Message(text=t, source="email", sender_id=f"old-{i}", source_id=f"old-{i}")
